@@ -1,0 +1,35 @@
+# Two entry points (see README): `make demo` and `make test`. Everything else is set up on demand.
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export OMP_WAIT_POLICY := passive
+
+.PHONY: setup demo test lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: .venv/.synced
+
+demo: setup
+	$(UV) run --frozen --no-sync riskml demo
+
+lint: setup
+	$(UV) run --frozen --no-sync ruff check src tests serve benchmarks
+	$(UV) run --frozen --no-sync ruff format --check src tests serve benchmarks
+	$(UV) run --frozen --no-sync mypy
+
+test: setup lint
+	$(UV) run --frozen --no-sync pytest
+
+bench: setup
+	$(UV) run --frozen --no-sync python -m benchmarks
+
+clean:
+	rm -rf .venv .tools

@@ -1,0 +1,100 @@
+"""The ``riskml`` command (CONTRACT.md section 2).
+
+Each verb is a thin wrapper: it parses options, calls one function of the module that does the
+work, and turns a :class:`~riskml.errors.RiskmlError` into a one-line message and exit code 2.
+Heavy imports happen inside the verbs so that ``riskml --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from riskml.errors import RiskmlError
+
+app = typer.Typer(
+    help="riskml: fraud and error risk scores for social insurance claims (advice, never decisions).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        try:
+            return fn(*args, **kwargs)
+        except RiskmlError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+DataDir = Annotated[Path, typer.Option("--data", help="data directory (CONTRACT.md section 1)")]
+
+
+@app.command()
+@_friendly
+def synth(
+    out: Annotated[Path, typer.Option(help="data directory to write")],
+    persons: Annotated[int, typer.Option(min=100, help="number of insured persons")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed; same seed, same bytes")] = 7,
+    fraud_rate: Annotated[
+        float | None, typer.Option(help="override the preset's overall share of fraudulent units")
+    ] = None,
+    preset: Annotated[str, typer.Option(help="fraud prevalence preset: low or stress")] = "stress",
+    months: Annotated[int, typer.Option(min=6, max=60, help="months of history")] = 24,
+) -> None:
+    """Generate a synthetic social-insurance population with labelled fraud."""
+    from riskml.synth import run_synth
+
+    run_synth(
+        out=out, persons=persons, seed=seed, fraud_rate=fraud_rate, preset=preset, months=months
+    )
+
+
+@app.command()
+@_friendly
+def validate(data: DataDir) -> None:
+    """Check a data directory against the contract and print its row counts."""
+    from riskml.data import load_data_dir
+
+    loaded = load_data_dir(data)
+    for name, frame in loaded.tables().items():
+        typer.echo(f"{name:14s} {len(frame):>12,d} rows")
+    typer.echo("ok: the data directory meets the contract")
+
+
+@app.command()
+@_friendly
+def demo(
+    workdir: Annotated[Path, typer.Option(help="folder for the demo's data and stores")] = Path(
+        "demo"
+    ),
+    persons: Annotated[int, typer.Option(min=100)] = 20_000,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Run the main job on embedded defaults: generate a synthetic data set and summarise it."""
+    from riskml.demo import run_demo
+
+    run_demo(workdir=workdir, persons=persons, seed=seed)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,253 @@
+"""The raw-data contract of CONTRACT.md section 1: one definition, used by every reader and writer.
+
+Each table is a :class:`TableSpec` of :class:`ColumnSpec`. The loader (:mod:`riskml.data`)
+validates a data directory against these specs, the synthetic generator writes through
+:func:`arrow_schema`, and the service store derives its columns from the same place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+Kind = Literal["str", "date", "timestamp", "float", "int", "bool"]
+
+BENEFIT_TYPES = (
+    "outpatient",
+    "inpatient",
+    "pharmacy",
+    "work_injury",
+    "maternity",
+    "unemployment",
+    "pension",
+)
+MEDICAL_BENEFITS = ("outpatient", "inpatient", "pharmacy")
+CASH_BENEFITS = ("pension", "unemployment")
+PROVIDER_TYPES = ("hospital", "clinic", "pharmacy", "rehab")
+ITEM_CATEGORIES = ("drug", "exam", "procedure", "bed", "material", "service")
+CHANNELS = ("provider_direct", "counter", "online")
+OUTCOMES = ("fraud", "abuse", "error", "unfounded")
+INDUSTRIES = tuple("ABCDEFGHIJKLMNOPQRST")
+SIZE_BANDS = ("micro", "small", "medium", "large")
+
+TYPOLOGIES = (
+    "pension_after_death",
+    "duplicate_benefit",
+    "unemployment_while_employed",
+    "fictitious_employment",
+    "work_injury_fabricated",
+    "phantom_hospitalization",
+    "split_hospitalization",
+    "upcoding",
+    "unbundling",
+    "duplicate_claim",
+    "identity_impersonation",
+    "drug_reselling",
+    "collusion_ring",
+)
+
+REGION_CODE_PATTERN = r"^\d{6}$"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a contract table.
+
+    ``optional`` columns may be absent from a file; ``nullable`` columns may hold nulls.
+    ``references`` names the ``(table, column)`` every non-null value must exist in.
+    """
+
+    name: str
+    kind: Kind
+    description: str
+    nullable: bool = False
+    optional: bool = False
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    exclusive_min: bool = False
+    references: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of a data directory: its columns, key and whether it must be present."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    key: tuple[str, ...]
+    required: bool = True
+    description: str = ""
+    checks: tuple[str, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def _c(name: str, kind: Kind, description: str, **kw: object) -> ColumnSpec:
+    return ColumnSpec(name=name, kind=kind, description=description, **kw)  # type: ignore[arg-type]
+
+
+PERSONS = TableSpec(
+    "persons",
+    (
+        _c("person_id", "str", "pseudonymous scheme id, never the ID-card number"),
+        _c("birth_date", "date", "date of birth"),
+        _c("sex", "str", "F or M", allowed=("F", "M")),
+        _c("region_code", "str", "insured region (参保地)", pattern=REGION_CODE_PATTERN),
+        _c("hukou_type", "str", "household registration type", allowed=("urban", "rural")),
+        _c("enrolled_on", "date", "first enrolment in social insurance"),
+        _c("death_date", "date", "date of death from civil-registry linkage", nullable=True),
+        _c(
+            "death_reported_on",
+            "date",
+            "when the death became known to the administration",
+            nullable=True,
+        ),
+    ),
+    key=("person_id",),
+)
+
+EMPLOYERS = TableSpec(
+    "employers",
+    (
+        _c("employer_id", "str", "employer id"),
+        _c("region_code", "str", "registered region", pattern=REGION_CODE_PATTERN),
+        _c("industry", "str", "GB/T 4754 section letter", allowed=INDUSTRIES),
+        _c("size_band", "str", "employer size band", allowed=SIZE_BANDS),
+        _c("registered_on", "date", "date of registration"),
+    ),
+    key=("employer_id",),
+)
+
+PROVIDERS = TableSpec(
+    "providers",
+    (
+        _c("provider_id", "str", "designated provider id (定点)"),
+        _c("provider_type", "str", "kind of provider", allowed=PROVIDER_TYPES),
+        _c("tier", "int", "hospital grade 1..3", nullable=True, min_value=1, max_value=3),
+        _c("ownership", "str", "public or private", allowed=("public", "private")),
+        _c("region_code", "str", "provider region", pattern=REGION_CODE_PATTERN),
+        _c("designated_on", "date", "date of designation"),
+        _c("beds", "int", "licensed beds", nullable=True, optional=True, min_value=0),
+    ),
+    key=("provider_id",),
+)
+
+CONTRIBUTIONS = TableSpec(
+    "contributions",
+    (
+        _c("person_id", "str", "contributor", references=("persons", "person_id")),
+        _c(
+            "employer_id",
+            "str",
+            "employer; null for flexible contributors",
+            nullable=True,
+            references=("employers", "employer_id"),
+        ),
+        _c("month", "date", "first day of the contribution month"),
+        _c("contribution_base", "float", "monthly contribution base, CNY", min_value=0),
+    ),
+    key=("person_id", "employer_id", "month"),
+    checks=("month_is_first_day",),
+)
+
+CLAIMS = TableSpec(
+    "claims",
+    (
+        _c("claim_id", "str", "claim id"),
+        _c("person_id", "str", "claimant", references=("persons", "person_id")),
+        _c("benefit_type", "str", "benefit claimed", allowed=BENEFIT_TYPES),
+        _c(
+            "provider_id",
+            "str",
+            "provider; null for cash benefits",
+            nullable=True,
+            references=("providers", "provider_id"),
+        ),
+        _c(
+            "employer_id",
+            "str",
+            "employer the claim is tied to",
+            nullable=True,
+            references=("employers", "employer_id"),
+        ),
+        _c("region_code", "str", "where the service was given", pattern=REGION_CODE_PATTERN),
+        _c("submitted_at", "timestamp", "when the claim reached the administration"),
+        _c("service_start", "date", "admission / service / benefit period start"),
+        _c("service_end", "date", "discharge / service / benefit period end"),
+        _c("diagnosis_code", "str", "ICD-10 code", nullable=True),
+        _c("amount_claimed", "float", "CNY claimed", min_value=0),
+        _c("channel", "str", "submission channel", allowed=CHANNELS),
+        _c("doctor_id", "str", "treating doctor", nullable=True, optional=True),
+    ),
+    key=("claim_id",),
+    checks=("service_end_not_before_start",),
+)
+
+CLAIM_ITEMS = TableSpec(
+    "claim_items",
+    (
+        _c("claim_id", "str", "claim", references=("claims", "claim_id")),
+        _c("line_no", "int", "line number within the claim"),
+        _c("item_code", "str", "scheme item code"),
+        _c("item_category", "str", "kind of item", allowed=ITEM_CATEGORIES),
+        _c("quantity", "float", "quantity", min_value=0, exclusive_min=True),
+        _c("unit_price", "float", "CNY per unit", min_value=0),
+        _c("amount", "float", "quantity x unit_price, CNY"),
+        _c("trace_code", "str", "drug traceability code", nullable=True, optional=True),
+    ),
+    key=("claim_id", "line_no"),
+    required=False,
+)
+
+LABELS = TableSpec(
+    "labels",
+    (
+        _c("claim_id", "str", "claim", references=("claims", "claim_id")),
+        _c("is_fraud", "bool", "confirmed fraud or abuse"),
+        _c("typology", "str", "fraud typology; null when not fraud", nullable=True),
+        _c("decided_at", "timestamp", "when the outcome became known", nullable=True),
+        _c("source", "str", "investigation, random_audit, synthetic, ..."),
+        _c(
+            "outcome",
+            "str",
+            "fraud, abuse, error, unfounded",
+            nullable=True,
+            optional=True,
+            allowed=OUTCOMES,
+        ),
+    ),
+    key=("claim_id",),
+    required=False,
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (PERSONS, EMPLOYERS, PROVIDERS, CONTRIBUTIONS, CLAIMS, CLAIM_ITEMS, LABELS)
+}
+
+_ARROW_TYPES: dict[Kind, pa.DataType] = {
+    "str": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def arrow_schema(table: str, columns: tuple[str, ...] | None = None) -> pa.Schema:
+    """The Parquet schema of a contract table, optionally limited to ``columns``."""
+    spec = TABLES[table]
+    cols = [c for c in spec.columns if columns is None or c.name in columns]
+    return pa.schema([pa.field(c.name, _ARROW_TYPES[c.kind], nullable=c.nullable) for c in cols])

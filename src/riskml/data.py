@@ -1,0 +1,358 @@
+"""Load and validate a data directory (CONTRACT.md section 1).
+
+Every reader goes through :func:`load_data_dir` or :func:`validate_frame`, so bad data is refused
+in one place with an error naming the table, column and an example offending value.
+
+In memory, dates and timestamps are ``datetime64[ns]`` (dates at midnight), strings use pandas'
+string dtype, nullable integers ``Int64``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from riskml.contract import TABLES, ColumnSpec, TableSpec, arrow_schema
+from riskml.errors import DataContractError
+from riskml.io import atomic_path
+
+_MIDNIGHT_NS = np.int64(86_400 * 10**9)
+
+
+@dataclass
+class ClaimsData:
+    """The validated tables of one data directory."""
+
+    persons: pd.DataFrame
+    employers: pd.DataFrame
+    providers: pd.DataFrame
+    contributions: pd.DataFrame
+    claims: pd.DataFrame
+    claim_items: pd.DataFrame
+    labels: pd.DataFrame | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def write(self, out: Path | str, extra_files: dict[str, object] | None = None) -> None:
+        """Write every table as ``<table>.parquet`` into ``out`` atomically (all or nothing)."""
+        with atomic_path(out) as tmp:
+            tmp.mkdir(parents=True)
+            for name, frame in self.tables().items():
+                write_table(frame, tmp / f"{name}.parquet", name)
+            for fname, obj in (extra_files or {}).items():
+                (tmp / fname).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:
+    """Write a contract table to Parquet with the contract's Arrow schema."""
+    spec = TABLES[table]
+    present = tuple(c.name for c in spec.columns if c.name in frame.columns)
+    schema = arrow_schema(table, present)
+    arrays = []
+    for field in schema:
+        col = spec.column(field.name)
+        values = frame[field.name]
+        if col.kind == "date":
+            values = pd.to_datetime(values).dt.date
+        arrays.append(pa.array(_to_py(values, col), type=field.type, from_pandas=True))
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
+
+
+def _to_py(values: pd.Series, col: ColumnSpec) -> pd.Series | np.ndarray:
+    if col.kind == "int":
+        return values.astype("Int64").to_numpy(dtype=object, na_value=None)
+    if col.kind == "str":
+        return values.astype(object).where(values.notna(), None).to_numpy()
+    return values
+
+
+def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
+    file = directory / f"{spec.name}.parquet"
+    folder = directory / spec.name
+    try:
+        if file.is_file():
+            return pq.read_table(file)
+        if folder.is_dir():
+            return pads.dataset(folder, format="parquet").to_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
+    return None
+
+
+def _example(df: pd.DataFrame, mask: pd.Series | np.ndarray, spec: TableSpec, column: str) -> str:
+    row = df.loc[np.asarray(mask)].iloc[0]
+    key = ", ".join(f"{k}={row[k]!s}" for k in spec.key if k in df.columns and k != column)
+    value = row[column]
+    return f"{value!s}" + (f" at {key}" if key else "")
+
+
+def _coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
+    """Convert one Arrow column to its in-memory dtype, accepting lenient but unambiguous types."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    wrong = DataContractError(table, col.name, f"expected {col.kind}, found Parquet type {t}")
+    if col.kind == "str":
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+            raise wrong
+        return pd.Series(arr.to_pandas(), dtype="str")
+    if col.kind in ("date", "timestamp"):
+        if pa.types.is_null(t):
+            return pd.Series(pd.NaT, index=range(len(arr)), dtype="datetime64[ns]")
+        if pa.types.is_date(t):
+            ser = pd.Series(arr.cast(pa.timestamp("ns")).to_pandas())
+        elif pa.types.is_timestamp(t):
+            if t.tz is not None:
+                arr = arr.cast(pa.timestamp(t.unit, tz="Asia/Shanghai"))
+                ser = pd.Series(arr.to_pandas()).dt.tz_localize(None)
+            else:
+                ser = pd.Series(arr.to_pandas())
+        else:
+            raise wrong
+        ser = ser.astype("datetime64[ns]")
+        if col.kind == "date":
+            ns = ser.dropna().astype("int64")
+            off = ns[(ns % _MIDNIGHT_NS) != 0]
+            if len(off):
+                raise DataContractError(
+                    table,
+                    col.name,
+                    "date column holds timestamps that are not at midnight",
+                    str(pd.Timestamp(off.iloc[0])),
+                )
+        return ser
+    if col.kind == "float":
+        if not (
+            pa.types.is_floating(t)
+            or pa.types.is_integer(t)
+            or pa.types.is_decimal(t)
+            or pa.types.is_null(t)
+        ):
+            raise wrong
+        return pd.Series(arr.cast(pa.float64()).to_pandas(), dtype="float64")
+    if col.kind == "int":
+        if pa.types.is_integer(t) or pa.types.is_null(t):
+            return pd.Series(arr.to_pandas()).astype("Int64")
+        if pa.types.is_floating(t):
+            ser = pd.Series(arr.to_pandas(), dtype="float64")
+            frac = ser.dropna()
+            frac = frac[(frac != np.floor(frac)) | ~np.isfinite(frac)]
+            if len(frac):
+                raise DataContractError(
+                    table, col.name, "integer column holds fractions", float(frac.iloc[0])
+                )
+            return ser.astype("Int64")
+        raise wrong
+    if col.kind == "bool":
+        if not (pa.types.is_boolean(t) or pa.types.is_null(t)):
+            raise wrong
+        return pd.Series(arr.to_pandas()).astype("boolean")
+    raise AssertionError(col.kind)  # pragma: no cover
+
+
+def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.DataFrame:
+    """Check one table against the contract and return it with contract dtypes.
+
+    Unknown extra columns are dropped; optional columns may be absent. Raises
+    :class:`DataContractError` on the first problem found.
+    """
+    spec = TABLES[spec] if isinstance(spec, str) else spec
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    out: dict[str, pd.Series] = {}
+    for col in spec.columns:
+        if col.name not in table.column_names:
+            if col.optional:
+                continue
+            raise DataContractError(spec.name, col.name, "required column is missing")
+        out[col.name] = _coerce_column(table.column(col.name), col, spec.name)
+    df = pd.DataFrame(out)
+    for col in spec.columns:
+        if col.name in df.columns:
+            _check_values(df, col, spec)
+    _check_key(df, spec)
+    _check_rules(df, spec)
+    return df
+
+
+def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
+    ser = df[col.name]
+    null = ser.isna()
+    if not col.nullable and null.any():
+        raise DataContractError(
+            spec.name,
+            col.name,
+            "null in a column that may not be null",
+            _example(df, null, spec, col.name),
+        )
+    present = ser[~null]
+    if col.allowed is not None:
+        bad = ~present.isin(col.allowed)
+        if bad.any():
+            raise DataContractError(
+                spec.name,
+                col.name,
+                f"value outside the allowed set {sorted(col.allowed)}",
+                _example(df.loc[~null], bad, spec, col.name),
+            )
+    if col.pattern is not None:
+        bad = ~present.astype(str).str.fullmatch(col.pattern)
+        if bad.any():
+            raise DataContractError(
+                spec.name,
+                col.name,
+                f"value does not match {col.pattern}",
+                _example(df.loc[~null], bad, spec, col.name),
+            )
+    if col.kind in ("float", "int"):
+        num = present.astype("float64")
+        if col.kind == "float" and not np.isfinite(num).all():
+            raise DataContractError(
+                spec.name,
+                col.name,
+                "value is not finite",
+                _example(df.loc[~null], ~np.isfinite(num), spec, col.name),
+            )
+        if col.min_value is not None:
+            bad = num <= col.min_value if col.exclusive_min else num < col.min_value
+            if bad.any():
+                op = ">" if col.exclusive_min else ">="
+                raise DataContractError(
+                    spec.name,
+                    col.name,
+                    f"value must be {op} {col.min_value}",
+                    _example(df.loc[~null], bad, spec, col.name),
+                )
+        if col.max_value is not None:
+            bad = num > col.max_value
+            if bad.any():
+                raise DataContractError(
+                    spec.name,
+                    col.name,
+                    f"value must be <= {col.max_value}",
+                    _example(df.loc[~null], bad, spec, col.name),
+                )
+
+
+def _check_key(df: pd.DataFrame, spec: TableSpec) -> None:
+    key = [k for k in spec.key if k in df.columns]
+    dup = df.duplicated(subset=key, keep=False)
+    if dup.any():
+        row = df.loc[dup].iloc[0]
+        example = ", ".join(f"{k}={row[k]!s}" for k in key)
+        raise DataContractError(spec.name, ",".join(key), "duplicate key", example)
+
+
+def _check_rules(df: pd.DataFrame, spec: TableSpec) -> None:
+    if "month_is_first_day" in spec.checks:
+        bad = df["month"].dt.day != 1
+        if bad.any():
+            raise DataContractError(
+                spec.name,
+                "month",
+                "month must be the first day of a month",
+                _example(df, bad, spec, "month"),
+            )
+    if "service_end_not_before_start" in spec.checks:
+        bad = df["service_end"] < df["service_start"]
+        if bad.any():
+            raise DataContractError(
+                spec.name,
+                "service_end",
+                "service_end is before service_start",
+                _example(df, bad, spec, "service_end"),
+            )
+
+
+def check_references(tables: dict[str, pd.DataFrame]) -> None:
+    """Every reference (claim to person, item to claim, ...) must point to an existing row."""
+    for name, frame in tables.items():
+        spec = TABLES[name]
+        for col in spec.columns:
+            if col.references is None or col.name not in frame.columns:
+                continue
+            ref_table, ref_col = col.references
+            if ref_table not in tables:
+                continue
+            values = frame[col.name]
+            known = tables[ref_table][ref_col]
+            bad = values.notna() & ~values.isin(known)
+            if bad.any():
+                raise DataContractError(
+                    name,
+                    col.name,
+                    f"refers to an unknown {ref_table}.{ref_col}",
+                    _example(frame, bad, spec, col.name),
+                )
+
+
+def load_data_dir(
+    path: Path | str, *, require_labels: bool = False, tables: Iterable[str] | None = None
+) -> ClaimsData:
+    """Read and validate a data directory; raise :class:`DataContractError` on any problem."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise DataContractError("data", None, f"data directory {str(directory)!r} does not exist")
+    wanted = set(tables) if tables is not None else set(TABLES)
+    frames: dict[str, pd.DataFrame] = {}
+    for name, spec in TABLES.items():
+        if name not in wanted:
+            continue
+        arrow = _read_arrow(directory, spec)
+        if arrow is None:
+            if spec.required or (name == "labels" and require_labels):
+                raise DataContractError(
+                    name,
+                    None,
+                    f"table is missing: no {name}.parquet or {name}/ in {directory}",
+                )
+            continue
+        frames[name] = validate_frame(arrow, spec)
+    check_references(frames)
+    empty_items = pd.DataFrame(
+        {
+            c.name: pd.Series(dtype=_empty_dtype(c.kind))
+            for c in TABLES["claim_items"].columns
+            if not c.optional
+        }
+    )
+    return ClaimsData(
+        persons=frames.get("persons", _empty("persons")),
+        employers=frames.get("employers", _empty("employers")),
+        providers=frames.get("providers", _empty("providers")),
+        contributions=frames.get("contributions", _empty("contributions")),
+        claims=frames.get("claims", _empty("claims")),
+        claim_items=frames.get("claim_items", empty_items),
+        labels=frames.get("labels"),
+    )
+
+
+def _empty_dtype(kind: str) -> str:
+    return {
+        "str": "str",
+        "date": "datetime64[ns]",
+        "timestamp": "datetime64[ns]",
+        "float": "float64",
+        "int": "Int64",
+        "bool": "boolean",
+    }[kind]
+
+
+def _empty(table: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c.name: pd.Series(dtype=_empty_dtype(c.kind))
+            for c in TABLES[table].columns
+            if not c.optional
+        }
+    )
