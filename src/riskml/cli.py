@@ -19,7 +19,8 @@ import typer
 from riskml.errors import RiskmlError
 
 app = typer.Typer(
-    help="riskml: fraud and error risk scores for social insurance claims (advice, never decisions).",
+    help="riskml: fraud and error risk scores for social insurance claims "
+    "(advice, never decisions).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
