@@ -64,16 +64,10 @@ def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:
         values = frame[field.name]
         if col.kind == "date":
             values = pd.to_datetime(values).dt.date
-        arrays.append(pa.array(_to_py(values, col), type=field.type, from_pandas=True))
+        elif col.kind == "int":
+            values = values.astype("Int64")
+        arrays.append(pa.array(values, type=field.type, from_pandas=True))
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
-
-
-def _to_py(values: pd.Series, col: ColumnSpec) -> pd.Series | np.ndarray:
-    if col.kind == "int":
-        return values.astype("Int64").to_numpy(dtype=object, na_value=None)
-    if col.kind == "str":
-        return values.astype(object).where(values.notna(), None).to_numpy()
-    return values
 
 
 def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
