@@ -116,14 +116,14 @@ def _coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str)
             raise wrong
         ser = ser.astype("datetime64[ns]")
         if col.kind == "date":
-            ns = ser.dropna().astype("int64")
+            ns = ser.dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64)
             off = ns[(ns % _MIDNIGHT_NS) != 0]
-            if len(off):
+            if off.size:
                 raise DataContractError(
                     table,
                     col.name,
                     "date column holds timestamps that are not at midnight",
-                    str(pd.Timestamp(off.iloc[0])),
+                    str(pd.Timestamp(int(off[0]))),
                 )
         return ser
     if col.kind == "float":
