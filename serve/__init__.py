@@ -1,0 +1,1 @@
+"""The riskml HTTP service (CONTRACT.md section 3): FastAPI app, routes, settings."""
