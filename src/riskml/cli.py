@@ -97,5 +97,37 @@ def demo(
     run_demo(workdir=workdir, persons=persons, seed=seed)
 
 
+@app.command()
+@_friendly
+def score(
+    data: DataDir,
+    out: Annotated[Path, typer.Option(help="Parquet file of scores to write")],
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = "models:/riskml-claims@champion",
+    explain: Annotated[
+        str, typer.Option(help="reasons for: flagged (high and medium bands), all or none")
+    ] = "flagged",
+    engine: Annotated[str, typer.Option(help="pandas (one machine) or spark")] = "pandas",
+    chunk_size: Annotated[int, typer.Option(min=1, help="claims per checkpointed chunk")] = 50_000,
+    threads: Annotated[int, typer.Option(min=1, help="LightGBM threads")] = 2,
+) -> None:
+    """Batch-score every claim of a data directory, resumable after a crash."""
+    import json
+
+    from riskml.batch import score_backlog
+    from riskml.errors import RiskmlError
+
+    if engine != "pandas":
+        raise RiskmlError(f"--engine {engine!r} is not available in this build; use pandas")
+    summary = score_backlog(
+        data,
+        out,
+        model_uri=model,
+        explain=explain,  # type: ignore[arg-type]
+        chunk_size=chunk_size,
+        num_threads=threads,
+    )
+    typer.echo(json.dumps(summary))
+
+
 def main() -> None:  # pragma: no cover
     app()
