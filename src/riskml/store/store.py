@@ -1,0 +1,660 @@
+"""The service store: one SQLAlchemy code path for SQLite (default) and PostgreSQL.
+
+It holds the contract tables (the history online features need), the scores with their reasons,
+investigators' decisions, the audit log and the API keys. Bulk writes are set-based upserts by
+key (``INSERT ... ON CONFLICT DO UPDATE``, executemany in chunks), never row-by-row ORM, so
+ingesting a million claims is practical and ingesting the same data again is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from riskml.contract import TABLES, TableSpec
+from riskml.data import ClaimsData, validate_frame
+from riskml.errors import ConfigError
+from riskml.store.schema import KEY_SUFFIX, METADATA
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE_FILE = "riskml-store.db"
+#: Bands the triage queue shows (scores advise: these are referrals, not decisions).
+FLAGGED_BANDS: tuple[str, ...] = ("high", "medium")
+#: Ingest order: referenced tables before the tables that refer to them.
+INGEST_ORDER = (
+    "persons",
+    "employers",
+    "providers",
+    "contributions",
+    "claims",
+    "claim_items",
+    "labels",
+)
+_IN_CHUNK = 500
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def default_store_url() -> str:
+    """``RISKML_STORE_URL`` if set, else an SQLite file in the working directory."""
+    url = os.environ.get("RISKML_STORE_URL")
+    if url:
+        return url
+    return f"sqlite:///{Path.cwd() / DEFAULT_STORE_FILE}"
+
+
+def open_store(url: str | None = None, *, migrate: bool = True) -> Store:
+    """Open the store at ``url`` (default :func:`default_store_url`), migrated to the head."""
+    store = Store(make_engine(url or default_store_url()))
+    if migrate:
+        store.migrate()
+    return store
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` writes."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"store URL is not a valid SQLAlchemy URL: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"no database driver for {parsed.drivername}: {exc}") from exc
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Take over pysqlite's transaction handling so writers can start with BEGIN IMMEDIATE.
+
+    With deferred transactions two writers that both read first deadlock on the upgrade to a
+    write lock ("database is locked"); an immediate write transaction waits for the lock instead.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("riskml_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _py_values(ser: pd.Series, kind: str) -> list[Any]:
+    """One column as Python objects a DB driver binds (None for nulls, date/datetime/int/...)."""
+    null = ser.isna().to_numpy()
+    if kind == "date":
+        values: list[Any] = list(pd.to_datetime(ser).dt.date)
+    elif kind == "timestamp":
+        values = list(pd.to_datetime(ser).dt.to_pydatetime())
+    elif kind == "int":
+        values = ser.astype("Int64").tolist()
+    elif kind == "float":
+        values = ser.astype("float64").tolist()
+    elif kind == "bool":
+        values = ser.astype("boolean").tolist()
+    else:
+        values = ser.astype(object).tolist()
+    if null.any():
+        values = [None if n else v for v, n in zip(values, null, strict=True)]
+    return values
+
+
+def contract_records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
+    """Rows of a contract frame as dicts for executemany, with primary-key companions filled."""
+    spec = TABLES[table]
+    columns: dict[str, list[Any]] = {}
+    for col in spec.columns:
+        if col.name not in frame.columns:
+            continue
+        values = _py_values(frame[col.name], col.kind)
+        columns[col.name] = values
+        if col.name in spec.key and col.nullable:
+            columns[col.name + KEY_SUFFIX] = ["" if v is None else v for v in values]
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.DataFrame:
+    """A query result of a contract table as a frame with the loader's dtypes."""
+    rows = result.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=list(result.keys()))
+    for col in spec.columns:
+        if col.name in frame.columns and frame[col.name].isna().all() and len(frame):
+            frame[col.name] = frame[col.name].astype(object)
+    return validate_frame(frame, spec)
+
+
+class Store:
+    """Queries and bulk writes of the service store. Thread-safe: one engine, pooled connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.tables = METADATA.tables
+        self._optional_present: dict[tuple[str, str], bool] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def describe(self) -> str:
+        """The store URL without its password, for logs."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(riskml_write=True)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+
+    def ping(self) -> bool:
+        """True if the store answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction: committed at the end of the block, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(riskml_write=True)
+            with conn.begin():
+                yield conn
+
+    # -- bulk upserts ------------------------------------------------------------------------
+
+    def _upsert_statement(self, table: sa.Table, columns: Sequence[str]) -> Any:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert: Callable[[sa.Table], Any]
+        if self.dialect == "sqlite":
+            insert = sqlite.insert
+        elif self.dialect == "postgresql":
+            insert = postgresql.insert
+        else:  # pragma: no cover
+            raise ConfigError(
+                f"unsupported store dialect {self.dialect!r}: use SQLite or PostgreSQL"
+            )
+        stmt = insert(table)
+        pk = [c.name for c in table.primary_key.columns]
+        update = {c: stmt.excluded[c] for c in columns if c not in pk}
+        if not update:
+            return stmt.on_conflict_do_nothing(index_elements=pk)
+        return stmt.on_conflict_do_update(index_elements=pk, set_=update)
+
+    def _upsert_records(self, conn: Connection, table: str, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        stmt = self._upsert_statement(self.tables[table], list(records[0]))
+        conn.execute(stmt, records)
+        self._optional_present.clear()
+
+    def upsert_frame(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        *,
+        chunk_rows: int = 50_000,
+        progress: ProgressFn | None = None,
+    ) -> int:
+        """Upsert a validated contract frame by its key, one transaction per chunk of rows.
+
+        Columns absent from ``frame`` (optional ones) keep their stored values.
+        """
+        done = 0
+        for start in range(0, len(frame), chunk_rows):
+            part = frame.iloc[start : start + chunk_rows]
+            with self._write() as conn:
+                self._upsert_records(conn, table, contract_records(part, table))
+            done += len(part)
+            if progress is not None:
+                progress(table, done, len(frame))
+        return done
+
+    def ingest(
+        self, data: ClaimsData, *, chunk_rows: int = 50_000, progress: ProgressFn | None = None
+    ) -> dict[str, int]:
+        """Upsert every table of a validated data directory; returns rows written per table."""
+        tables = data.tables()
+        counts: dict[str, int] = {}
+        for name in INGEST_ORDER:
+            if name in tables:
+                counts[name] = self.upsert_frame(
+                    name, tables[name], chunk_rows=chunk_rows, progress=progress
+                )
+        return counts
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(self.tables[table])
+                ).scalar_one()
+            )
+
+    # -- reads for scoring -------------------------------------------------------------------
+
+    def unknown_reference(self, claims: pd.DataFrame) -> tuple[int, str, str] | None:
+        """First claim (position, column, value) whose person, provider or employer is unknown."""
+        refs = (
+            ("person_id", "persons"),
+            ("provider_id", "providers"),
+            ("employer_id", "employers"),
+        )
+        first: tuple[int, str, str] | None = None
+        with self.engine.connect() as conn:
+            for column, table in refs:
+                if column not in claims.columns:
+                    continue
+                values = claims[column].dropna().astype(str).unique().tolist()
+                known: set[str] = set()
+                key = self.tables[table].c[column]
+                for part in _chunks(values, _IN_CHUNK):
+                    known.update(conn.execute(sa.select(key).where(key.in_(part))).scalars())
+                bad = claims[column].notna() & ~claims[column].isin(list(known))
+                if bad.any():
+                    pos = int(np.flatnonzero(bad.to_numpy())[0])
+                    if first is None or pos < first[0]:
+                        first = (pos, column, str(claims[column].iloc[pos]))
+        return first
+
+    def _optional_columns_present(self, conn: Connection, table: str) -> set[str]:
+        """Optional contract columns of ``table`` with at least one stored value (cached)."""
+        present = set()
+        for col in TABLES[table].columns:
+            if not col.optional:
+                continue
+            key = (table, col.name)
+            if key not in self._optional_present:
+                c = self.tables[table].c[col.name]
+                probe = sa.select(sa.literal(1)).where(c.is_not(None)).limit(1)
+                self._optional_present[key] = conn.execute(probe).first() is not None
+            if self._optional_present[key]:
+                present.add(col.name)
+        return present
+
+    def _select_contract(
+        self, conn: Connection, table: str, where: Sequence[sa.ColumnElement[bool]] = ()
+    ) -> pd.DataFrame:
+        spec = TABLES[table]
+        t = self.tables[table]
+        optional = self._optional_columns_present(conn, table)
+        cols = [t.c[c.name] for c in spec.columns if not c.optional or c.name in optional]
+        stmt = sa.select(*cols)
+        for cond in where:
+            stmt = stmt.where(cond)
+        return _frame_from_result(conn.execute(stmt), spec)
+
+    def _select_many(
+        self,
+        conn: Connection,
+        table: str,
+        conditions: Sequence[sa.ColumnElement[bool]],
+        extra: Sequence[sa.ColumnElement[bool]],
+        key: Sequence[str],
+    ) -> pd.DataFrame:
+        """Union of one query per condition (each an IN over a chunk of ids), without duplicates."""
+        frames = [self._select_contract(conn, table, [cond, *extra]) for cond in conditions]
+        if not frames:
+            frames = [self._select_contract(conn, table, [sa.false()])]
+        frames = [f for f in frames if len(f)] or frames[:1]
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out.drop_duplicates(subset=list(key), ignore_index=True)
+
+    def history_for(self, claims: pd.DataFrame) -> ClaimsData:
+        """What the feature builder needs to score ``claims``, as the store holds it now.
+
+        Returns every stored claim (with its items) of the persons and providers involved that was
+        submitted no later than the latest of ``claims`` (the feature builder keeps, per claim,
+        only those strictly before it), except stored claims with the same ``claim_id`` as one of
+        ``claims`` (a retry never sees itself); the contributions of those persons and of the
+        employers the claims are tied to; the persons appearing in any of these rows; and all
+        providers and employers (small tables). Dtypes are those of
+        :func:`riskml.data.load_data_dir`; ``labels`` is None.
+        """
+        persons_ids = claims["person_id"].dropna().astype(str).unique().tolist()
+        provider_ids = claims["provider_id"].dropna().astype(str).unique().tolist()
+        employer_ids = claims["employer_id"].dropna().astype(str).unique().tolist()
+        until = pd.Timestamp(claims["submitted_at"].max()).to_pydatetime()
+        exclude = set(claims["claim_id"].astype(str))
+        c = self.tables["claims"]
+        ci = self.tables["claim_items"]
+        co = self.tables["contributions"]
+        with self.engine.connect() as conn:
+            claim_conds = [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
+                c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)
+            ]
+            hist = self._select_many(
+                conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
+            )
+            hist = hist.loc[~hist["claim_id"].isin(exclude)].reset_index(drop=True)
+            hist_ids = hist["claim_id"].astype(str).tolist()
+            items = self._select_many(
+                conn,
+                "claim_items",
+                [ci.c.claim_id.in_(p) for p in _chunks(hist_ids, _IN_CHUNK)],
+                [],
+                ("claim_id", "line_no"),
+            )
+            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
+                co.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)
+            ]
+            contributions = self._select_many(
+                conn,
+                "contributions",
+                contrib_conds,
+                [co.c.month <= until],
+                ("person_id", "employer_id", "month"),
+            )
+            involved = (
+                pd.concat([claims["person_id"], hist["person_id"], contributions["person_id"]])
+                .dropna()
+                .astype(str)
+                .unique()
+                .tolist()
+            )
+            p = self.tables["persons"]
+            persons = self._select_many(
+                conn,
+                "persons",
+                [p.c.person_id.in_(part) for part in _chunks(involved, _IN_CHUNK)],
+                [],
+                ("person_id",),
+            )
+            providers = self._select_contract(conn, "providers")
+            employers = self._select_contract(conn, "employers")
+        return ClaimsData(
+            persons=persons,
+            employers=employers,
+            providers=providers,
+            contributions=contributions,
+            claims=hist,
+            claim_items=items,
+            labels=None,
+        )
+
+    def person_ids_of(self, claim_ids: Sequence[str]) -> dict[str, str]:
+        """claim_id -> person_id for stored claims (used to pseudonymise audit subjects)."""
+        c = self.tables["claims"]
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for part in _chunks(list(claim_ids), _IN_CHUNK):
+                rows = conn.execute(
+                    sa.select(c.c.claim_id, c.c.person_id).where(c.c.claim_id.in_(part))
+                )
+                out.update({r.claim_id: r.person_id for r in rows})
+        return out
+
+    # -- writes of the service ---------------------------------------------------------------
+
+    def record_scoring(
+        self,
+        claims: pd.DataFrame,
+        items: pd.DataFrame | None,
+        scores: list[dict[str, Any]],
+        audit: list[dict[str, Any]],
+    ) -> None:
+        """Persist one scored request atomically: the claims (upserted by ``claim_id``, their
+        items replaced), the scores (upserted by claim and model version) and the audit rows.
+        """
+        ids = claims["claim_id"].astype(str).tolist()
+        ci = self.tables["claim_items"]
+        with self._write() as conn:
+            self._upsert_records(conn, "claims", contract_records(claims, "claims"))
+            for part in _chunks(ids, _IN_CHUNK):
+                conn.execute(sa.delete(ci).where(ci.c.claim_id.in_(part)))
+            if items is not None and len(items):
+                self._upsert_records(conn, "claim_items", contract_records(items, "claim_items"))
+            if scores:
+                self._upsert_records(conn, "scores", scores)
+            if audit:
+                conn.execute(sa.insert(self.tables["audit_log"]), audit)
+
+    def audit(self, rows: list[dict[str, Any]]) -> None:
+        """Append rows to the audit log in their own transaction."""
+        if rows:
+            with self._write() as conn:
+                conn.execute(sa.insert(self.tables["audit_log"]), rows)
+
+    def record_decision(
+        self,
+        claim_id: str,
+        outcome: str,
+        note: str,
+        typology: str | None,
+        decided_by: str,
+        decided_role: str,
+        subject: Callable[[str], str],
+    ) -> dict[str, Any] | None:
+        """Record a decision and its audit row in one transaction; None if the claim is unknown.
+
+        ``subject`` maps the claim's person id to its pseudonym for the audit log.
+        """
+        c = self.tables["claims"]
+        now = dt.datetime.now().replace(microsecond=0)
+        with self._write() as conn:
+            person = conn.execute(
+                sa.select(c.c.person_id).where(c.c.claim_id == claim_id)
+            ).scalar_one_or_none()
+            if person is None:
+                return None
+            row = {
+                "claim_id": claim_id,
+                "outcome": outcome,
+                "typology": typology,
+                "note": note,
+                "decided_by": decided_by,
+                "decided_role": decided_role,
+                "decided_at": now,
+            }
+            decision_id = conn.execute(
+                sa.insert(self.tables["decisions"]).returning(
+                    self.tables["decisions"].c.decision_id
+                ),
+                row,
+            ).scalar_one()
+            conn.execute(
+                sa.insert(self.tables["audit_log"]),
+                {
+                    "at": now,
+                    "actor": decided_by,
+                    "role": decided_role,
+                    "action": "decide",
+                    "claim_id": claim_id,
+                    "subject": subject(person),
+                    "model_version": None,
+                    "outcome": outcome,
+                },
+            )
+        return {"decision_id": int(decision_id), **row}
+
+    # -- reads of the service ----------------------------------------------------------------
+
+    def _latest_scores(self) -> sa.Subquery:
+        s = self.tables["scores"]
+        rn = (
+            sa.func.row_number()
+            .over(
+                partition_by=s.c.claim_id, order_by=(s.c.scored_at.desc(), s.c.model_version.desc())
+            )
+            .label("rn")
+        )
+        return sa.select(s, rn).subquery("latest")
+
+    def queue(
+        self,
+        limit: int = 50,
+        region: str | None = None,
+        benefit_type: str | None = None,
+        bands: Sequence[str] = FLAGGED_BANDS,
+    ) -> list[dict[str, Any]]:
+        """Flagged claims without a decision: highest risk first, then the largest amount."""
+        latest = self._latest_scores()
+        c = self.tables["claims"]
+        d = self.tables["decisions"]
+        stmt = (
+            sa.select(
+                c.c.claim_id,
+                c.c.person_id,
+                c.c.benefit_type,
+                c.c.provider_id,
+                c.c.region_code,
+                c.c.submitted_at,
+                c.c.amount_claimed,
+                latest.c.risk_score,
+                latest.c.risk_band,
+                latest.c.model_version,
+                latest.c.reasons,
+                latest.c.scored_at,
+            )
+            .join(latest, latest.c.claim_id == c.c.claim_id)
+            .where(latest.c.rn == 1)
+            .where(latest.c.risk_band.in_(list(bands)))
+            .where(~sa.exists().where(d.c.claim_id == c.c.claim_id))
+            .order_by(latest.c.risk_score.desc(), c.c.amount_claimed.desc(), c.c.claim_id)
+            .limit(limit)
+        )
+        if region is not None:
+            stmt = stmt.where(c.c.region_code == region)
+        if benefit_type is not None:
+            stmt = stmt.where(c.c.benefit_type == benefit_type)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def scores_of(self, claim_ids: Sequence[str]) -> pd.DataFrame:
+        """Every stored score of these claims (all model versions)."""
+        s = self.tables["scores"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s).where(s.c.claim_id.in_(list(claim_ids)))).fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in s.columns])
+
+    def audit_log(self) -> pd.DataFrame:
+        """The whole audit log, oldest first (for audits and tests)."""
+        a = self.tables["audit_log"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(a).order_by(a.c.audit_id)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in a.columns])
+
+    def decisions(self) -> pd.DataFrame:
+        """Every recorded decision, oldest first."""
+        d = self.tables["decisions"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(d).order_by(d.c.decision_id)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in d.columns])
+
+    def labels_frame(self) -> pd.DataFrame:
+        """The latest decision per claim as a contract ``labels`` table (source investigation).
+
+        ``is_fraud`` is true for fraud and abuse; error and unfounded are not fraud (DOMAIN: error
+        and fraud are kept apart through ``outcome``).
+        """
+        d = self.tables["decisions"]
+        rn = (
+            sa.func.row_number()
+            .over(
+                partition_by=d.c.claim_id, order_by=(d.c.decided_at.desc(), d.c.decision_id.desc())
+            )
+            .label("rn")
+        )
+        sub = sa.select(d, rn).subquery()
+        stmt = (
+            sa.select(sub.c.claim_id, sub.c.outcome, sub.c.typology, sub.c.decided_at)
+            .where(sub.c.rn == 1)
+            .order_by(sub.c.claim_id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        frame = pd.DataFrame.from_records(
+            rows, columns=["claim_id", "outcome", "typology", "decided_at"]
+        )
+        is_fraud = frame["outcome"].isin(["fraud", "abuse"])
+        labels = pd.DataFrame(
+            {
+                "claim_id": frame["claim_id"].astype(object),
+                "is_fraud": is_fraud.astype(bool),
+                "typology": frame["typology"].astype(object).where(is_fraud, None),
+                "decided_at": pd.to_datetime(frame["decided_at"]),
+                "source": "investigation",
+                "outcome": frame["outcome"].astype(object),
+            }
+        )
+        return validate_frame(labels, "labels")
+
+    # -- API keys ----------------------------------------------------------------------------
+
+    def add_api_key(self, name: str, role: str, key_hash: str) -> None:
+        """Store a new key's hash; refuses a name that is already taken."""
+        k = self.tables["api_keys"]
+        with self._write() as conn:
+            if conn.execute(sa.select(k.c.name).where(k.c.name == name)).first() is not None:
+                raise ConfigError(f"an API key named {name!r} already exists")
+            conn.execute(
+                sa.insert(k),
+                {
+                    "name": name,
+                    "role": role,
+                    "key_hash": key_hash,
+                    "created_at": dt.datetime.now().replace(microsecond=0),
+                    "revoked": False,
+                },
+            )
+
+    def revoke_api_key(self, name: str) -> bool:
+        """Mark a key revoked; True if it existed."""
+        k = self.tables["api_keys"]
+        with self._write() as conn:
+            res = conn.execute(sa.update(k).where(k.c.name == name).values(revoked=True))
+            return bool(res.rowcount)
+
+    def principal_for(self, key_hash: str) -> tuple[str, str] | None:
+        """(name, role) of the non-revoked key with this hash, or None."""
+        k = self.tables["api_keys"]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(k.c.name, k.c.role).where(
+                    k.c.key_hash == key_hash, k.c.revoked.is_(False)
+                )
+            ).first()
+        return None if row is None else (str(row.name), str(row.role))
