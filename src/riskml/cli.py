@@ -129,5 +129,70 @@ def score(
     typer.echo(json.dumps(summary))
 
 
+@app.command()
+@_friendly
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    model: Annotated[
+        str | None, typer.Option(help="MLflow model URI (default RISKML_MODEL_URI or champion)")
+    ] = None,
+) -> None:
+    """Start the HTTP service (CONTRACT.md section 3); store from RISKML_STORE_URL."""
+    from serve.app import run
+    from serve.settings import Settings
+
+    settings = Settings() if model is None else Settings(model_uri=model)
+    run(host=host, port=port, settings=settings)
+
+
+@app.command()
+@_friendly
+def ingest(
+    data: DataDir,
+    chunk_rows: Annotated[int, typer.Option(min=100, help="rows per transaction")] = 50_000,
+) -> None:
+    """Load a data directory into the service store, upserting by key (safe to repeat)."""
+    from riskml.store.ingest import run_ingest
+
+    counts = run_ingest(data, chunk_rows=chunk_rows)
+    for name, n in counts.items():
+        typer.echo(f"{name:14s} {n:>12,d} rows upserted")
+
+
+keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+@_friendly
+def keys_create(
+    role: Annotated[str, typer.Option(help="scorer, investigator, supervisor or admin")],
+    name: Annotated[
+        str | None, typer.Option(help="who holds the key (recorded with their decisions)")
+    ] = None,
+) -> None:
+    """Print a new API key once; only its keyed hash is stored."""
+    from riskml.security import create_api_key
+
+    typer.echo(create_api_key(role, name=name))
+
+
+labels_app = typer.Typer(help="Investigation labels.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("export")
+@_friendly
+def labels_export(
+    out: Annotated[Path, typer.Option(help="Parquet file to write")],
+) -> None:
+    """Write the recorded decisions as a labels table (source investigation) for training."""
+    from riskml.store.labels import export_labels
+
+    n = export_labels(out)
+    typer.echo(f"wrote {n:,d} labels to {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
