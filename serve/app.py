@@ -1,0 +1,175 @@
+"""The FastAPI application: ``create_app(settings, scorer=None)``.
+
+The model is loaded in the lifespan (never at import) through ``riskml.scoring.load_scorer``
+unless a scorer is injected; when the URI is an alias, a background task polls it and swaps the
+new version in atomically (in-flight requests finish on the old one). The store is opened and
+migrated in the lifespan too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, status
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from riskml.security import load_secret
+from riskml.store import open_store
+from serve.metrics import ServiceMetrics
+from serve.routes import claims, health, model, queue
+from serve.scoring import ModelSlot, Scorer, ScorerLoader, load_scorer
+from serve.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(HTTPException):
+    """The request body exceeds ``max_body_bytes`` (413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"request body larger than {limit} bytes"
+        )
+
+
+class LimitsAndMetrics:
+    """Pure ASGI middleware: refuse oversized bodies (413) and count requests by route."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        code = 500
+        limit = self.max_body_bytes
+
+        async def send_counting(message: Message) -> None:
+            nonlocal code
+            if message["type"] == "http.response.start":
+                code = int(message["status"])
+            await send(message)
+
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await _send_json(
+                    send_counting, 413, {"detail": f"request body larger than {limit} bytes"}
+                )
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise BodyTooLarge(limit)
+                return message
+
+            await self.app(scope, limited_receive, send_counting)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(method, template, str(code)).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+async def _send_json(send: Callable[[Message], Awaitable[None]], code: int, body: Any) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _poll_model(app: FastAPI, every: float, loader: ScorerLoader) -> None:
+    """Look for a moved alias every ``every`` seconds; swap in the new version when it moved."""
+    slot: ModelSlot = app.state.models
+    metrics: ServiceMetrics = app.state.metrics
+    while True:
+        await asyncio.sleep(every)
+        before = slot.current
+        if await asyncio.to_thread(slot.refresh, loader):
+            if before is not None:
+                metrics.model_loaded.labels(before.model_version).set(0)
+            if slot.current is not None:
+                metrics.model_loaded.labels(slot.current.model_version).set(1)
+
+
+def create_app(
+    settings: Settings | None = None,
+    scorer: Scorer | None = None,
+    loader: ScorerLoader = load_scorer,
+) -> FastAPI:
+    """The service. ``scorer`` injects a model (tests); otherwise ``settings.model_uri`` is
+    loaded in the lifespan with ``loader`` and, for an alias, polled for changes.
+    """
+    settings = settings or Settings()
+    metrics = ServiceMetrics()
+    slot = ModelSlot(scorer, uri=None if scorer is not None else settings.model_uri)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = await asyncio.to_thread(open_store, settings.store_url)
+        log.info("store: %s", app.state.store.describe())
+        if slot.current is None and slot.uri is not None:
+            await asyncio.to_thread(slot.refresh, loader)
+        if slot.current is not None:
+            metrics.model_loaded.labels(slot.current.model_version).set(1)
+        poller = None
+        if slot.uri is not None and "@" in slot.uri and settings.model_poll_seconds > 0:
+            poller = asyncio.create_task(_poll_model(app, settings.model_poll_seconds, loader))
+        try:
+            yield
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            app.state.store.close()
+
+    app = FastAPI(
+        title="riskml",
+        version="1",
+        summary="Fraud and error risk scores with reasons for social insurance claims. "
+        "Scores advise investigators; people decide.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.models = slot
+    app.state.secret = load_secret(settings.secret_file)
+    app.include_router(health.router)
+    app.include_router(model.router)
+    app.include_router(claims.make_router(settings))
+    app.include_router(queue.make_router(settings))
+    app.add_middleware(LimitsAndMetrics, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    return app
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None) -> None:
+    """``riskml serve``: run the app under uvicorn."""
+    import uvicorn
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

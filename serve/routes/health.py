@@ -1,0 +1,38 @@
+"""Liveness, readiness and Prometheus metrics (no credentials: they carry no personal data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from serve.deps import MetricsDep, StoreDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request, store: StoreDep, response: Response) -> dict[str, object]:
+    """200 only when a model is loaded and the store answers; 503 says which is missing."""
+    scorer = request.app.state.models.current
+    store_ok = store.ping()
+    ready = scorer is not None and store_ok
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {
+        "ready": ready,
+        "model_version": None if scorer is None else scorer.model_version,
+        "model_error": request.app.state.models.last_error,
+        "store": "ok" if store_ok else "unreachable",
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(m: MetricsDep) -> Response:
+    """Prometheus exposition of the service's own registry."""
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,18 @@
+"""``GET /v1/model``: which model version answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from serve.deps import ModelReader, ScorerDep
+from serve.schemas import ModelInfo
+
+router = APIRouter(prefix="/v1", tags=["model"])
+
+
+@router.get("/model", response_model=ModelInfo)
+def model_info(scorer: ScorerDep, _user: ModelReader) -> ModelInfo:
+    """Name, version, alias, training time, features and metrics of the loaded model."""
+    info = dict(scorer.model_info())
+    info["version"] = str(info.get("version", scorer.model_version))
+    return ModelInfo.model_validate(info)

@@ -1,0 +1,46 @@
+"""``GET /v1/queue``: flagged claims awaiting a decision, highest risk and amount first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN
+from serve.deps import QueueReader, StoreDep
+from serve.schemas import QueueResponse
+from serve.settings import Settings
+
+
+def make_router(settings: Settings) -> APIRouter:
+    """The queue router; ``limit`` is capped by ``settings.max_queue_limit``."""
+    router = APIRouter(prefix="/v1", tags=["queue"])
+
+    @router.get("/queue", response_model=QueueResponse)
+    def queue(
+        store: StoreDep,
+        user: QueueReader,
+        limit: Annotated[int, Query(ge=1, le=settings.max_queue_limit)] = 50,
+        region: Annotated[str | None, Query(pattern=REGION_CODE_PATTERN)] = None,
+        benefit_type: Annotated[Literal[BENEFIT_TYPES] | None, Query()] = None,  # type: ignore[valid-type]
+    ) -> QueueResponse:
+        """Triage queue for investigators: referrals to review, never automatic decisions."""
+        rows = store.queue(limit=limit, region=region, benefit_type=benefit_type)
+        store.audit(
+            [
+                {
+                    "at": dt.datetime.now(),
+                    "actor": user.name,
+                    "role": user.role,
+                    "action": "read_queue",
+                    "claim_id": None,
+                    "subject": None,
+                    "model_version": None,
+                    "outcome": f"{len(rows)} claims",
+                }
+            ]
+        )
+        return QueueResponse.model_validate({"claims": rows})
+
+    return router

@@ -1,0 +1,211 @@
+"""Request and response models of the HTTP API (CONTRACT.md section 3).
+
+The claim and item models are generated from :data:`riskml.contract.TABLES`, so the API accepts
+exactly the contract's columns, with its allowed values, patterns and bounds; an invalid claim is
+answered 422 with the path of the bad field (``["body", "claims", 3, "amount_claimed"]``).
+Strings refuse control characters, dates and timestamps must lie within 1900..2199 (the range
+pandas and both stores represent), numbers must be finite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+
+from riskml.contract import OUTCOMES, TABLES, TYPOLOGIES, ColumnSpec
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2199, 12, 31)
+MAX_ID_LENGTH = 128
+MAX_AMOUNT = 1e12
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _naive_local(value: dt.datetime) -> dt.datetime:
+    """Timestamps are naive Asia/Shanghai time: an aware one is converted, then made naive."""
+    if value.tzinfo is not None:
+        value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    if not (MIN_DATE <= value.date() <= MAX_DATE):
+        raise ValueError(f"timestamp must lie between {MIN_DATE} and {MAX_DATE}")
+    return value
+
+
+def _field_type(col: ColumnSpec) -> Any:
+    """The pydantic type of one contract column, with the contract's constraints."""
+    if col.kind == "str":
+        if col.allowed is not None:
+            return Literal[col.allowed]
+        return Annotated[
+            str,
+            Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=col.pattern or _TEXT),
+        ]
+    if col.kind == "date":
+        return Annotated[dt.date, Field(ge=MIN_DATE, le=MAX_DATE)]
+    if col.kind == "timestamp":
+        return Annotated[dt.datetime, AfterValidator(_naive_local)]
+    if col.kind == "float":
+        low = col.min_value if col.min_value is not None else -MAX_AMOUNT
+        if col.exclusive_min:
+            return Annotated[float, Field(allow_inf_nan=False, gt=low, le=MAX_AMOUNT)]
+        return Annotated[float, Field(allow_inf_nan=False, ge=low, le=MAX_AMOUNT)]
+    if col.kind == "int":
+        low = int(col.min_value) if col.min_value is not None else 0
+        high = int(col.max_value) if col.max_value is not None else 2**31 - 1
+        return Annotated[int, Field(ge=low, le=high)]
+    if col.kind == "bool":
+        return bool
+    raise AssertionError(col.kind)  # pragma: no cover
+
+
+def _contract_fields(table: str, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for col in TABLES[table].columns:
+        if col.name in skip:
+            continue
+        typ = _field_type(col)
+        if col.nullable or col.optional:
+            fields[col.name] = (typ | None, Field(default=None, description=col.description))
+        else:
+            fields[col.name] = (typ, Field(description=col.description))
+    return fields
+
+
+_LENIENT = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class _ClaimChecks(BaseModel):
+    """Checks across fields of one claim, on top of the generated per-field ones."""
+
+    model_config = _LENIENT
+
+    @model_validator(mode="after")
+    def _service_period(self) -> _ClaimChecks:
+        start, end = getattr(self, "service_start", None), getattr(self, "service_end", None)
+        if start is not None and end is not None and end < start:
+            raise ValueError("service_end is before service_start")
+        return self
+
+
+if TYPE_CHECKING:
+
+    class ItemIn(BaseModel):
+        line_no: int
+
+    class ClaimIn(BaseModel):
+        claim_id: str
+        person_id: str
+        items: list[ItemIn] | None
+
+    class ScoreRequest(BaseModel):
+        claims: list[ClaimIn]
+
+else:
+    ItemIn = create_model(
+        "ItemIn",
+        __config__=_LENIENT,
+        __doc__="One line item of a claim: the columns of claim_items without claim_id.",
+        **_contract_fields("claim_items", skip=("claim_id",)),
+    )
+
+
+def build_request_models(max_batch: int, max_items: int) -> type[ScoreRequest]:
+    """The body model of ``POST /v1/claims/score`` with the configured size limits."""
+    claim = create_model(
+        "ClaimIn",
+        __base__=_ClaimChecks,
+        __doc__="A claim: the columns of the contract's claims table plus optional line items.",
+        items=(list[ItemIn] | None, Field(default=None, max_length=max_items)),
+        **_contract_fields("claims"),
+    )
+    request: Any = create_model(
+        "ScoreRequest",
+        __config__=ConfigDict(extra="forbid"),
+        claims=(list[claim], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+    )
+    return request
+
+
+class ReasonOut(BaseModel):
+    """One SHAP contribution to a score, with its plain-language text."""
+
+    feature: str
+    value: float | None
+    contribution: float
+    text: str
+
+
+class ScoreOut(BaseModel):
+    claim_id: str
+    risk_score: float = Field(ge=0, le=1)
+    risk_band: str
+    reasons: list[ReasonOut]
+
+
+class ScoreResponse(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_version: str
+    results: list[ScoreOut]
+
+
+class QueueEntry(BaseModel):
+    """A flagged claim awaiting a decision, with the score and reasons that flagged it."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    claim_id: str
+    person_id: str
+    benefit_type: str
+    provider_id: str | None
+    region_code: str
+    submitted_at: dt.datetime
+    amount_claimed: float
+    risk_score: float
+    risk_band: str
+    model_version: str
+    scored_at: dt.datetime
+    reasons: list[ReasonOut]
+
+
+class QueueResponse(BaseModel):
+    claims: list[QueueEntry]
+
+
+class DecisionIn(BaseModel):
+    """An investigator's decision on a claim. Error and fraud are kept apart by ``outcome``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
+    note: str = Field(max_length=4000, description="the reason for the decision")
+    typology: Literal[TYPOLOGIES] | None = Field(  # type: ignore[valid-type]
+        default=None, description="for fraud or abuse: which typology it was"
+    )
+
+
+class DecisionOut(BaseModel):
+    decision_id: int
+    claim_id: str
+    outcome: str
+    typology: str | None
+    note: str
+    decided_by: str
+    decided_role: str
+    decided_at: dt.datetime
+
+
+class ModelInfo(BaseModel):
+    """The loaded model (``GET /v1/model``); extra keys of the model's own info pass through."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    name: str | None = None
+    version: str
+    alias: str | None = None
+    trained_at: str | None = None
+    features: list[str] = Field(default_factory=list)
+    metrics: dict[str, Any] = Field(default_factory=dict)

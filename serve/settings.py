@@ -1,0 +1,29 @@
+"""Service settings, read from ``RISKML_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from riskml.scoring import DEFAULT_MODEL_URI
+
+
+class Settings(BaseSettings):
+    """Typed configuration of the HTTP service; nothing is read at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="RISKML_", extra="ignore", protected_namespaces=())
+
+    store_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the store; default an SQLite file in cwd"
+    )
+    model_uri: str = Field(default=DEFAULT_MODEL_URI, description="MLflow model URI to serve")
+    model_poll_seconds: float = Field(
+        default=30.0, ge=0, description="how often to look for a moved alias; 0 never"
+    )
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0, description="request size limit")
+    max_batch_claims: int = Field(default=500, gt=0, description="claims per score request")
+    max_items_per_claim: int = Field(default=1000, gt=0, description="line items per claim")
+    max_queue_limit: int = Field(default=500, gt=0, description="largest ?limit= of the queue")
+    secret_file: str | None = Field(
+        default=None, description="file of the server secret when RISKML_SECRET is not set"
+    )
