@@ -346,12 +346,13 @@ class Store:
     def history_for(self, claims: pd.DataFrame) -> ClaimsData:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
-        Returns every stored claim (with its items) of the persons and providers involved that was
-        submitted no later than the latest of ``claims`` (the feature builder keeps, per claim,
-        only those strictly before it), except stored claims with the same ``claim_id`` as one of
-        ``claims`` (a retry never sees itself); the contributions of those persons and of the
-        employers the claims are tied to; the persons appearing in any of these rows; and all
-        providers and employers (small tables). Dtypes are those of
+        The same selection as :func:`riskml.batch.history_for` makes from a data directory:
+        every stored claim (with its items) sharing a person, provider or employer with one of
+        ``claims`` and submitted no later than the latest of them (the feature builder keeps, per
+        claim, only those strictly before it), except stored claims with the same ``claim_id`` as
+        one of ``claims`` (a retry never sees itself); the contributions of all persons of these
+        claims and of the employers ``claims`` are tied to; the persons appearing in any of these
+        rows; and all providers and employers (small tables). Dtypes are those of
         :func:`riskml.data.load_data_dir`; ``labels`` is None.
         """
         persons_ids = claims["person_id"].dropna().astype(str).unique().tolist()
@@ -363,9 +364,11 @@ class Store:
         ci = self.tables["claim_items"]
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
-            claim_conds = [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
-                c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)
-            ]
+            claim_conds = (
+                [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)]
+                + [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
+                + [c.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)]
+            )
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
@@ -378,7 +381,10 @@ class Store:
                 [],
                 ("claim_id", "line_no"),
             )
-            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
+            contributors = (
+                pd.concat([claims["person_id"], hist["person_id"]]).dropna().astype(str).unique()
+            ).tolist()
+            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(contributors, _IN_CHUNK)] + [
                 co.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)
             ]
             contributions = self._select_many(
