@@ -1,0 +1,255 @@
+"""Typed, validated run configurations for training (``pipelines/train.yaml``, ``models/*.yaml``).
+
+A run configuration is plain data: pydantic models with defaults that equal the YAML files in the
+repository, so ``riskml train`` without ``--config`` behaves exactly like it with
+``--config pipelines/train.yaml``. Unknown keys are refused (a typo must not silently fall back to
+a default) and every bad value raises :class:`~riskml.errors.ConfigError` naming the file, the
+field path and the value. Nothing here reads files or the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from riskml.errors import ConfigError
+
+ImbalanceMethod = Literal["none", "scale_pos_weight", "sqrt_scale_pos_weight", "is_unbalance"]
+CalibrationMethod = Literal["platt", "isotonic"]
+FairnessAttribute = Literal["sex", "age_band", "hukou_type", "region"]
+
+_DEFAULT_IMBALANCE: list[ImbalanceMethod] = ["none", "scale_pos_weight", "is_unbalance"]
+_DEFAULT_ATTRIBUTES: list[FairnessAttribute] = ["sex", "age_band", "hukou_type", "region"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """Out-of-time windows, in whole calendar months of ``claims.submitted_at``.
+
+    Counted from the end of the data: the last ``test_months`` are the test window, the
+    ``calibration_months`` before them calibrate the score and fix the risk bands, the
+    ``validation_months`` before those drive early stopping and model selection, and the rest
+    after ``warmup_months`` (months that only serve as history for features) is the train
+    window. The model is taken to be trained at the start of the test window: a label counts
+    for train, validation and calibration only if its ``decided_at`` is before that instant
+    (label delay), and for the test window only if it is before the evaluation date
+    (``as_of``, default: the latest ``submitted_at`` or ``decided_at`` in the data).
+    """
+
+    warmup_months: int = Field(default=1, ge=0, le=24)
+    validation_months: int = Field(default=2, ge=1, le=12)
+    calibration_months: int = Field(default=2, ge=1, le=12)
+    test_months: int = Field(default=4, ge=1, le=24)
+    min_train_months: int = Field(default=3, ge=1)
+
+
+class ModelSize(_Strict):
+    """One candidate size of the booster; TreeSHAP cost grows with leaves, depth and trees."""
+
+    num_leaves: int = Field(ge=2, le=1024)
+    max_depth: int = Field(default=-1, ge=-1, le=64)
+    max_trees: int = Field(ge=1, le=10_000)
+
+    @property
+    def label(self) -> str:
+        depth = "" if self.max_depth < 0 else f"_d{self.max_depth}"
+        return f"l{self.num_leaves}{depth}_t{self.max_trees}"
+
+
+class LightGBMConfig(_Strict):
+    """The booster: fixed hyper-parameters, imbalance treatments and sizes to compare.
+
+    Every ``imbalance`` candidate is trained at ``sizes[default_size]`` and the one with the best
+    validation AUC-PR is kept. Then every size is trained with it, and the smallest size whose
+    validation AUC-PR is within ``size_tolerance`` of the best is chosen: quality given up for
+    cheaper explanations is bounded and logged (``explain_rows`` rows are explained per size to
+    measure the cost).
+    """
+
+    learning_rate: float = Field(default=0.05, gt=0, le=1)
+    min_child_samples: int = Field(default=40, ge=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_freq: int = Field(default=1, ge=0)
+    lambda_l2: float = Field(default=1.0, ge=0)
+    early_stopping_rounds: int = Field(default=30, ge=1)
+    num_threads: int = Field(default=2, ge=1, le=256)
+    seed: int = Field(default=7, ge=0)
+    imbalance: list[ImbalanceMethod] = Field(
+        default_factory=lambda: _DEFAULT_IMBALANCE.copy(), min_length=1
+    )
+    sizes: list[ModelSize] = Field(
+        default_factory=lambda: [
+            ModelSize(num_leaves=15, max_trees=100),
+            ModelSize(num_leaves=31, max_trees=200),
+            ModelSize(num_leaves=63, max_trees=400),
+        ],
+        min_length=1,
+    )
+    default_size: int = Field(default=1, ge=0)
+    size_tolerance: float = Field(default=0.01, ge=0, le=1)
+    explain_rows: int = Field(default=2_000, ge=10)
+
+    @model_validator(mode="after")
+    def _default_size_exists(self) -> LightGBMConfig:
+        if self.default_size >= len(self.sizes):
+            raise ValueError(
+                f"default_size = {self.default_size} but only {len(self.sizes)} sizes are listed"
+            )
+        return self
+
+
+class CalibrationConfig(_Strict):
+    """Map the booster's raw score to a probability, fitted on the calibration window.
+
+    Platt scaling is the default: strictly monotone, so the capacity-based band cut-offs split
+    claims exactly; isotonic fits better with many labels but ties many claims on one value.
+    """
+
+    method: CalibrationMethod = "platt"
+
+
+class BandsConfig(_Strict):
+    """Risk bands from investigator capacity: shares of claims per month, fixed at training."""
+
+    high_share: float = Field(default=0.01, gt=0, lt=1)
+    medium_share: float = Field(default=0.04, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> BandsConfig:
+        if self.high_share + self.medium_share >= 1:
+            raise ValueError("high_share + medium_share must be below 1")
+        return self
+
+
+class EvaluationConfig(_Strict):
+    """How quality is measured: capacity = share of claims per month investigators can open."""
+
+    capacity: float = Field(default=0.01, gt=0, lt=1)
+    ece_bins: int = Field(default=10, ge=2, le=100)
+
+
+class FairnessConfig(_Strict):
+    """Groups reported in every run; only groups with enough support enter the gate."""
+
+    attributes: list[FairnessAttribute] = Field(
+        default_factory=lambda: _DEFAULT_ATTRIBUTES.copy(), min_length=1
+    )
+    min_group_negatives: int = Field(default=500, ge=1)
+    min_group_flagged: int = Field(default=20, ge=1)
+
+
+class GateConfig(_Strict):
+    """The promotion gate (DESIGN principle 6).
+
+    Quality may not drop by more than the tolerances against the champion on the same test
+    window; the false-positive-rate ratio between supported groups of every attribute must stay
+    within ``max_fpr_ratio``; every supported group's precision must be at least
+    ``min_group_precision_ratio`` times the overall precision at capacity.
+    """
+
+    auc_pr_tolerance: float = Field(default=0.01, ge=0, le=1)
+    recall_tolerance: float = Field(default=0.02, ge=0, le=1)
+    max_fpr_ratio: float = Field(default=1.25, ge=1)
+    min_group_precision_ratio: float = Field(default=0.5, ge=0, le=1)
+
+
+class BaselinesConfig(_Strict):
+    """Baselines trained and evaluated in the same run, on the same windows."""
+
+    rules: bool = True
+    logistic_regression: bool = True
+    isolation_forest: bool = True
+    raw_lightgbm: bool = True
+    max_train_rows: int = Field(default=200_000, ge=100)
+
+
+class TrainConfig(_Strict):
+    """Everything a training run depends on besides the data."""
+
+    model_name: str = Field(default="riskml-claims", min_length=1)
+    experiment: str = Field(default="riskml", min_length=1)
+    feature_set: str = Field(default="claims_v1", min_length=1)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    bands: BandsConfig = Field(default_factory=BandsConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    fairness: FairnessConfig = Field(default_factory=FairnessConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
+    log_plots: bool = True
+
+    def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
+        """A validated copy with nested ``overrides`` merged in (used by tests and notebooks)."""
+        return _validate(_deep_merge(self.model_dump(), overrides), "overrides")
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(raw: object, source: str) -> TrainConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise ConfigError(f"{source}: {field}: {err['msg']} (got {err.get('input')!r})") from None
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_train_config(path: Path | str | None = None) -> TrainConfig:
+    """Read a training pipeline config; ``None`` gives the defaults (equal to the repo's files).
+
+    The pipeline file may name a model file with ``lightgbm_config: <path>`` (relative to the
+    pipeline file), whose content becomes the ``lightgbm`` section; keys given inline win.
+    """
+    if path is None:
+        return TrainConfig()
+    path = Path(path)
+    raw = _read_yaml(path)
+    if isinstance(raw, dict) and "lightgbm_config" in raw:
+        raw = dict(raw)
+        ref = raw.pop("lightgbm_config")
+        if not isinstance(ref, str):
+            raise ConfigError(f"{path}: lightgbm_config: expected a file path (got {ref!r})")
+        model_path = (path.parent / ref).resolve()
+        model_raw = _read_yaml(model_path)
+        if not isinstance(model_raw, dict):
+            raise ConfigError(f"{model_path}: expected a mapping of LightGBM settings")
+        inline = raw.get("lightgbm") or {}
+        if not isinstance(inline, dict):
+            raise ConfigError(f"{path}: lightgbm: expected a mapping (got {inline!r})")
+        raw["lightgbm"] = _deep_merge(model_raw, inline)
+        try:
+            LightGBMConfig.model_validate(raw["lightgbm"])
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            raise ConfigError(
+                f"{model_path}: {field}: {err['msg']} (got {err.get('input')!r})"
+            ) from None
+    return _validate(raw, str(path))

@@ -1,0 +1,324 @@
+"""Metrics that fit fraud work, as pure functions, and the metrics JSON of CONTRACT.md.
+
+Labels are a float array: 1.0 fraud, 0.0 not fraud, NaN unlabelled (never investigated, or decided
+after the evaluation date). Unlabelled claims are never taken as "not fraud": ranking metrics use
+the labelled claims only. Capacity metrics follow how a fraud unit works: the top ``capacity``
+share of *all* claims of each month (labelled or not) is referred, then precision and recall are
+counted on the labelled claims among them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from riskml.contract import TYPOLOGIES
+
+AGE_BANDS = ((0, 30, "<30"), (30, 45, "30-44"), (45, 60, "45-59"), (60, 75, "60-74"))
+OLDEST_BAND = "75+"
+
+
+def _arrays(y_true: Any, score: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype=np.float64)
+    s = np.asarray(score, dtype=np.float64)
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.shape} vs {s.shape}")
+    return y, s
+
+
+def _known(y: np.ndarray) -> np.ndarray:
+    return ~np.isnan(y)
+
+
+def auc_pr(y_true: Any, score: Any) -> float:
+    """Area under the precision-recall curve (average precision) on the labelled claims."""
+    y, s = _arrays(y_true, score)
+    m = _known(y)
+    if not (y[m] == 1).any():
+        return math.nan
+    return float(average_precision_score(y[m], s[m]))
+
+
+def roc_auc(y_true: Any, score: Any) -> float:
+    """Area under the ROC curve on the labelled claims (NaN when only one class is present)."""
+    y, s = _arrays(y_true, score)
+    m = _known(y)
+    if len(np.unique(y[m])) < 2:
+        return math.nan
+    return float(roc_auc_score(y[m], s[m]))
+
+
+def brier(y_true: Any, prob: Any) -> float:
+    """Mean squared error of the probability against the 0/1 outcome (labelled claims)."""
+    y, p = _arrays(y_true, prob)
+    m = _known(y)
+    if not m.any():
+        return math.nan
+    return float(np.mean((p[m] - y[m]) ** 2))
+
+
+def expected_calibration_error(y_true: Any, prob: Any, n_bins: int = 10) -> float:
+    """Expected calibration error over ``n_bins`` equal-width probability bins.
+
+    ``sum_b n_b / n * |fraud rate in b - mean probability in b|`` on the labelled claims; a
+    probability of exactly 1 falls in the last bin.
+    """
+    y, p = _arrays(y_true, prob)
+    m = _known(y)
+    y, p = y[m], p[m]
+    if y.size == 0:
+        return math.nan
+    bins = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    gap = np.abs(
+        np.bincount(bins, weights=y, minlength=n_bins)
+        - np.bincount(bins, weights=p, minlength=n_bins)
+    )
+    return float(gap.sum() / count.sum())
+
+
+def flag_top(score: Any, capacity: float, groups: Any = None) -> np.ndarray:
+    """True for the top ``ceil(capacity * n)`` claims by score within each group (e.g. month).
+
+    Ties keep the order of the input, so the result is deterministic.
+    """
+    s = pd.Series(np.asarray(score, dtype=np.float64))
+    if s.empty:
+        return np.zeros(0, dtype=bool)
+    if groups is None:
+        g = pd.Series(np.zeros(len(s), dtype=np.int64))
+    else:
+        g = pd.Series(np.asarray(groups))
+        if len(g) != len(s):
+            raise ValueError(f"groups and scores differ in length: {len(g)} vs {len(s)}")
+    rank = s.fillna(-np.inf).groupby(g.to_numpy()).rank(method="first", ascending=False)
+    size = g.map(g.value_counts())
+    k = np.ceil(capacity * size.to_numpy(dtype=np.float64) - 1e-9)
+    return np.asarray(rank.to_numpy() <= k, dtype=bool)
+
+
+def precision_at_capacity(
+    y_true: Any, score: Any, capacity: float = 0.01, groups: Any = None
+) -> float:
+    """Share of fraud among the labelled referred claims (top ``capacity`` per group)."""
+    y, s = _arrays(y_true, score)
+    flagged = flag_top(s, capacity, groups) & _known(y)
+    if not flagged.any():
+        return math.nan
+    return float(y[flagged].mean())
+
+
+def recall_at_capacity(
+    y_true: Any, score: Any, capacity: float = 0.01, groups: Any = None
+) -> float:
+    """Share of the labelled fraud that falls in the top ``capacity`` per group."""
+    y, s = _arrays(y_true, score)
+    fraud = y == 1
+    if not fraud.any():
+        return math.nan
+    return float((flag_top(s, capacity, groups) & fraud).sum() / fraud.sum())
+
+
+def amount_recall_at_capacity(
+    y_true: Any, score: Any, amount: Any, capacity: float = 0.01, groups: Any = None
+) -> float:
+    """Share of the labelled fraudulent *amount* claimed that falls in the top ``capacity``."""
+    y, s = _arrays(y_true, score)
+    a = np.asarray(amount, dtype=np.float64)
+    fraud = y == 1
+    total = a[fraud].sum()
+    if total <= 0:
+        return math.nan
+    return float(a[flag_top(s, capacity, groups) & fraud].sum() / total)
+
+
+def per_typology_recall(y_true: Any, typology: Any, flagged: Any) -> dict[str, float]:
+    """Recall of the referred set per typology of the labelled fraud present in the data.
+
+    Keys follow ``contract.TYPOLOGIES`` order, then any other typology found, alphabetically;
+    fraud with no typology is counted under ``"unknown"``.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    f = np.asarray(flagged, dtype=bool)
+    t = pd.Series(np.asarray(typology, dtype=object)).where(lambda x: x.notna(), "unknown")
+    fraud = y == 1
+    frame = pd.DataFrame({"typology": t[fraud].astype(str).to_numpy(), "hit": f[fraud]})
+    rates = frame.groupby("typology")["hit"].mean()
+    known = [name for name in TYPOLOGIES if name in rates.index]
+    others = sorted(set(rates.index) - set(known))
+    return {name: float(rates[name]) for name in known + others}
+
+
+def age_band(birth_date: Any, at: Any) -> np.ndarray:
+    """Age bands (``<30``, ``30-44``, ``45-59``, ``60-74``, ``75+``) at the instant ``at``."""
+    born = pd.to_datetime(pd.Series(np.asarray(birth_date)))
+    when = pd.to_datetime(pd.Series(np.asarray(at)))
+    years = (when - born).dt.days.to_numpy(dtype=np.float64) / 365.25
+    out = np.full(len(years), OLDEST_BAND, dtype=object)
+    for lo, hi, name in reversed(AGE_BANDS):
+        out[(years >= lo) & (years < hi)] = name
+    out[np.isnan(years)] = "unknown"
+    return out
+
+
+def fairness_table(y_true: Any, flagged: Any, attributes: pd.DataFrame) -> pd.DataFrame:
+    """Referral rate, precision and false-positive rate per group of every attribute column.
+
+    ``referral_rate`` is over all claims of the group, ``precision`` over its labelled referred
+    claims, ``false_positive_rate`` = referred non-fraud / labelled non-fraud.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    f = np.asarray(flagged, dtype=bool)
+    base = pd.DataFrame(
+        {
+            "claims": 1,
+            "flagged": f.astype(np.int64),
+            "labelled": _known(y).astype(np.int64),
+            "negatives": (y == 0).astype(np.int64),
+            "flagged_labelled": (f & _known(y)).astype(np.int64),
+            "true_positives": (f & (y == 1)).astype(np.int64),
+            "false_positives": (f & (y == 0)).astype(np.int64),
+        }
+    )
+    parts = []
+    for attr in attributes.columns:
+        key = attributes[attr].astype(object).where(attributes[attr].notna(), "unknown")
+        agg = base.groupby(key.astype(str).to_numpy()).sum()
+        agg.insert(0, "group", agg.index.astype(str))
+        agg.insert(0, "attribute", attr)
+        parts.append(agg.reset_index(drop=True))
+    cols = ["attribute", "group", *base.columns]
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["referral_rate"] = table["flagged"] / table["claims"]
+        table["precision"] = table["true_positives"] / table["flagged_labelled"].where(
+            table["flagged_labelled"] > 0
+        )
+        table["false_positive_rate"] = table["false_positives"] / table["negatives"].where(
+            table["negatives"] > 0
+        )
+    return table
+
+
+def fpr_ratios(table: pd.DataFrame, min_group_negatives: int) -> dict[str, float]:
+    """Per attribute: highest over lowest false-positive rate among groups with enough support.
+
+    Attributes with fewer than two supported groups are left out; a zero lowest rate beside a
+    positive highest rate gives ``inf``.
+    """
+    out: dict[str, float] = {}
+    supported = table[table["negatives"] >= min_group_negatives]
+    for attr, rows in supported.groupby("attribute", sort=False):
+        if len(rows) < 2:
+            continue
+        hi, lo = float(rows["false_positive_rate"].max()), float(rows["false_positive_rate"].min())
+        out[str(attr)] = 1.0 if hi == 0 else (math.inf if lo == 0 else hi / lo)
+    return out
+
+
+def fairness_violations(
+    table: pd.DataFrame,
+    overall_precision: float,
+    *,
+    max_fpr_ratio: float,
+    min_group_precision_ratio: float,
+    min_group_negatives: int,
+    min_group_flagged: int,
+) -> list[str]:
+    """Why a model fails the fairness bounds of the promotion gate (empty list: it passes)."""
+    problems = [
+        f"false-positive-rate ratio by {attr} is {ratio:.2f} > {max_fpr_ratio:.2f}"
+        for attr, ratio in fpr_ratios(table, min_group_negatives).items()
+        if ratio > max_fpr_ratio
+    ]
+    if not math.isnan(overall_precision):
+        floor = min_group_precision_ratio * overall_precision
+        low = table[(table["flagged_labelled"] >= min_group_flagged) & (table["precision"] < floor)]
+        problems += [
+            f"precision of {r.attribute}={r.group} is {r.precision:.3f} < floor {floor:.3f}"
+            for r in low.itertuples()
+        ]
+    return problems
+
+
+def _clean(value: float) -> float | None:
+    return None if value is None or math.isnan(value) or math.isinf(value) else float(value)
+
+
+def evaluate_scores(
+    y_true: Any,
+    score: Any,
+    *,
+    month: Any,
+    amount: Any,
+    typology: Any,
+    attributes: pd.DataFrame | None = None,
+    capacity: float = 0.01,
+    is_probability: bool = True,
+    ece_bins: int = 10,
+    min_group_negatives: int = 500,
+) -> dict[str, Any]:
+    """The metrics JSON for one scored set of claims (one row per claim, all claims of a window).
+
+    Keys: ``auc_pr``, ``roc_auc``, ``brier`` and ``ece`` (probabilities only),
+    ``precision_at_capacity``, ``recall_at_capacity``, ``amount_recall_at_capacity``,
+    ``per_typology_recall``, counts, and ``fairness`` (``fpr_ratio`` per attribute and the group
+    table) when ``attributes`` are given. Undefined values are ``None``.
+    """
+    y, s = _arrays(y_true, score)
+    flagged = flag_top(s, capacity, month)
+    out: dict[str, Any] = {
+        "auc_pr": _clean(auc_pr(y, s)),
+        "roc_auc": _clean(roc_auc(y, s)),
+        "brier": _clean(brier(y, s)) if is_probability else None,
+        "ece": _clean(expected_calibration_error(y, s, ece_bins)) if is_probability else None,
+        "capacity": capacity,
+        "precision_at_capacity": _clean(precision_at_capacity(y, s, capacity, month)),
+        "recall_at_capacity": _clean(recall_at_capacity(y, s, capacity, month)),
+        "amount_recall_at_capacity": _clean(
+            amount_recall_at_capacity(y, s, amount, capacity, month)
+        ),
+        "per_typology_recall": per_typology_recall(y, typology, flagged),
+        "n_claims": len(y),
+        "n_labelled": int(_known(y).sum()),
+        "n_fraud": int((y == 1).sum()),
+        "n_flagged": int(flagged.sum()),
+    }
+    if attributes is not None:
+        table = fairness_table(y, flagged, attributes)
+        out["fairness"] = {
+            "fpr_ratio": {k: _clean(v) for k, v in fpr_ratios(table, min_group_negatives).items()},
+            "groups": _records(table),
+        }
+    return out
+
+
+def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for rec in table.to_dict(orient="records"):
+        rows.append(
+            {
+                str(k): (
+                    _clean(v)
+                    if isinstance(v, float)
+                    else (int(v) if isinstance(v, np.integer | int) else v)
+                )
+                for k, v in rec.items()
+            }
+        )
+    return rows
+
+
+def fairness_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The fairness group table of a metrics JSON back as a frame (for gates and model cards)."""
+    groups: Sequence[Mapping[str, Any]] = metrics.get("fairness", {}).get("groups", [])
+    frame = pd.DataFrame(list(groups))
+    for col in ("precision", "false_positive_rate", "referral_rate"):
+        if col in frame:
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
+    return frame
