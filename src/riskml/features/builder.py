@@ -1,0 +1,174 @@
+"""FeatureBuilder: the scikit-learn-style object that fits peer norms and builds feature matrices.
+
+``fit`` learns peer medians, provider profiles and the provider-patient graph from the claims
+submitted inside the training window ``[fit_start, fit_end)`` only, and keeps them as plain frames
+(trailing-underscore attributes) so the fitted builder pickles inside an MLflow model. ``transform``
+computes, for each requested claim, only what was known at its ``submitted_at``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from riskml.data import ClaimsData
+from riskml.errors import ConfigError, DataContractError
+from riskml.features import claim, claimant, employer, network, provider
+from riskml.features.context import Context, build_context
+from riskml.features.registry import FAMILIES, FEATURES
+from riskml.features.sets import FEATURE_SETS
+
+
+def _as_timestamp(value: object, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(str(value)) if not isinstance(value, pd.Timestamp) else value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"FeatureBuilder {name}={value!r} is not a timestamp") from exc
+    if ts is pd.NaT:
+        raise ConfigError(f"FeatureBuilder {name}={value!r} is not a timestamp")
+    return ts
+
+
+class FeatureBuilder(TransformerMixin, BaseEstimator):
+    """Point-in-time claim features of a named feature set.
+
+    Parameters
+    ----------
+    feature_set:
+        Name of a versioned feature set in :data:`FEATURE_SETS` (default ``claims_v1``).
+    fit_start, fit_end:
+        The training window: claims with ``submitted_at`` in ``[fit_start, fit_end)``; ``None``
+        leaves that side open. Norms and profiles are learned from this window only.
+    network_seed:
+        Seed of the Louvain community detection (deterministic fits).
+    min_peers:
+        Smallest peer group whose median is used as a norm (smaller groups back off).
+    """
+
+    def __init__(
+        self,
+        feature_set: str = "claims_v1",
+        fit_start: object = None,
+        fit_end: object = None,
+        network_seed: int = 0,
+        min_peers: int = 5,
+    ) -> None:
+        self.feature_set = feature_set
+        self.fit_start = fit_start
+        self.fit_end = fit_end
+        self.network_seed = network_seed
+        self.min_peers = min_peers
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    def _names(self) -> list[str]:
+        if self.feature_set not in FEATURE_SETS:
+            raise ConfigError(
+                f"unknown feature set {self.feature_set!r}; known: {sorted(FEATURE_SETS)}"
+            )
+        return list(FEATURE_SETS[self.feature_set])
+
+    def fit(self, data: ClaimsData, y: object = None) -> FeatureBuilder:
+        """Learn peer norms, provider profiles and the graph from the training window."""
+        names = self._names()
+        start = _as_timestamp(self.fit_start, "fit_start")
+        end = _as_timestamp(self.fit_end, "fit_end")
+        ctx = build_context(data, None)
+        sub = pd.to_datetime(data.claims["submitted_at"])
+        lo = sub.min() if start is None else start
+        hi = sub.max() + pd.Timedelta(seconds=1) if end is None else end
+        sub_sorted = ctx.claims["sub_s"].to_numpy()
+        lo_s = int(lo.value // 10**9) if lo is not pd.NaT else np.iinfo("int64").min
+        hi_s = int(hi.value // 10**9) if hi is not pd.NaT else np.iinfo("int64").max
+        rows = np.flatnonzero((sub_sorted >= lo_s) & (sub_sorted < hi_s))
+        if len(rows) == 0:
+            raise ConfigError(
+                f"the training window [{self.fit_start}, {self.fit_end}) holds no claims "
+                f"(claims.submitted_at spans {sub.min()} .. {sub.max()})"
+            )
+        # the window's claims are its own history: fit on the data cut at the window's end
+        window_days = max((hi - lo).total_seconds() / 86_400.0, 1.0)
+        base = claim.claim_base(ctx, rows)
+        mp = int(self.min_peers)
+        claim_norms = claim.fit(base, mp)
+        start_month = float(pd.Timestamp(lo).to_period("M").ordinal) if start is not None else None
+        end_month = float(pd.Timestamp(hi).to_period("M").ordinal) if end is not None else None
+        self.norms_: dict[str, dict[str, pd.DataFrame]] = {
+            "claim": claim_norms,
+            "claimant": claimant.fit(ctx, rows, mp),
+            "employer": employer.fit(ctx, start_month, end_month, mp),
+            "provider": provider.fit(ctx, rows, claim_norms, window_days, mp),
+            "network": network.fit(ctx, rows, seed=self.network_seed),
+        }
+        self.fit_window_ = (pd.Timestamp(lo), pd.Timestamp(hi))
+        self.n_fit_claims_ = len(rows)
+        self.feature_names_ = names
+        return self
+
+    # -- transforming -----------------------------------------------------------------------
+
+    def transform(self, data: ClaimsData, claims: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Features of ``claims`` (default ``data.claims``), index ``claim_id`` in input order."""
+        return self.transform_timed(data, claims)[0]
+
+    def transform_timed(
+        self, data: ClaimsData, claims: pd.DataFrame | None = None
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
+        """:meth:`transform` plus the seconds spent per feature family (for benchmarks)."""
+        check_is_fitted(self, "norms_")
+        if claims is not None and "claim_id" not in claims.columns:
+            raise DataContractError("claims", "claim_id", "required column is missing")
+        t0 = time.perf_counter()
+        ctx = build_context(data, claims)
+        timings: dict[str, float] = {"context": time.perf_counter() - t0}
+        wanted = {FEATURES[n].family for n in self.feature_names_}
+        frames: dict[str, pd.DataFrame] = {}
+        for family in FAMILIES:
+            if family not in wanted:
+                continue
+            t0 = time.perf_counter()
+            frames[family] = self._prepare(family, ctx)
+            timings[family] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        columns: dict[str, np.ndarray] = {}
+        for name in self.feature_names_:
+            spec = FEATURES[name]
+            values = np.array(spec.fn(frames[spec.family]), dtype="float64", copy=True)
+            values[~np.isfinite(values)] = np.nan
+            columns[name] = values
+        ids = ctx.claims["claim_id"].to_numpy()[ctx.targets]
+        out = pd.DataFrame(columns, index=pd.Index(ids, name="claim_id", dtype="str"))
+        timings["assemble"] = time.perf_counter() - t0
+        return out, timings
+
+    def _prepare(self, family: str, ctx: Context) -> pd.DataFrame:
+        norms = self.norms_
+        if family == "claim":
+            return claim.prepare(ctx, norms["claim"])
+        if family == "claimant":
+            return claimant.prepare(ctx, norms["claimant"])
+        if family == "employer":
+            return employer.prepare(ctx, norms["employer"])
+        if family == "provider":
+            return provider.prepare(ctx, norms["provider"], norms["claim"])
+        if family == "network":
+            return network.prepare(ctx, norms["network"])
+        raise AssertionError(family)  # pragma: no cover
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The feature names in column order (scikit-learn convention)."""
+        check_is_fitted(self, "norms_")
+        return np.asarray(self.feature_names_, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        return tags

@@ -1,0 +1,408 @@
+"""Claim family: what the claim itself says, against peer norms fitted on the training window.
+
+Signals for phantom hospitalisation and bed-blocking (length of stay and charges per day against
+the diagnosis norm), upcoding (amount against the diagnosis x tier x province median), unbundling
+and duplicate item billing (line counts, duplicate lines), substitution (trace codes already seen
+on earlier claims) and impersonation (diagnoses implausible for the claimant's age or sex).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.contract import BENEFIT_TYPES, CHANNELS
+from riskml.features.context import Context, Groups, codes, day_numbers
+from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
+from riskml.features.registry import feature
+
+INPATIENT = BENEFIT_TYPES.index("inpatient")
+MATERNITY = BENEFIT_TYPES.index("maternity")
+
+
+def item_aggregates(items: pd.DataFrame, claim_ids: pd.Series) -> pd.DataFrame:
+    """Per claim: line count, amounts by category and duplicate lines (same code, qty, price)."""
+    ids = claim_ids.astype("str")
+    it = items.loc[items["claim_id"].isin(ids)]
+    out = pd.DataFrame(index=pd.Index(ids.unique(), name="claim_id"))
+    if it.empty:
+        for col in ("n_lines", "items_amount", "exam_amount", "bed_amount", "drug_amount"):
+            out[col] = 0.0
+        out["dup_lines"] = 0.0
+        return out
+    cid = it["claim_id"].astype("str")
+    amount = it["amount"].astype("float64")
+    cat = it["item_category"].astype("str")
+    frame = pd.DataFrame(
+        {
+            "claim_id": cid.to_numpy(),
+            "amount": amount.to_numpy(),
+            "exam": np.where(cat == "exam", amount, 0.0),
+            "bed": np.where(cat == "bed", amount, 0.0),
+            "drug": np.where(cat == "drug", amount, 0.0),
+            "dup": it.duplicated(
+                subset=["claim_id", "item_code", "quantity", "unit_price"], keep="first"
+            ).to_numpy(dtype="float64"),
+        }
+    )
+    g = frame.groupby("claim_id", sort=False)
+    agg = pd.DataFrame(
+        {
+            "n_lines": g.size().astype("float64"),
+            "items_amount": g["amount"].sum(),
+            "exam_amount": g["exam"].sum(),
+            "bed_amount": g["bed"].sum(),
+            "drug_amount": g["drug"].sum(),
+            "dup_lines": g["dup"].sum(),
+        }
+    )
+    out = out.join(agg, how="left")
+    return out.fillna(0.0)
+
+
+def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.DataFrame:
+    """The claim's own quantities (amount, stay, items, provider tier) for ``rows``."""
+    c = ctx.claims.iloc[rows].reset_index(drop=True)
+    prov = ctx.data.providers
+    pv = pd.DataFrame(
+        {
+            "provider_id": prov["provider_id"].astype("str").to_numpy(),
+            "tier": prov["tier"].astype("float64").to_numpy(),
+            "provider_type": prov["provider_type"].astype("str").to_numpy(),
+        }
+    )
+    base = pd.DataFrame(
+        {
+            "claim_id": c["claim_id"].to_numpy(),
+            "bt": c["bt"].to_numpy(),
+            "dx3": c["dx3"].to_numpy(dtype=object),
+            "province": c["province"].to_numpy(),
+            "amount": c["amount"].to_numpy(),
+            "los": np.where(
+                c["bt"].to_numpy() == INPATIENT,
+                c["se_day"].to_numpy() - c["ss_day"].to_numpy() + 1.0,
+                np.nan,
+            ),
+        }
+    )
+    merged = c[["provider_id"]].merge(pv, on="provider_id", how="left", sort=False)
+    base["tier"] = merged["tier"].to_numpy(dtype="float64")
+    base["tier_key"] = np.nan_to_num(base["tier"].to_numpy(), nan=0.0)
+    base["provider_type"] = merged["provider_type"].to_numpy(dtype=object)
+    if with_items:
+        agg = item_aggregates(ctx.data.claim_items, c["claim_id"])
+        agg = agg.reindex(c["claim_id"].to_numpy()).fillna(0.0)
+        for col in agg.columns:
+            base[col] = agg[col].to_numpy()
+        base["charges_per_day"] = safe_ratio(base["amount"].to_numpy(), base["los"].to_numpy())
+        base["lines_per_day"] = safe_ratio(base["n_lines"].to_numpy(), base["los"].to_numpy())
+    return base
+
+
+def fit(base: pd.DataFrame, min_peers: int = MIN_PEERS) -> dict[str, pd.DataFrame]:
+    """Peer medians from the training window's claims (groups of at least ``min_peers``)."""
+    inpatient = base.loc[base["bt"] == INPATIENT]
+    overall = inpatient.assign(all=0)
+    return {
+        "amount_bt_dx_tier_prov": median_table(
+            base, ["bt", "dx3", "tier_key", "province"], "amount", min_peers
+        ),
+        "amount_bt_dx_tier": median_table(base, ["bt", "dx3", "tier_key"], "amount", min_peers),
+        "amount_bt_dx": median_table(base, ["bt", "dx3"], "amount", min_peers),
+        "amount_bt": median_table(base, ["bt"], "amount", min_peers),
+        "los_dx": median_table(inpatient, ["dx3"], "los", min_peers),
+        "los_all": median_table(overall, ["all"], "los", min_peers),
+        "charges_day_dx": median_table(inpatient, ["dx3"], "charges_per_day", min_peers),
+        "charges_day_all": median_table(overall, ["all"], "charges_per_day", min_peers),
+        "lines_bt_dx": median_table(base, ["bt", "dx3"], "n_lines", min_peers),
+        "lines_bt": median_table(base, ["bt"], "n_lines", min_peers),
+    }
+
+
+def peer_amount(base: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Median amount of the claim's peers: diagnosis x tier x province, backing off."""
+    return lookup_backoff(
+        base,
+        [
+            (["bt", "dx3", "tier_key", "province"], norms["amount_bt_dx_tier_prov"]),
+            (["bt", "dx3", "tier_key"], norms["amount_bt_dx_tier"]),
+            (["bt", "dx3"], norms["amount_bt_dx"]),
+            (["bt"], norms["amount_bt"]),
+        ],
+    )
+
+
+_MALE_ONLY: tuple[str, ...] = (
+    *(f"N{i}" for i in range(40, 52)),
+    *("C60", "C61", "C62", "C63", "D29", "D40"),
+)
+
+
+def implausible_for_age_sex(
+    dx: pd.Series, bt: np.ndarray, sex: pd.Series, age: np.ndarray
+) -> np.ndarray:
+    """1 when the diagnosis (or maternity benefit) cannot apply to this sex or age, else 0.
+
+    Clinical plausibility only (DESIGN principle 6): pregnancy or female-genital codes for men,
+    male-genital codes for women, pregnancy outside ages 12-55, perinatal codes after age 2.
+    """
+    d = dx.astype("str").fillna("")
+    letter = d.str.slice(0, 1)
+    num = pd.to_numeric(d.str.slice(1, 3), errors="coerce").to_numpy()
+    pregnancy = (letter == "O").to_numpy() | (
+        (letter == "Z").to_numpy() & (num >= 32) & (num <= 39)
+    )
+    pregnancy |= bt == MATERNITY
+    female_genital = ((letter == "N").to_numpy() & (num >= 70) & (num <= 98)) | (
+        (letter == "C").to_numpy() & (num >= 51) & (num <= 58)
+    )
+    male_genital = d.isin(_MALE_ONLY).to_numpy()
+    perinatal = (letter == "P").to_numpy()
+    is_m = (sex.astype("str") == "M").to_numpy()
+    is_f = (sex.astype("str") == "F").to_numpy()
+    bad = (is_m & (pregnancy | female_genital)) | (is_f & male_genital)
+    bad |= pregnancy & ((age < 12) | (age > 55))
+    bad |= perinatal & (age >= 2)
+    return bad.astype("float64")
+
+
+def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Intermediate columns of the claim family for the target claims."""
+    base = claim_base(ctx, ctx.targets)
+    c = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    persons = ctx.data.persons
+    pp = pd.DataFrame(
+        {
+            "person_id": persons["person_id"].astype("str").to_numpy(),
+            "birth_day": day_numbers(persons["birth_date"]),
+            "enrol_day": day_numbers(persons["enrolled_on"]),
+            "sex": persons["sex"].astype("str").to_numpy(),
+        }
+    )
+    per = c[["person_id"]].merge(pp, on="person_id", how="left", sort=False)
+    age = (c["ss_day"].to_numpy() - per["birth_day"].to_numpy()) / 365.25
+    w = base
+    w["peer_amount"] = peer_amount(base, norms)
+    w["los_norm"] = lookup_backoff(
+        base.assign(all=0), [(["dx3"], norms["los_dx"]), (["all"], norms["los_all"])]
+    )
+    w["charges_day_norm"] = lookup_backoff(
+        base.assign(all=0),
+        [(["dx3"], norms["charges_day_dx"]), (["all"], norms["charges_day_all"])],
+    )
+    w["lines_norm"] = lookup_backoff(
+        base, [(["bt", "dx3"], norms["lines_bt_dx"]), (["bt"], norms["lines_bt"])]
+    )
+    w["channel_code"] = c["channel_code"].to_numpy()
+    w["submission_lag"] = c["sub_day"].to_numpy() - c["se_day"].to_numpy()
+    w["enrol_to_service"] = c["ss_day"].to_numpy() - per["enrol_day"].to_numpy()
+    w["implausible"] = implausible_for_age_sex(c["dx3"], c["bt"].to_numpy(), per["sex"], age)
+    w["trace_seen"] = _trace_seen(ctx)
+    w["has_items"] = w["n_lines"] > 0
+    return w
+
+
+def _trace_seen(ctx: Context) -> np.ndarray:
+    """Per target: lines whose drug trace code was already billed on an earlier claim."""
+    items = ctx.data.claim_items
+    out = np.zeros(len(ctx.targets))
+    if "trace_code" not in items.columns or items.empty:
+        return np.full(len(ctx.targets), np.nan)
+    target_ids = ctx.claims["claim_id"].to_numpy()[ctx.targets]
+    tr = items.loc[items["trace_code"].notna(), ["claim_id", "trace_code"]]
+    wanted = tr.loc[tr["claim_id"].isin(target_ids), "trace_code"].unique()
+    tr = tr.loc[tr["trace_code"].isin(wanted)]
+    if tr.empty:
+        return out
+    rank_of = pd.Series(ctx.claims["rank"].to_numpy(), index=ctx.claims["claim_id"].to_numpy())
+    rank = rank_of.reindex(tr["claim_id"].astype("str").to_numpy()).to_numpy()
+    known = ~np.isnan(rank)
+    tr = tr.loc[known]
+    rank = rank[known].astype("int64")
+    key = codes(tr["trace_code"].astype("str"))
+    # earlier *claims* only: composite (trace, rank) searched with side="left"
+    comp = key * (np.int64(1) << np.int64(32)) + rank
+    sorted_comp = np.sort(comp)
+    first = key * (np.int64(1) << np.int64(32))
+    seen = np.searchsorted(sorted_comp, comp, side="left") - np.searchsorted(
+        sorted_comp, first, side="left"
+    )
+    per_claim = (
+        pd.Series((seen > 0).astype("float64"), index=tr["claim_id"].astype("str").to_numpy())
+        .groupby(level=0)
+        .sum()
+    )
+    return per_claim.reindex(target_ids).fillna(0.0).to_numpy()
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+@feature(
+    "claim",
+    reason="benefit type: {label}",
+    unit="code",
+    labels=BENEFIT_TYPES,
+)
+def benefit_type_code(w: pd.DataFrame) -> np.ndarray:
+    """Benefit claimed (outpatient, inpatient, pharmacy, work injury, maternity, unemployment,
+    pension), as a code. Typologies differ by benefit, so the model needs to know which it is."""
+    return w["bt"].to_numpy(dtype="float64")
+
+
+@feature("claim", reason="submitted through the {label} channel", unit="code", labels=CHANNELS)
+def channel_code(w: pd.DataFrame) -> np.ndarray:
+    """Channel the claim came through: provider direct settlement, counter or online."""
+    return w["channel_code"].to_numpy(dtype="float64")
+
+
+@feature("claim", reason="claimed amount is ¥{value:,.0f}", unit="CNY")
+def amount_claimed(w: pd.DataFrame) -> np.ndarray:
+    """Amount claimed in CNY."""
+    return w["amount"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="claimed amount is {value:.1f}x the median for this diagnosis at this hospital tier "
+    "and province",
+    unit="ratio",
+)
+def amount_vs_peer_median(w: pd.DataFrame) -> np.ndarray:
+    """Claimed amount divided by the training-window median of claims of the same benefit,
+    diagnosis category, hospital tier and province (backing off to broader peers). High values
+    point to upcoding or over-treatment."""
+    return safe_ratio(w["amount"].to_numpy(), w["peer_amount"].to_numpy())
+
+
+@feature("claim", reason="stayed {value:.0f} days in hospital", unit="days")
+def length_of_stay_days(w: pd.DataFrame) -> np.ndarray:
+    """Inpatient length of stay, admission to discharge inclusive."""
+    return w["los"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="length of stay is {value:.1f}x the usual stay for this diagnosis",
+    unit="ratio",
+)
+def los_vs_diagnosis_norm(w: pd.DataFrame) -> np.ndarray:
+    """Length of stay divided by the median stay for the diagnosis category. Long stays point to
+    bed-blocking (挂床住院); very short ones to split or low-threshold admissions."""
+    return safe_ratio(w["los"].to_numpy(), w["los_norm"].to_numpy())
+
+
+@feature(
+    "claim",
+    reason="charges per inpatient day are {value:.2f}x the usual for this diagnosis",
+    unit="ratio",
+)
+def charges_per_day_vs_norm(w: pd.DataFrame) -> np.ndarray:
+    """Amount per inpatient day against the diagnosis norm. Low values with long stays suggest an
+    absent patient (bed-blocking); high values over-treatment."""
+    return safe_ratio(w["charges_per_day"].to_numpy(), w["charges_day_norm"].to_numpy())
+
+
+@feature("claim", reason="{value:.1f} billed line items per inpatient day", unit="lines/day")
+def items_per_inpatient_day(w: pd.DataFrame) -> np.ndarray:
+    """Billed line items per day of stay; templated or phantom stays bill few, unbundled ones
+    many."""
+    return w["lines_per_day"].to_numpy(dtype="float64")
+
+
+@feature("claim", reason="{value:.0f} billed line items", unit="lines")
+def item_lines(w: pd.DataFrame) -> np.ndarray:
+    """Number of billed line items on the claim."""
+    return w["n_lines"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="{value:.1f}x as many billed lines as usual for this diagnosis",
+    unit="ratio",
+)
+def item_lines_vs_diagnosis_norm(w: pd.DataFrame) -> np.ndarray:
+    """Line items against the median for the benefit and diagnosis: package components billed
+    separately (unbundling, 分解项目收费) inflate it."""
+    return safe_ratio(w["n_lines"].to_numpy(), w["lines_norm"].to_numpy())
+
+
+@feature("claim", reason="{value:.0f} line items billed twice on this claim", unit="lines")
+def duplicate_item_lines(w: pd.DataFrame) -> np.ndarray:
+    """Lines repeating an earlier line of the same claim with the same item, quantity and price
+    (重复收费, duplicate billing)."""
+    return np.where(w["has_items"], w["dup_lines"], np.nan)
+
+
+@feature("claim", reason="examinations are {value:.0%} of the billed amount", unit="share")
+def exam_share(w: pd.DataFrame) -> np.ndarray:
+    """Share of the itemised amount spent on examinations; ≥80% is a bed-blocking marker."""
+    return safe_ratio(w["exam_amount"].to_numpy(), w["items_amount"].to_numpy())
+
+
+@feature("claim", reason="bed charges are {value:.0%} of the billed amount", unit="share")
+def bed_share(w: pd.DataFrame) -> np.ndarray:
+    """Share of the itemised amount that is bed charges: high for stays with little treatment."""
+    return safe_ratio(w["bed_amount"].to_numpy(), w["items_amount"].to_numpy())
+
+
+@feature("claim", reason="drugs are {value:.0%} of the billed amount", unit="share")
+def drug_share(w: pd.DataFrame) -> np.ndarray:
+    """Share of the itemised amount that is drugs; diagnosis-treatment consistency for upcoding."""
+    return safe_ratio(w["drug_amount"].to_numpy(), w["items_amount"].to_numpy())
+
+
+@feature(
+    "claim",
+    reason="the line items add up to {value:.2f}x the amount claimed",
+    unit="ratio",
+)
+def items_total_vs_claimed(w: pd.DataFrame) -> np.ndarray:
+    """Sum of line items divided by the claimed amount; far from 1 means the bill and the claim
+    differ."""
+    return np.where(
+        w["has_items"], safe_ratio(w["items_amount"].to_numpy(), w["amount"].to_numpy()), np.nan
+    )
+
+
+@feature("claim", reason="submitted {value:.0f} days after the service ended", unit="days")
+def submission_lag_days(w: pd.DataFrame) -> np.ndarray:
+    """Days from the end of the service to the claim's submission."""
+    return w["submission_lag"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="service began {value:.0f} days after the claimant first enrolled",
+    unit="days",
+)
+def days_enrolment_to_service(w: pd.DataFrame) -> np.ndarray:
+    """Days from the claimant's first enrolment to the service; injury or delivery soon after
+    enrolment (先伤后保) is a fabrication marker."""
+    return w["enrol_to_service"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="the diagnosis is implausible for the claimant's sex or age (flag {value:.0f})",
+    unit="flag",
+)
+def diagnosis_implausible_for_age_sex(w: pd.DataFrame) -> np.ndarray:
+    """1 when the diagnosis or benefit is clinically impossible for the claimant's recorded sex or
+    age (pregnancy for a man, prostate for a woman): card lending or impersonation, or a data
+    error. Derived clinical plausibility only; sex and age are not model inputs themselves."""
+    return w["implausible"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="{value:.0f} drug trace codes on this claim were already billed on earlier claims",
+    unit="lines",
+)
+def trace_codes_seen_before(w: pd.DataFrame) -> np.ndarray:
+    """Lines whose drug traceability code (药品追溯码) was already billed on an earlier claim: a
+    box can be sold once, so a resurfacing code means substitution or resold drugs (回流药)."""
+    return w["trace_seen"].to_numpy(dtype="float64")
+
+
+__all__ = ["Groups", "claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]

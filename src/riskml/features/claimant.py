@@ -1,0 +1,484 @@
+"""Claimant-history family: what the claimant's earlier claims, death record and contributions say.
+
+Point in time: a claim sees only the claimant's claims sorting before it, a death only once it was
+reported (``death_reported_on`` on or before the claim's submission date) and contributions of
+month M only from month M+1 on. Signals: pension after death, duplicate benefits across regions,
+unemployment benefit while contributing, split hospitalisation (readmissions), duplicate claims,
+impersonation (same-day claims in distant provinces, prescription velocity) and drug reselling /
+doctor shopping (supply against days elapsed, pharmacies for the same drug).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.contract import BENEFIT_TYPES, MEDICAL_BENEFITS
+from riskml.features.context import DAY_S, Context, Groups, codes, combine, day_numbers
+from riskml.features.norms import MIN_PEERS, median_table, safe_ratio
+from riskml.features.registry import feature
+
+INPATIENT = BENEFIT_TYPES.index("inpatient")
+UNEMPLOYMENT = BENEFIT_TYPES.index("unemployment")
+CASH = np.array([BENEFIT_TYPES.index("pension"), UNEMPLOYMENT])
+MEDICAL = np.array([BENEFIT_TYPES.index(b) for b in MEDICAL_BENEFITS])
+_SHIFT = np.int64(1) << np.int64(32)
+
+
+def drug_lines(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
+    """Drug quantities per (claim, item) for the claims at ``rows``, with the claim's codes."""
+    items = ctx.data.claim_items
+    c = ctx.claims.iloc[rows]
+    it = items.loc[
+        (items["item_category"].astype("str") == "drug") & items["claim_id"].isin(c["claim_id"]),
+        ["claim_id", "item_code", "quantity"],
+    ]
+    if it.empty:
+        return pd.DataFrame(
+            {
+                "row": pd.Series(dtype="int64"),
+                "item_code": pd.Series(dtype="str"),
+                "quantity": pd.Series(dtype="float64"),
+            }
+        )
+    per = (
+        it.assign(claim_id=it["claim_id"].astype("str"), item_code=it["item_code"].astype("str"))
+        .groupby(["claim_id", "item_code"], sort=False)["quantity"]
+        .sum()
+        .reset_index()
+    )
+    row_of = pd.Series(c.index.to_numpy(), index=c["claim_id"].to_numpy())
+    per["row"] = row_of.reindex(per["claim_id"].to_numpy()).to_numpy().astype("int64")
+    return per[["row", "item_code", "quantity"]]
+
+
+def fit(
+    ctx: Context, window_rows: np.ndarray, min_peers: int = MIN_PEERS
+) -> dict[str, pd.DataFrame]:
+    """Median quantity dispensed per claim for each drug (a "standard supply")."""
+    lines = drug_lines(ctx, window_rows)
+    return {"drug_quantity": median_table(lines, ["item_code"], "quantity", min_peers)}
+
+
+def contribution_index(ctx: Context) -> tuple[np.ndarray, pd.Index]:
+    """Sorted composite ``(person code, month index)`` of distinct contribution months."""
+    contrib = ctx.data.contributions
+    persons = pd.Index(ctx.claims["person_id"].unique())
+    pc = persons.get_indexer(contrib["person_id"].astype("str"))
+    months = pd.to_datetime(contrib["month"]).to_numpy(dtype="datetime64[M]").astype("int64")
+    keep = pc >= 0
+    comp = np.unique(pc[keep].astype("int64") * _SHIFT + months[keep])
+    return comp, persons
+
+
+def count_months(
+    comp: np.ndarray, person: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Distinct contribution months of ``person`` in ``[lo, hi]`` (month indexes)."""
+    ok = (person >= 0) & np.isfinite(lo) & np.isfinite(hi)
+    out = np.zeros(len(person))
+    p = person[ok].astype("int64") * _SHIFT
+    a = np.searchsorted(comp, p + lo[ok].astype("int64"), side="left")
+    b = np.searchsorted(comp, p + hi[ok].astype("int64"), side="right")
+    out[ok] = np.maximum(b - a, 0)
+    out[~ok] = np.nan
+    return out
+
+
+def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Intermediate columns of the claimant family for the target claims."""
+    rows = np.flatnonzero(ctx.rows_of_target_entities("person"))
+    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    t = local.reindex(ctx.targets).to_numpy().astype("int64")
+    rank = s["rank"].to_numpy()
+    sub_s = s["sub_s"].to_numpy()
+    bt = s["bt"].to_numpy()
+    person = s["person"].to_numpy()
+    provider = s["provider"].to_numpy()
+    ss_day = s["ss_day"].to_numpy()
+    se_day = s["se_day"].to_numpy()
+    inpatient = bt == INPATIENT
+    medical = np.isin(bt, MEDICAL)
+    w = pd.DataFrame(index=np.arange(len(t)))
+
+    g = Groups(person, rank, sub_s)
+    w["prior_30d"] = g.window_count(sub_s, 30 * DAY_S)[t]
+    w["prior_365d"] = g.window_count(sub_s, 365 * DAY_S)[t]
+    w["prior_amount_365d"] = g.window_sum(s["amount"].to_numpy(), sub_s, 365 * DAY_S)[t]
+    w["last_24h"] = g.window_count(sub_s, DAY_S)[t]
+    prev = g.previous()
+    gap = np.where(prev >= 0, (sub_s - sub_s[np.maximum(prev, 0)]) / DAY_S, np.nan)
+    w["days_since_previous"] = gap[t]
+    last_medical = g.prior_max(np.where(medical, sub_s, np.nan).astype("float64"))
+    w["days_since_medical"] = ((sub_s - last_medical) / DAY_S)[t]
+    new_provider = Groups(combine(person, provider), rank).first_in_group()
+    w["distinct_providers"] = g.prior_sum(new_provider.astype("float64"))[t]
+
+    # readmissions: latest earlier discharge (same provider and diagnosis / same diagnosis)
+    dx = s["dx3_code"].to_numpy()
+    inp_key = np.where(inpatient, 0, -1)
+    r1 = Groups(combine(person, provider, dx, inp_key), rank).prior_max(se_day)
+    r2 = Groups(combine(person, dx, inp_key), rank).prior_max(se_day)
+    w["readmit_same_provider"] = np.where(inpatient, ss_day - r1, np.nan)[t]
+    w["readmit_any_provider"] = np.where(inpatient, ss_day - r2, np.nan)[t]
+    w["prior_inpatient_365d"] = Groups(combine(person, inp_key), rank, sub_s).window_count(
+        sub_s, 365 * DAY_S
+    )[t]
+    w["prior_inpatient_365d"] = w["prior_inpatient_365d"].fillna(0.0)
+
+    # same-day claims in another province (medical claims)
+    med_key = np.where(medical, 0, -1)
+    day_code = np.nan_to_num(ss_day, nan=-1).astype("int64")
+    same_day = Groups(combine(person, day_code, med_key), rank).prior_count()
+    same_day_prov = Groups(combine(person, day_code, s["province"].to_numpy(), med_key), rank)
+    w["same_day_other_province"] = (same_day - same_day_prov.prior_count())[t]
+
+    # cash benefits for the same month in another region / the same region
+    cash_key = np.where(np.isin(bt, CASH), 0, -1)
+    month = np.nan_to_num(s["ss_month"].to_numpy(), nan=-1).astype("int64")
+    g_month = Groups(combine(person, bt, month, cash_key), rank).prior_count()
+    g_month_region = Groups(
+        combine(person, bt, month, s["region_code"].to_numpy(), cash_key), rank
+    ).prior_count()
+    w["cash_same_month_other_region"] = (g_month - g_month_region)[t]
+    w["cash_same_month_same_region"] = g_month_region[t]
+
+    # duplicate and near-duplicate claims: same person, provider (or none), benefit
+    prov1 = provider + 1
+    w["same_provider_same_day"] = Groups(combine(person, prov1, bt, day_code), rank).prior_count()[
+        t
+    ]
+    g_pb = Groups(combine(person, prov1, bt), rank)
+    prev_pb = g_pb.previous()
+    has = prev_pb >= 0
+    pidx = np.maximum(prev_pb, 0)
+    amount = s["amount"].to_numpy()
+    dday = np.where(has, np.abs(ss_day - ss_day[pidx]), np.nan)
+    damt = np.where(
+        has,
+        np.abs(amount - amount[pidx]) / np.maximum(np.maximum(amount, amount[pidx]), 1.0),
+        np.nan,
+    )
+    w["prev_same_provider_day_gap"] = dday[t]
+    w["prev_same_provider_amount_diff"] = np.where(dday <= 3, damt, np.nan)[t]
+    w["same_benefit_prior"] = Groups(combine(person, bt), rank).prior_count()[t]
+
+    # death known at submission
+    persons = ctx.data.persons
+    pp = pd.DataFrame(
+        {
+            "person_id": persons["person_id"].astype("str").to_numpy(),
+            "death_day": day_numbers(persons["death_date"]),
+            "reported_day": day_numbers(persons["death_reported_on"]),
+            "home_region": persons["region_code"].astype("str").to_numpy(),
+        }
+    )
+    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    per = tc[["person_id"]].merge(pp, on="person_id", how="left", sort=False)
+    known = per["reported_day"].to_numpy() <= tc["sub_day"].to_numpy()
+    w["days_after_death"] = np.where(
+        known, tc["ss_day"].to_numpy() - per["death_day"].to_numpy(), np.nan
+    )
+    w["outside_home_region"] = (tc["region"].to_numpy() != per["home_region"].to_numpy()).astype(
+        "float64"
+    )
+
+    # contributions during the unemployment spell (known ones only: month M from M+1)
+    comp, persons_index = contribution_index(ctx)
+    pcode = persons_index.get_indexer(pd.Index(tc["person_id"]))
+    cutoff = tc["sub_month"].to_numpy() - 1.0
+    un_key = np.where(bt == UNEMPLOYMENT, 0, -1)
+    ss_month = s["ss_month"].to_numpy()
+    spell = np.fmin(Groups(combine(person, un_key), rank).prior_min(ss_month), ss_month)
+    spell_t = np.where(tc["bt"].to_numpy() == UNEMPLOYMENT, spell[t], np.nan)
+    w["contrib_during_unemployment"] = count_months(comp, pcode, spell_t, cutoff)
+
+    # drugs: supply against days elapsed, pharmacies for the same drug
+    w = w.join(_drug_history(ctx, rows, s, t, norms))
+    return w
+
+
+def _drug_history(
+    ctx: Context, rows: np.ndarray, s: pd.DataFrame, t: np.ndarray, norms: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    lines = drug_lines(ctx, rows)
+    out = pd.DataFrame(
+        {"drug_supply_ratio": np.nan, "drug_fills_90d": np.nan, "drug_providers": np.nan},
+        index=np.arange(len(t)),
+    )
+    if lines.empty:
+        return out
+    # the row index of ``lines`` is a position in ctx.claims: map it to the local frame
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    r = local.reindex(lines["row"].to_numpy()).to_numpy().astype("int64")
+    lines = lines.assign(local=r).reset_index(drop=True)
+    rank = s["rank"].to_numpy()[r]
+    sub = s["sub_s"].to_numpy()[r]
+    person = s["person"].to_numpy()[r]
+    provider = s["provider"].to_numpy()[r]
+    item = codes(lines["item_code"])
+    g = Groups(combine(person, item), rank, sub)
+    qty = lines["quantity"].to_numpy(dtype="float64")
+    table = norms["drug_quantity"]
+    standard = (
+        table.set_index("item_code")["median"].reindex(lines["item_code"].to_numpy()).to_numpy()
+        if not table.empty
+        else np.full(len(lines), np.nan)
+    )
+    width = 90 * DAY_S
+    prior_qty = g.window_sum(qty, sub, width)
+    fills = g.window_count(sub, width)
+    j = g.window_start(sub, width)
+    first_t = np.where(j < g.pos, g.time_sorted[np.minimum(j, len(sub) - 1)], sub)  # type: ignore[index]
+    elapsed = (sub - first_t) / DAY_S + 30.0
+    supply_days = safe_ratio(prior_qty + qty, standard) * 30.0
+    ratio = supply_days / elapsed
+    new_prov = Groups(combine(person, item, provider), rank).first_in_group().astype("float64")
+    providers = g.prior_sum(new_prov) + new_prov
+    agg = (
+        pd.DataFrame(
+            {"local": lines["local"], "ratio": ratio, "fills": fills, "providers": providers}
+        )
+        .groupby("local")
+        .max()
+    )
+    for col, src in (
+        ("drug_supply_ratio", "ratio"),
+        ("drug_fills_90d", "fills"),
+        ("drug_providers", "providers"),
+    ):
+        full = np.full(len(rows), np.nan)
+        full[agg.index.to_numpy()] = agg[src].to_numpy()
+        out[col] = full[t]
+    return out
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+@feature(
+    "claimant",
+    reason="service {value:.0f} days after the claimant's reported death",
+    unit="days",
+)
+def days_service_after_reported_death(w: pd.DataFrame) -> np.ndarray:
+    """Days from the claimant's death to the start of the service, when the death had been reported
+    by the claim's submission date (positive: service after death, 死亡冒领). Missing when no death
+    was known; deaths reported later are never used."""
+    return w["days_after_death"].to_numpy(dtype="float64")
+
+
+@feature("claimant", reason="{value:.0f} earlier claims by this claimant in 30 days", unit="claims")
+def claimant_claims_30d(w: pd.DataFrame) -> np.ndarray:
+    """Claims the claimant submitted in the 30 days before this one."""
+    return w["prior_30d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant", reason="{value:.0f} earlier claims by this claimant in 12 months", unit="claims"
+)
+def claimant_claims_365d(w: pd.DataFrame) -> np.ndarray:
+    """Claims the claimant submitted in the 365 days before this one."""
+    return w["prior_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant", reason="the claimant claimed ¥{value:,.0f} in the previous 12 months", unit="CNY"
+)
+def claimant_amount_365d(w: pd.DataFrame) -> np.ndarray:
+    """Total amount of the claimant's claims in the 365 days before this one."""
+    return w["prior_amount_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} other claims by this claimant in the 24 hours before",
+    unit="claims",
+)
+def claimant_claims_24h(w: pd.DataFrame) -> np.ndarray:
+    """Claims by the same claimant in the previous 24 hours: prescription velocity, a card used by
+    several people (冒名就医 / 卡外借)."""
+    return w["last_24h"].to_numpy(dtype="float64")
+
+
+@feature("claimant", reason="{value:.0f} days since the claimant's previous claim", unit="days")
+def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
+    """Days between this claim's submission and the claimant's previous one."""
+    return w["days_since_previous"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="no medical activity by the claimant for {value:.0f} days",
+    unit="days",
+)
+def days_since_medical_claim(w: pd.DataFrame) -> np.ndarray:
+    """Days since the claimant's last medical claim: a "life trace"; pensions paid to people with
+    no activity for years are checked for unreported death."""
+    return w["days_since_medical"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant", reason="the claimant has used {value:.0f} different providers before", unit="count"
+)
+def distinct_providers_before(w: pd.DataFrame) -> np.ndarray:
+    """Number of different providers in the claimant's earlier claims (doctor shopping)."""
+    return w["distinct_providers"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="readmitted to the same hospital {value:.0f} days after discharge, same diagnosis",
+    unit="days",
+)
+def readmission_days_same_provider(w: pd.DataFrame) -> np.ndarray:
+    """Days from the latest earlier discharge at the same hospital with the same diagnosis category
+    to this admission. ≤15 days is the local split-hospitalisation (分解住院) rule; chemotherapy
+    cycles are legitimate look-alikes."""
+    return w["readmit_same_provider"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="readmitted {value:.0f} days after a discharge for the same diagnosis elsewhere",
+    unit="days",
+)
+def readmission_days_same_diagnosis(w: pd.DataFrame) -> np.ndarray:
+    """Days from the latest earlier discharge with the same diagnosis at any hospital."""
+    return w["readmit_any_provider"].to_numpy(dtype="float64")
+
+
+@feature("claimant", reason="{value:.0f} earlier hospital stays in 12 months", unit="stays")
+def inpatient_stays_365d(w: pd.DataFrame) -> np.ndarray:
+    """The claimant's inpatient claims in the previous 365 days."""
+    return w["prior_inpatient_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} claims for the same service day in another province",
+    unit="claims",
+)
+def same_day_claims_other_province(w: pd.DataFrame) -> np.ndarray:
+    """Earlier medical claims of the claimant for the same service day in a different province:
+    one person cannot be in two distant places; migrants rarely do this on the same day."""
+    return w["same_day_other_province"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the same benefit month was already claimed in {value:.0f} other region(s)",
+    unit="claims",
+)
+def benefit_month_claimed_other_region(w: pd.DataFrame) -> np.ndarray:
+    """Earlier pension or unemployment claims for the same benefit month in another region:
+    overlapping benefit periods, duplicate receipt (重复领取)."""
+    return w["cash_same_month_other_region"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the same benefit month was already claimed {value:.0f} time(s) in this region",
+    unit="claims",
+)
+def benefit_month_claimed_before(w: pd.DataFrame) -> np.ndarray:
+    """Earlier pension or unemployment claims for the same benefit month in the same region."""
+    return w["cash_same_month_same_region"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} earlier claims with the same provider, benefit and service day",
+    unit="claims",
+)
+def duplicate_claims_same_day(w: pd.DataFrame) -> np.ndarray:
+    """Earlier claims of the same claimant at the same provider for the same benefit and service
+    day: duplicate claims (重复报销)."""
+    return w["same_provider_same_day"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the previous claim at this provider was {value:.0f} days apart",
+    unit="days",
+)
+def days_from_previous_same_provider(w: pd.DataFrame) -> np.ndarray:
+    """Days between the service start of this claim and the claimant's previous claim for the same
+    benefit at the same provider."""
+    return w["prev_same_provider_day_gap"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the amount differs by only {value:.1%} from a claim at this provider days earlier",
+    unit="share",
+)
+def near_duplicate_amount_difference(w: pd.DataFrame) -> np.ndarray:
+    """Relative amount difference to the previous claim at the same provider for the same benefit
+    when both services started within 3 days: near-duplicate claims with small variations."""
+    return w["prev_same_provider_amount_diff"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the claimant made {value:.0f} earlier claims of this benefit type",
+    unit="claims",
+)
+def same_benefit_claims_before(w: pd.DataFrame) -> np.ndarray:
+    """Earlier claims of the same benefit type by the claimant (repeat work injuries across firms,
+    repeated maternity claims)."""
+    return w["same_benefit_prior"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="claimed outside the claimant's insured region (flag {value:.0f})",
+    unit="flag",
+)
+def outside_insured_region(w: pd.DataFrame) -> np.ndarray:
+    """1 when the claim's region differs from the claimant's insured region (参保地)."""
+    return w["outside_home_region"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} months of contributions were recorded during the unemployment spell",
+    unit="months",
+)
+def contributions_during_unemployment(w: pd.DataFrame) -> np.ndarray:
+    """Contribution months recorded (and already known) since the start of the claimant's current
+    unemployment-benefit spell: employed while drawing unemployment benefit."""
+    return w["contrib_during_unemployment"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="drug supplied for {value:.1f}x the days elapsed (90-day window)",
+    unit="ratio",
+)
+def drug_supply_vs_days_elapsed(w: pd.DataFrame) -> np.ndarray:
+    """Days' supply of the same drug dispensed to the claimant in 90 days (standard supplies of 30
+    days, a standard supply being the median quantity per claim) against the days elapsed; the
+    maximum over the claim's drugs. Above 1 means more than can be taken: reselling (回流药)."""
+    return w["drug_supply_ratio"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant", reason="{value:.0f} fills of the same drug in the previous 90 days", unit="fills"
+)
+def drug_fills_90d(w: pd.DataFrame) -> np.ndarray:
+    """Earlier dispensings of the same drug to the claimant in 90 days (max over the claim's
+    drugs)."""
+    return w["drug_fills_90d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the same drug came from {value:.0f} different providers",
+    unit="providers",
+)
+def providers_for_same_drug(w: pd.DataFrame) -> np.ndarray:
+    """Different providers that dispensed the same drug to the claimant, this one included (max
+    over the claim's drugs): doctor shopping for high-price drugs."""
+    return w["drug_providers"].to_numpy(dtype="float64")

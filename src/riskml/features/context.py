@@ -1,0 +1,270 @@
+"""Point-in-time machinery shared by every feature family.
+
+A :class:`Context` holds the claims of a data set in history order (sorted by
+``(submitted_at, claim_id)``, the contract's definition of a claim's history) with integer codes
+for the entities, and the positions of the *target* claims whose features are wanted. Feature
+families ask it for :class:`Groups`: the claims grouped by some key, each claim seeing only the
+claims of its group that sort strictly before it. All windows and prefix sums are computed per
+group, so a claim's features depend only on its own group's earlier rows: identical whatever other
+claims share the call (batch independence) and unchanged by later claims (no leakage).
+
+Everything is vectorised: sorting, ``searchsorted`` on composite ``(key, time)`` integers and
+grouped cumulative sums; there is no Python loop over claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from riskml.contract import BENEFIT_TYPES, CHANNELS, PROVIDER_TYPES
+from riskml.data import ClaimsData
+
+DAY_S = 86_400
+_SHIFT = np.int64(1) << np.int64(32)
+
+
+def day_numbers(values: pd.Series | pd.Index) -> np.ndarray:
+    """Days since 1970-01-01 as float64 (NaN for missing dates)."""
+    ns = pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
+    out = ns.astype("datetime64[D]").astype("int64").astype("float64")
+    out[np.isnat(ns)] = np.nan
+    return out
+
+
+def seconds(values: pd.Series) -> np.ndarray:
+    """Whole seconds since 1970-01-01 as int64 (timestamps are never missing in claims)."""
+    ns = pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
+    return ns.astype("datetime64[s]").astype("int64")
+
+
+def month_index(values: pd.Series | pd.Index) -> np.ndarray:
+    """Months since 1970-01 as float64 (NaN for missing dates)."""
+    ns = pd.to_datetime(values).to_numpy(dtype="datetime64[ns]")
+    out = ns.astype("datetime64[M]").astype("int64").astype("float64")
+    out[np.isnat(ns)] = np.nan
+    return out
+
+
+def codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of a column (-1 for missing); only equality of codes is meaningful."""
+    return np.asarray(pd.factorize(values, use_na_sentinel=True)[0], dtype="int64")
+
+
+def combine(*parts: np.ndarray) -> np.ndarray:
+    """One int64 group code for several integer code columns (-1 if any part is -1)."""
+    frame = pd.DataFrame({f"k{i}": p for i, p in enumerate(parts)})
+    out = np.array(frame.groupby(list(frame.columns), sort=False).ngroup(), dtype="int64")
+    bad = np.zeros(len(out), dtype=bool)
+    for p in parts:
+        bad |= np.asarray(p) < 0
+    out[bad] = -1
+    return out
+
+
+def dx3(diagnosis: pd.Series) -> pd.Series:
+    """ICD-10 category: the first three characters of the diagnosis code, upper case."""
+    return diagnosis.astype("str").str.upper().str.slice(0, 3).where(diagnosis.notna())
+
+
+class Groups:
+    """Rows grouped by ``key`` in history order; each row sees the rows of its group before it.
+
+    ``key`` < 0 marks rows that belong to no group; their results are NaN / 0.
+    ``time`` (int64 seconds or days, non-decreasing with rank inside a group) feeds windows.
+    """
+
+    def __init__(self, key: np.ndarray, rank: np.ndarray, time: np.ndarray | None = None) -> None:
+        key = np.asarray(key, dtype="int64")
+        n = len(key)
+        self.n = n
+        self.valid = key >= 0
+        order = np.lexsort((rank, key))
+        self.order = order
+        ks = key[order]
+        self.key_sorted = ks
+        pos = np.empty(n, dtype="int64")
+        pos[order] = np.arange(n, dtype="int64")
+        self.pos = pos
+        start_flag = np.ones(n, dtype=bool)
+        start_flag[1:] = ks[1:] != ks[:-1]
+        idx = np.where(start_flag, np.arange(n), 0)
+        group_start_sorted = np.maximum.accumulate(idx) if n else idx
+        self.start = group_start_sorted[pos]
+        self.time_sorted: np.ndarray | None = None
+        if time is not None:
+            t = np.asarray(time, dtype="int64")
+            self.time_sorted = t[order]
+            self._composite = ks * _SHIFT + self.time_sorted
+
+    def prior_count(self) -> np.ndarray:
+        """Number of earlier rows in the row's group."""
+        out = (self.pos - self.start).astype("float64")
+        out[~self.valid] = np.nan
+        return out
+
+    def previous(self) -> np.ndarray:
+        """Row index of the latest earlier row of the group, or -1."""
+        prev_sorted = self.pos - 1
+        has = (self.pos > self.start) & self.valid
+        out = np.full(self.n, -1, dtype="int64")
+        out[has] = self.order[prev_sorted[has]]
+        return out
+
+    def window_start(self, time: np.ndarray, width: int) -> np.ndarray:
+        """Sorted position of the first row of the group with time >= ``time - width``."""
+        if self.time_sorted is None:
+            raise ValueError("Groups built without time cannot answer window queries")
+        k = np.where(self.valid, self.key_sorted[self.pos], 0)
+        probe = k * _SHIFT + (np.asarray(time, dtype="int64") - width)
+        j = np.searchsorted(self._composite, probe, side="left")
+        return np.maximum(j, self.start)
+
+    def window_count(self, time: np.ndarray, width: int) -> np.ndarray:
+        """Earlier rows of the group whose time lies in ``[time - width, ...]``."""
+        out = (self.pos - self.window_start(time, width)).astype("float64")
+        out = np.maximum(out, 0.0)
+        out[~self.valid] = np.nan
+        return out
+
+    def _exclusive_prefix(self, values: np.ndarray) -> np.ndarray:
+        """Per sorted position: sum of ``values`` over earlier rows of the same group."""
+        v = np.nan_to_num(np.asarray(values, dtype="float64")[self.order])
+        inclusive = pd.Series(v).groupby(self.key_sorted).cumsum().to_numpy()
+        excl = np.zeros(self.n + 1, dtype="float64")
+        # the previous row's inclusive sum (not inclusive - v, which rounds): the prefix then
+        # depends on the group's own earlier rows alone
+        prev_inclusive = np.empty(self.n, dtype="float64")
+        prev_inclusive[0] = 0.0
+        prev_inclusive[1:] = inclusive[:-1]
+        first = np.zeros(self.n, dtype=bool)
+        if self.n:
+            first[0] = True
+            first[1:] = self.key_sorted[1:] != self.key_sorted[:-1]
+        excl[: self.n] = np.where(first, 0.0, prev_inclusive)
+        return excl
+
+    def prior_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over all earlier rows of the group."""
+        out = self._exclusive_prefix(values)[self.pos]
+        out[~self.valid] = np.nan
+        return out
+
+    def window_sum(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+        """Sum of ``values`` over earlier rows of the group with time >= ``time - width``."""
+        excl = self._exclusive_prefix(values)
+        j = self.window_start(time, width)
+        out = excl[self.pos] - excl[j]
+        out[~self.valid] = np.nan
+        return out
+
+    def prior_max(self, values: np.ndarray) -> np.ndarray:
+        """Maximum of ``values`` over earlier rows of the group (NaN when none or all NaN)."""
+        v = np.asarray(values, dtype="float64")[self.order]
+        run = pd.Series(v).groupby(self.key_sorted).cummax().to_numpy()
+        out = np.full(self.n, np.nan)
+        has = (self.pos > self.start) & self.valid
+        out[has] = run[self.pos[has] - 1]
+        return out
+
+    def prior_min(self, values: np.ndarray) -> np.ndarray:
+        """Minimum of ``values`` over earlier rows of the group (NaN when none or all NaN)."""
+        return -self.prior_max(-np.asarray(values, dtype="float64"))
+
+    def first_in_group(self) -> np.ndarray:
+        """True for the earliest row of each group."""
+        return (self.pos == self.start) & self.valid
+
+
+@dataclass
+class Context:
+    """Claims in history order plus the static tables, and which claims are the targets.
+
+    ``claims`` has a RangeIndex equal to the history rank. Derived columns: ``person``,
+    ``provider``, ``employer`` (int codes, -1 for none), ``bt`` (index into BENEFIT_TYPES),
+    ``channel_code``, ``sub_s`` (submitted_at seconds), ``sub_day``/``ss_day``/``se_day``
+    (days), ``ss_month``/``sub_month`` (month index), ``dx3``, ``province`` (first two digits
+    of region_code), ``region``.
+    """
+
+    data: ClaimsData
+    claims: pd.DataFrame
+    targets: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.claims)
+
+    def target_mask(self) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        mask[self.targets] = True
+        return mask
+
+    def rows_of_target_entities(self, column: str) -> np.ndarray:
+        """Mask of claims sharing a (non-missing) ``column`` code with some target claim."""
+        col = self.claims[column].to_numpy()
+        wanted = np.unique(col[self.targets])
+        wanted = wanted[wanted >= 0]
+        return np.isin(col, wanted)
+
+
+def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
+    """Put ``data.claims`` (plus any target claims not in it) in history order."""
+    base = data.claims
+    if claims is None:
+        universe = base
+        target_ids = base["claim_id"]
+    else:
+        extra = claims.loc[~claims["claim_id"].isin(base["claim_id"])]
+        universe = pd.concat(
+            [base, extra[base.columns.intersection(extra.columns)]], ignore_index=True
+        )
+        target_ids = claims["claim_id"]
+    c = universe.sort_values(["submitted_at", "claim_id"], kind="mergesort").reset_index(drop=True)
+    out = pd.DataFrame(index=c.index)
+    out["claim_id"] = c["claim_id"].astype("str")
+    out["person_id"] = c["person_id"].astype("str")
+    out["provider_id"] = c["provider_id"].astype("str").where(c["provider_id"].notna())
+    out["employer_id"] = c["employer_id"].astype("str").where(c["employer_id"].notna())
+    out["person"] = codes(out["person_id"])
+    out["provider"] = codes(out["provider_id"])
+    out["employer"] = codes(out["employer_id"])
+    bt = pd.Categorical(c["benefit_type"].astype("str"), categories=list(BENEFIT_TYPES))
+    out["bt"] = np.asarray(bt.codes, dtype="int64")
+    ch = pd.Categorical(c["channel"].astype("str"), categories=list(CHANNELS))
+    out["channel_code"] = np.asarray(ch.codes, dtype="float64")
+    out["region"] = c["region_code"].astype("str")
+    out["region_code"] = codes(out["region"])
+    out["province"] = out["region"].str.slice(0, 2).astype("int64")
+    out["sub_s"] = seconds(c["submitted_at"])
+    out["sub_day"] = out["sub_s"] // DAY_S
+    out["sub_month"] = month_index(c["submitted_at"])
+    out["ss_day"] = day_numbers(c["service_start"])
+    out["se_day"] = day_numbers(c["service_end"])
+    out["ss_month"] = month_index(c["service_start"])
+    out["se_month"] = month_index(c["service_end"])
+    out["dx3"] = dx3(c["diagnosis_code"])
+    out["dx3_code"] = codes(out["dx3"])
+    out["amount"] = c["amount_claimed"].astype("float64").to_numpy()
+    out["rank"] = np.arange(len(c), dtype="int64")
+    pos_of = pd.Series(out.index.to_numpy(), index=out["claim_id"].to_numpy())
+    pos_of = pos_of[~pos_of.index.duplicated(keep="first")]
+    targets = pos_of.reindex(target_ids.astype("str").to_numpy()).to_numpy()
+    return Context(data=data, claims=out, targets=np.asarray(targets, dtype="int64"))
+
+
+__all__ = [
+    "DAY_S",
+    "PROVIDER_TYPES",
+    "Context",
+    "Groups",
+    "build_context",
+    "codes",
+    "combine",
+    "day_numbers",
+    "dx3",
+    "month_index",
+    "seconds",
+]

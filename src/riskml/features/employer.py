@@ -1,0 +1,304 @@
+"""Employer family: the employment behind work-injury, maternity and unemployment claims.
+
+Signals for fictitious employment and shell employers (挂靠参保): very short tenure before the
+claim, hiring bursts, contribution bases far above the regional median, employers whose members
+claim maternity or injury benefits at high rates; and for work-injury fabrication the days from
+hire to injury. Contributions of month M are known only from the first day of month M+1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.features.context import DAY_S, Context, Groups, combine, day_numbers, month_index
+from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
+from riskml.features.registry import feature
+
+_SHIFT = np.int64(1) << np.int64(32)
+
+
+def _contrib_frame(ctx: Context) -> pd.DataFrame:
+    """Contributions with month index and the region their base is compared in."""
+    contrib = ctx.data.contributions
+    persons = ctx.data.persons
+    employers = ctx.data.employers
+    emp_region = pd.Series(
+        employers["region_code"].astype("str").to_numpy(),
+        index=employers["employer_id"].astype("str").to_numpy(),
+    )
+    per_region = pd.Series(
+        persons["region_code"].astype("str").to_numpy(),
+        index=persons["person_id"].astype("str").to_numpy(),
+    )
+    emp = contrib["employer_id"].astype("str").where(contrib["employer_id"].notna())
+    region = np.array(emp_region.reindex(emp.to_numpy()).to_numpy(dtype=object), copy=True)
+    missing = pd.isna(region)
+    region[missing] = per_region.reindex(
+        contrib["person_id"].astype("str").to_numpy()[missing]
+    ).to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "person_id": contrib["person_id"].astype("str").to_numpy(),
+            "employer_id": emp.to_numpy(dtype=object),
+            "mi": month_index(contrib["month"]),
+            "base": contrib["contribution_base"].astype("float64").to_numpy(),
+            "region": region,
+        }
+    )
+
+
+def fit(
+    ctx: Context, start_month: float | None, end_month: float | None, min_peers: int = MIN_PEERS
+) -> dict[str, pd.DataFrame]:
+    """Median contribution base per region and province over the training window's months."""
+    cf = _contrib_frame(ctx)
+    keep = np.ones(len(cf), dtype=bool)
+    if start_month is not None:
+        keep &= cf["mi"].to_numpy() >= start_month
+    if end_month is not None:
+        keep &= cf["mi"].to_numpy() < end_month
+    cf = cf.loc[keep].dropna(subset=["region"])
+    cf = cf.assign(province=cf["region"].astype("str").str.slice(0, 2), all=0)
+    return {
+        "base_region": median_table(cf, ["region"], "base", min_peers),
+        "base_province": median_table(cf, ["province"], "base", min_peers),
+        "base_all": median_table(cf, ["all"], "base", min_peers),
+    }
+
+
+def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Intermediate columns of the employer family for the target claims."""
+    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    n = len(tc)
+    w = pd.DataFrame(index=np.arange(n))
+    has_emp = tc["employer"].to_numpy() >= 0
+    cutoff = tc["sub_month"].to_numpy() - 1.0  # last contribution month known at submission
+    ss_day = tc["ss_day"].to_numpy()
+    ss_month = tc["ss_month"].to_numpy()
+
+    cf = _contrib_frame(ctx)
+    target_persons = tc["person_id"].unique()
+    target_emps = tc.loc[has_emp, "employer_id"].unique()
+
+    # person-level: contribution months in the 12 months before the service (any employer)
+    pc = cf.loc[cf["person_id"].isin(target_persons)]
+    pidx = pd.Index(target_persons)
+    p_code = pidx.get_indexer(pc["person_id"]).astype("int64")
+    p_comp = np.unique(p_code * _SHIFT + pc["mi"].to_numpy().astype("int64"))
+    tp = pidx.get_indexer(tc["person_id"]).astype("int64")
+    hi = np.fmin(ss_month - 1.0, cutoff)
+    lo = ss_month - 12.0
+    a = np.searchsorted(p_comp, tp * _SHIFT + lo.astype("int64"), side="left")
+    b = np.searchsorted(p_comp, tp * _SHIFT + hi.astype("int64"), side="right")
+    w["contrib_months_12m"] = np.maximum(b - a, 0).astype("float64")
+
+    # pair-level (claimant, claim's employer): first month, months known, latest known base
+    pair = pc.loc[pc["employer_id"].isin(target_emps)]
+    pair_key = pair["person_id"] + "|" + pair["employer_id"].astype("str")
+    pair_index = pd.Index(pair_key.unique())
+    pair_code = pair_index.get_indexer(pair_key).astype("int64")
+    order = np.lexsort((pair["mi"].to_numpy(), pair_code))
+    comp = (pair_code * _SHIFT + pair["mi"].to_numpy().astype("int64"))[order]
+    base_sorted = pair["base"].to_numpy()[order]
+    region_sorted = pair["region"].to_numpy(dtype=object)[order]
+    t_pair = pair_index.get_indexer(
+        (tc["person_id"] + "|" + tc["employer_id"].fillna("")).to_numpy()
+    ).astype("int64")
+    ok = has_emp & (t_pair >= 0)
+    tp_key = np.where(ok, t_pair, 0) * _SHIFT
+    first = np.searchsorted(comp, tp_key, side="left")
+    upto = np.searchsorted(comp, tp_key + np.nan_to_num(cutoff).astype("int64"), side="right")
+    months_known = np.where(ok, upto - first, np.nan)
+    w["months_with_employer"] = np.where(has_emp, np.nan_to_num(months_known), np.nan)
+    known = ok & (upto > first)
+    first_mi = np.full(n, np.nan)
+    first_mi[known] = (comp[first[known]] - tp_key[known]).astype("float64")
+    first_day = _month_start_day(first_mi)
+    w["tenure_days"] = np.where(known, ss_day - first_day, np.nan)
+    latest = np.where(known, upto - 1, 0)
+    last_base = np.where(known, base_sorted[latest] if len(base_sorted) else np.nan, np.nan)
+    region = np.full(n, None, dtype=object)
+    if len(region_sorted):
+        region[known] = region_sorted[latest[known]]
+    look = pd.DataFrame(
+        {
+            "region": pd.Series(region, dtype=object).astype("str"),
+            "province": pd.Series(region, dtype=object).astype("str").str.slice(0, 2),
+            "all": 0,
+        }
+    )
+    reg_median = lookup_backoff(
+        look,
+        [
+            (["region"], norms["base_region"]),
+            (["province"], norms["base_province"]),
+            (["all"], norms["base_all"]),
+        ],
+    )
+    w["base_vs_regional_median"] = safe_ratio(last_base, reg_median)
+
+    # employer-level: hires, members and mean base per month (known months only)
+    ec = cf.loc[cf["employer_id"].isin(target_emps)]
+    eidx = pd.Index(target_emps)
+    e_code = eidx.get_indexer(ec["employer_id"]).astype("int64")
+    ec = ec.assign(e=e_code)
+    first_month = ec.groupby(["e", "person_id"], sort=False)["mi"].transform("min")
+    ec = ec.assign(hire=(ec["mi"].to_numpy() == first_month.to_numpy()).astype("float64"))
+    em = (
+        ec.groupby(["e", "mi"], sort=True)
+        .agg(members=("person_id", "size"), hires=("hire", "sum"))
+        .reset_index()
+    )
+    e_comp = em["e"].to_numpy().astype("int64") * _SHIFT + em["mi"].to_numpy().astype("int64")
+    hires_cum = pd.Series(em["hires"].to_numpy()).groupby(em["e"].to_numpy()).cumsum().to_numpy()
+    te = eidx.get_indexer(tc["employer_id"].fillna("").to_numpy()).astype("int64")
+    eok = has_emp & (te >= 0)
+    ekey = np.where(eok, te, 0) * _SHIFT
+    cut = np.nan_to_num(cutoff).astype("int64")
+    hi_pos = np.searchsorted(e_comp, ekey + cut, side="right")
+    lo_pos = np.searchsorted(e_comp, ekey + cut - 3, side="right")
+    start_pos = np.searchsorted(e_comp, ekey, side="left")
+    lo_pos = np.maximum(lo_pos, start_pos)
+
+    def cum_at(pos: np.ndarray) -> np.ndarray:
+        # cumulative hires up to sorted position pos (exclusive), within the employer
+        val = np.where(pos > start_pos, hires_cum[np.maximum(pos - 1, 0)] if len(em) else 0, 0.0)
+        return np.asarray(val, dtype="float64")
+
+    hires_3m = cum_at(hi_pos) - cum_at(lo_pos)
+    at_cut = (hi_pos > start_pos) & eok
+    last_pos = np.maximum(hi_pos - 1, 0)
+    members = np.zeros(n)
+    if len(em):
+        same_month = at_cut & (e_comp[last_pos] == ekey + cut)
+        members = np.where(same_month, em["members"].to_numpy()[last_pos], 0.0)
+    w["employer_hires_3m"] = np.where(eok, hires_3m, np.nan)
+    w["employer_members"] = np.where(eok, members, np.nan)
+    w["employer_hire_share"] = np.where(eok, hires_3m / np.maximum(members, 1.0), np.nan)
+
+    # employer's earlier claims of the same benefit in 365 days, per member
+    rows = np.flatnonzero(ctx.rows_of_target_entities("employer"))
+    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    t = local.reindex(ctx.targets).to_numpy()
+    g = Groups(
+        combine(s["employer"].to_numpy(), s["bt"].to_numpy()),
+        s["rank"].to_numpy(),
+        s["sub_s"].to_numpy(),
+    )
+    same_bt = g.window_count(s["sub_s"].to_numpy(), 365 * DAY_S)
+    tt = np.nan_to_num(t, nan=0).astype("int64")
+    claims_365 = np.where(np.isnan(t), np.nan, same_bt[tt] if len(same_bt) else np.nan)
+    w["employer_same_benefit_365d"] = np.where(has_emp, claims_365, np.nan)
+    w["employer_claim_rate"] = np.where(
+        eok, w["employer_same_benefit_365d"].to_numpy() / np.maximum(members, 1.0), np.nan
+    )
+
+    employers = ctx.data.employers
+    reg = pd.Series(
+        day_numbers(employers["registered_on"]),
+        index=employers["employer_id"].astype("str").to_numpy(),
+    )
+    reg_day = reg.reindex(tc["employer_id"].fillna("").to_numpy()).to_numpy()
+    w["employer_age_days"] = np.where(has_emp, ss_day - reg_day, np.nan)
+    return w
+
+
+def _month_start_day(mi: np.ndarray) -> np.ndarray:
+    """Day number of the first day of month index ``mi`` (NaN stays NaN)."""
+    out = np.full(len(mi), np.nan)
+    ok = np.isfinite(mi)
+    months = mi[ok].astype("int64")
+    out[ok] = months.astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+    return out
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+@feature(
+    "employer",
+    reason="the claimant had contributed with this employer for only {value:.0f} days",
+    unit="days",
+)
+def tenure_with_employer_days(w: pd.DataFrame) -> np.ndarray:
+    """Days from the claimant's first known contribution month with the claim's employer to the
+    service (injury, delivery, job loss). Injuries 1-2 days after hire and deliveries 2-3 months
+    after joining are fraud markers (开伤, 骗取生育津贴)."""
+    return w["tenure_days"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer",
+    reason="{value:.0f} known contribution months with the claim's employer",
+    unit="months",
+)
+def contribution_months_with_employer(w: pd.DataFrame) -> np.ndarray:
+    """Contribution months with the claim's employer known at submission."""
+    return w["months_with_employer"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer",
+    reason="{value:.0f} contribution months in the year before the service",
+    unit="months",
+)
+def contribution_months_12m(w: pd.DataFrame) -> np.ndarray:
+    """Known contribution months (any employer) in the 12 months before the service; maternity
+    allowance needs at least six."""
+    return w["contrib_months_12m"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer",
+    reason="contribution base is {value:.1f}x the regional median",
+    unit="ratio",
+)
+def contribution_base_vs_regional_median(w: pd.DataFrame) -> np.ndarray:
+    """The claimant's latest known contribution base with the claim's employer divided by the
+    training-window median base of the employer's region: bases ≥2x the local wage before a
+    maternity claim inflate the allowance."""
+    return w["base_vs_regional_median"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer", reason="the employer took on {value:.0f} new members in 3 months", unit="persons"
+)
+def employer_new_members_3m(w: pd.DataFrame) -> np.ndarray:
+    """New contributors at the claim's employer in the last three known months."""
+    return w["employer_hires_3m"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer",
+    reason="new members in the last 3 months are {value:.0%} of the employer's headcount",
+    unit="share",
+)
+def employer_hiring_burst(w: pd.DataFrame) -> np.ndarray:
+    """New contributors in the last three known months divided by the employer's current
+    contributors: shell employers enrol a burst of members shortly before claims."""
+    return w["employer_hire_share"].to_numpy(dtype="float64")
+
+
+@feature("employer", reason="the employer has {value:.0f} contributing members", unit="persons")
+def employer_members(w: pd.DataFrame) -> np.ndarray:
+    """Contributors at the claim's employer in the last known month."""
+    return w["employer_members"].to_numpy(dtype="float64")
+
+
+@feature(
+    "employer",
+    reason="the employer's members made {value:.2f} claims of this benefit per member in a year",
+    unit="claims/member",
+)
+def employer_benefit_claims_per_member(w: pd.DataFrame) -> np.ndarray:
+    """Earlier claims of the same benefit tied to the employer in 365 days, per current member:
+    a firm where most staff claim maternity or injury benefit."""
+    return w["employer_claim_rate"].to_numpy(dtype="float64")
+
+
+@feature("employer", reason="the employer was registered {value:.0f} days before", unit="days")
+def employer_age_days(w: pd.DataFrame) -> np.ndarray:
+    """Days from the employer's registration to the service: new shells are short-lived."""
+    return w["employer_age_days"].to_numpy(dtype="float64")

@@ -1,0 +1,182 @@
+"""Network family: the provider-patient graph, fitted on the training window, plus co-visits.
+
+Collusion rings (医患合谋 / 团伙) show up as groups of patients who keep visiting the same small
+providers on the same days, and as providers that share an unusual part of their patients with one
+other provider (a recruiting clinic and a pharmacy). The graph is built on the training window only
+(sparse incidence matrices, scipy connected components, networkx Louvain communities) and then held
+fixed; the same-day co-visit count is point in time.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from riskml.features.context import Context, Groups, combine
+from riskml.features.registry import feature
+
+MAX_EVENT_SIZE = 50  # (provider, day) groups larger than this are ordinary busy days
+MIN_SHARED_VISITS = 2
+MIN_SHARED_PATIENTS = 3
+
+
+def fit(ctx: Context, window_rows: np.ndarray, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Person co-visit partners and components, provider shared-patient density and communities."""
+    c = ctx.claims.iloc[window_rows]
+    c = c.loc[c["provider"].to_numpy() >= 0]
+    persons = pd.Index(c["person_id"].unique())
+    providers = pd.Index(c["provider_id"].unique())
+    pi = persons.get_indexer(c["person_id"])
+    vi = providers.get_indexer(c["provider_id"])
+
+    # persons x (provider, day) events of small size
+    day = np.nan_to_num(c["ss_day"].to_numpy(), nan=-1).astype("int64")
+    event = combine(vi.astype("int64"), day)
+    pairs = pd.DataFrame({"p": pi, "e": event}).drop_duplicates()
+    size = pairs.groupby("e")["p"].transform("size").to_numpy()
+    pairs = pairs.loc[(size >= 2) & (size <= MAX_EVENT_SIZE)]
+    n_p = len(persons)
+    partners = np.zeros(n_p)
+    component_size = np.ones(n_p)
+    if len(pairs):
+        ev = pd.factorize(pairs["e"])[0]
+        b = sp.csr_matrix(
+            (np.ones(len(pairs)), (pairs["p"].to_numpy(), ev)), shape=(n_p, int(ev.max()) + 1)
+        )
+        co = (b @ b.T).tocoo()
+        keep = (co.row != co.col) & (co.data >= MIN_SHARED_VISITS)
+        rows, cols = co.row[keep], co.col[keep]
+        partners = np.bincount(rows, minlength=n_p).astype("float64")
+        graph = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_p, n_p))
+        _, labels = connected_components(graph, directed=False)
+        counts = np.bincount(labels)
+        component_size = counts[labels].astype("float64")
+    person_table = pd.DataFrame(
+        {"person_id": persons.to_numpy(), "partners": partners, "component": component_size}
+    )
+
+    # providers x providers shared patients
+    n_v = len(providers)
+    inc = sp.csr_matrix((np.ones(len(pi)), (pi, vi)), shape=(n_p, n_v))
+    inc.data[:] = 1.0
+    inc = (inc > 0).astype("float64")
+    shared = (inc.T @ inc).tocoo()
+    patients = np.asarray(inc.sum(axis=0)).ravel()
+    off = shared.row != shared.col
+    r, q, v = shared.row[off], shared.col[off], shared.data[off]
+    share = v / np.maximum(patients[r], 1.0)
+    density = np.zeros(n_v)
+    if len(r):
+        np.maximum.at(density, r, share)
+    community_size = np.ones(n_v)
+    strong = (v >= MIN_SHARED_PATIENTS) & (r < q)
+    if strong.any():
+        g = nx.Graph()
+        g.add_nodes_from(range(n_v))
+        jaccard = v[strong] / (patients[r[strong]] + patients[q[strong]] - v[strong])
+        g.add_weighted_edges_from(
+            zip(r[strong].tolist(), q[strong].tolist(), jaccard.tolist(), strict=True)
+        )
+        communities = nx.community.louvain_communities(g, weight="weight", seed=seed)
+        for members in communities:
+            idx = np.fromiter(members, dtype="int64")
+            community_size[idx] = len(idx)
+    provider_table = pd.DataFrame(
+        {
+            "provider_id": providers.to_numpy(),
+            "density": density,
+            "community": community_size,
+            "patients": patients,
+        }
+    )
+    return {"person_graph": person_table, "provider_graph": provider_table}
+
+
+def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Intermediate columns of the network family for the target claims."""
+    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    has = tc["provider"].to_numpy() >= 0
+    pg = tc[["person_id"]].merge(norms["person_graph"], on="person_id", how="left", sort=False)
+    vg = tc[["provider_id"]].merge(
+        norms["provider_graph"], on="provider_id", how="left", sort=False
+    )
+    w = pd.DataFrame(index=np.arange(len(tc)))
+    w["partners"] = pg["partners"].fillna(0.0).to_numpy(dtype="float64")
+    w["component"] = pg["component"].fillna(1.0).to_numpy(dtype="float64")
+    w["density"] = np.where(has, vg["density"].to_numpy(dtype="float64"), np.nan)
+    w["community"] = np.where(has, vg["community"].to_numpy(dtype="float64"), np.nan)
+    w["patients"] = np.where(has, vg["patients"].to_numpy(dtype="float64"), np.nan)
+
+    rows = np.flatnonzero(ctx.rows_of_target_entities("provider"))
+    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    t = local.reindex(ctx.targets).to_numpy()
+    ok = ~np.isnan(t)
+    ti = np.nan_to_num(t, nan=0).astype("int64")
+    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
+    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy())
+    same_day = g.prior_count()
+    w["same_day_patients"] = np.where(ok & has, same_day[ti] if len(s) else np.nan, np.nan)
+    return w
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+@feature(
+    "network",
+    reason="the claimant repeatedly visited providers on the same days as {value:.0f} other "
+    "patients",
+    unit="persons",
+)
+def covisit_partners(w: pd.DataFrame) -> np.ndarray:
+    """Other persons with whom the claimant shared at least two small same-day visits to the same
+    provider in the training window: recruited patients travelling together."""
+    return w["partners"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="the claimant belongs to a co-visiting group of {value:.0f} persons",
+    unit="persons",
+)
+def covisit_group_size(w: pd.DataFrame) -> np.ndarray:
+    """Size of the connected group of persons linked by repeated same-day co-visits in the
+    training window (1 when the claimant has no such links): ring membership."""
+    return w["component"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="{value:.0%} of the provider's patients also use one other specific provider",
+    unit="share",
+)
+def provider_shared_patient_density(w: pd.DataFrame) -> np.ndarray:
+    """Largest share of the provider's training-window patients that also visited one single other
+    provider: a clinic and a pharmacy working together on the same patients."""
+    return w["density"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="the provider is in a community of {value:.0f} providers sharing patients",
+    unit="providers",
+)
+def provider_community_size(w: pd.DataFrame) -> np.ndarray:
+    """Number of providers in the provider's Louvain community of the shared-patient graph
+    (training window, links of at least three shared patients)."""
+    return w["community"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="{value:.0f} other patients were seen by this provider on the same day",
+    unit="patients",
+)
+def same_day_copatients(w: pd.DataFrame) -> np.ndarray:
+    """Earlier-submitted claims at the same provider for the same service day (any benefit):
+    co-admission bursts."""
+    return w["same_day_patients"].to_numpy(dtype="float64")

@@ -1,0 +1,342 @@
+"""Provider family: the hospital, clinic or pharmacy, its recent activity and its profile.
+
+Signals for phantom hospitalisation (bed-days billed per licensed bed, batch admissions, bursts of
+new patients), split hospitalisation (the provider's readmission rate against peers) and upcoding
+(the provider's amounts and case mix against peers). Recent activity counts only claims submitted
+before the claim; profiles are fitted on the training window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.contract import BENEFIT_TYPES, PROVIDER_TYPES
+from riskml.features.claim import claim_base, peer_amount
+from riskml.features.context import DAY_S, Context, Groups, combine, day_numbers
+from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
+from riskml.features.registry import feature
+
+INPATIENT = BENEFIT_TYPES.index("inpatient")
+
+
+def _static(ctx: Context, provider_ids: pd.Series) -> pd.DataFrame:
+    prov = ctx.data.providers
+    beds = (
+        prov["beds"].astype("float64").to_numpy()
+        if "beds" in prov.columns
+        else np.full(len(prov), np.nan)
+    )
+    table = pd.DataFrame(
+        {
+            "provider_id": prov["provider_id"].astype("str").to_numpy(),
+            "ptype": pd.Categorical(
+                prov["provider_type"].astype("str"), categories=list(PROVIDER_TYPES)
+            ).codes.astype("float64"),
+            "tier": prov["tier"].astype("float64").to_numpy(),
+            "private": (prov["ownership"].astype("str") == "private").to_numpy(dtype="float64"),
+            "beds": beds,
+            "designated_day": day_numbers(prov["designated_on"]),
+        }
+    )
+    return pd.DataFrame({"provider_id": provider_ids.to_numpy(dtype=object)}).merge(
+        table, on="provider_id", how="left", sort=False
+    )
+
+
+def dx_weight(base: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Relative cost weight of the claim's diagnosis: its benefit x diagnosis median amount over
+    the benefit's median (a case-mix index)."""
+    dx = lookup_backoff(base, [(["bt", "dx3"], norms["amount_bt_dx"])])
+    bt = lookup_backoff(base, [(["bt"], norms["amount_bt"])])
+    return safe_ratio(dx, bt)
+
+
+def readmission_flags(ctx: Context, rows: np.ndarray) -> np.ndarray:
+    """1 for inpatient claims at ``rows`` readmitted ≤15 days after a same-provider, same-diagnosis
+    discharge known before them, 0 for other inpatient claims, NaN otherwise."""
+    s = ctx.claims
+    inp = s["bt"].to_numpy() == INPATIENT
+    key = combine(
+        s["person"].to_numpy(),
+        s["provider"].to_numpy(),
+        s["dx3_code"].to_numpy(),
+        np.where(inp, 0, -1),
+    )
+    last = Groups(key, s["rank"].to_numpy()).prior_max(s["se_day"].to_numpy())
+    gap = s["ss_day"].to_numpy() - last
+    flag = np.where(inp, ((gap >= 0) & (gap <= 15)).astype("float64"), np.nan)
+    return flag[rows]
+
+
+def fit(
+    ctx: Context,
+    window_rows: np.ndarray,
+    claim_norms: dict[str, pd.DataFrame],
+    window_days: float,
+    min_peers: int = MIN_PEERS,
+) -> dict[str, pd.DataFrame]:
+    """Provider profiles over the training window: volumes, readmission rate, case mix."""
+    c = ctx.claims.iloc[window_rows].reset_index(drop=True)
+    base = claim_base(ctx, window_rows, with_items=False)
+    weeks = max(window_days / 7.0, 1.0)
+    frame = pd.DataFrame(
+        {
+            "provider_id": c["provider_id"].to_numpy(dtype=object),
+            "inpatient": (c["bt"].to_numpy() == INPATIENT).astype("float64"),
+            "readmit": readmission_flags(ctx, window_rows),
+            "weight": np.where(
+                c["bt"].to_numpy() == INPATIENT, dx_weight(base, claim_norms), np.nan
+            ),
+            "ptype": base["provider_type"].to_numpy(dtype=object),
+            "tier_key": base["tier_key"].to_numpy(),
+        }
+    ).dropna(subset=["provider_id"])
+    g = frame.groupby("provider_id", sort=True)
+    profile = pd.DataFrame(
+        {
+            "claims_per_30d": g.size() / max(window_days / 30.0, 1.0),
+            "admissions_per_week": g["inpatient"].sum() / weeks,
+            "readmit_rate": g["readmit"].mean(),
+            "n_inpatient": g["inpatient"].sum(),
+            "case_mix": g["weight"].mean(),
+        }
+    ).reset_index()
+    peers = frame.drop_duplicates("provider_id")[["provider_id", "ptype", "tier_key"]]
+    profile = profile.merge(peers, on="provider_id", how="left")
+    hosp = profile.loc[profile["n_inpatient"] >= min_peers]
+    return {
+        "provider_profile": profile,
+        # peers are providers, far fewer than claims: any peer group with a provider counts
+        "peer_readmit": median_table(hosp, ["ptype", "tier_key"], "readmit_rate", 1),
+        "peer_case_mix": median_table(hosp, ["ptype", "tier_key"], "case_mix", 1),
+    }
+
+
+def prepare(
+    ctx: Context, norms: dict[str, pd.DataFrame], claim_norms: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """Intermediate columns of the provider family for the target claims."""
+    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    n = len(tc)
+    has = tc["provider"].to_numpy() >= 0
+    st = _static(ctx, tc["provider_id"])
+    w = pd.DataFrame(index=np.arange(n))
+    w["ptype"] = st["ptype"].to_numpy()
+    w["tier"] = st["tier"].to_numpy()
+    w["private"] = st["private"].to_numpy()
+    w["beds"] = st["beds"].to_numpy()
+    w["designated_days"] = tc["ss_day"].to_numpy() - st["designated_day"].to_numpy()
+
+    rows = np.flatnonzero(ctx.rows_of_target_entities("provider"))
+    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    t = local.reindex(ctx.targets).to_numpy()
+    t_ok = ~np.isnan(t)
+    ti = np.nan_to_num(t, nan=0).astype("int64")
+
+    def at(values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return np.full(n, np.nan)
+        return np.where(t_ok, np.asarray(values, dtype="float64")[ti], np.nan)
+
+    rank = s["rank"].to_numpy()
+    sub_s = s["sub_s"].to_numpy()
+    prov = s["provider"].to_numpy()
+    inp = np.where(s["bt"].to_numpy() == INPATIENT, 0, -1)
+    los = np.where(inp == 0, s["se_day"].to_numpy() - s["ss_day"].to_numpy() + 1.0, 0.0)
+    g_inp = Groups(combine(prov, inp), rank, sub_s)
+    bed_days = g_inp.window_sum(los, sub_s, 30 * DAY_S)
+    w["bed_days_30d"] = np.where(has, np.nan_to_num(at(bed_days)), np.nan)
+    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
+    w["same_day_admissions"] = np.where(
+        tc["bt"].to_numpy() == INPATIENT,
+        at(Groups(combine(prov, day, inp), rank).prior_count()),
+        np.nan,
+    )
+    week = np.floor_divide(day + 3, 7)  # weeks starting Monday
+    w["same_week_admissions"] = np.where(
+        tc["bt"].to_numpy() == INPATIENT,
+        at(Groups(combine(prov, week, inp), rank).prior_count()),
+        np.nan,
+    )
+    g = Groups(prov, rank, sub_s)
+    w["claims_30d"] = at(g.window_count(sub_s, 30 * DAY_S))
+    base = claim_base(ctx, rows, with_items=False)
+    ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
+    cnt90 = g.window_count(sub_s, 90 * DAY_S)
+    valid = np.isfinite(ratio).astype("float64")
+    w["amount_ratio_90d"] = at(
+        safe_ratio(
+            g.window_sum(np.nan_to_num(ratio), sub_s, 90 * DAY_S),
+            g.window_sum(valid, sub_s, 90 * DAY_S),
+        )
+    )
+    weight = np.where(inp == 0, dx_weight(base, claim_norms), np.nan)
+    wvalid = np.isfinite(weight).astype("float64")
+    w["case_mix_90d"] = at(
+        safe_ratio(
+            g_inp.window_sum(np.nan_to_num(weight), sub_s, 90 * DAY_S),
+            g_inp.window_sum(wvalid, sub_s, 90 * DAY_S),
+        )
+    )
+    new_patient = Groups(combine(s["person"].to_numpy(), prov), rank).first_in_group()
+    w["new_patient_share_30d"] = at(
+        safe_ratio(
+            g.window_sum(new_patient.astype("float64"), sub_s, 30 * DAY_S),
+            g.window_count(sub_s, 30 * DAY_S),
+        )
+    )
+    del cnt90
+
+    profile = norms["provider_profile"]
+    prof = tc[["provider_id"]].merge(profile, on="provider_id", how="left", sort=False)
+    w["claims_norm"] = prof["claims_per_30d"].to_numpy(dtype="float64")
+    w["admissions_week_norm"] = prof["admissions_per_week"].to_numpy(dtype="float64")
+    w["readmit_rate"] = prof["readmit_rate"].to_numpy(dtype="float64")
+    peer_key = pd.DataFrame(
+        {
+            "ptype": tc[["provider_id"]]
+            .merge(
+                ctx.data.providers[["provider_id", "provider_type"]].astype({"provider_id": "str"}),
+                on="provider_id",
+                how="left",
+            )["provider_type"]
+            .astype("str")
+            .to_numpy(dtype=object),
+            "tier_key": np.nan_to_num(w["tier"].to_numpy(), nan=0.0),
+        }
+    )
+    w["peer_readmit"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_readmit"])])
+    w["peer_case_mix"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_case_mix"])])
+    return w
+
+
+# --- features -------------------------------------------------------------------------------
+
+
+@feature("provider", reason="provider type: {label}", unit="code", labels=PROVIDER_TYPES)
+def provider_type_code(w: pd.DataFrame) -> np.ndarray:
+    """Kind of provider (hospital, clinic, pharmacy, rehabilitation), as a code."""
+    return w["ptype"].to_numpy(dtype="float64")
+
+
+@feature("provider", reason="tier-{value:.0f} hospital", unit="tier")
+def provider_tier(w: pd.DataFrame) -> np.ndarray:
+    """Hospital grade 1-3 (missing for other providers): peers are compared within a tier."""
+    return w["tier"].to_numpy(dtype="float64")
+
+
+@feature("provider", reason="privately owned provider (flag {value:.0f})", unit="flag")
+def provider_private(w: pd.DataFrame) -> np.ndarray:
+    """1 for a privately owned provider; recruited phantom admissions cluster in small private
+    hospitals."""
+    return w["private"].to_numpy(dtype="float64")
+
+
+@feature("provider", reason="the provider has {value:.0f} licensed beds", unit="beds")
+def provider_beds(w: pd.DataFrame) -> np.ndarray:
+    """Licensed beds of the provider (missing when the scheme does not record them)."""
+    return w["beds"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider was designated {value:.0f} days before the service",
+    unit="days",
+)
+def provider_designated_days(w: pd.DataFrame) -> np.ndarray:
+    """Days since the provider was designated by the scheme (定点)."""
+    return w["designated_days"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider billed {value:.1f} inpatient days per licensed bed per day last month",
+    unit="ratio",
+)
+def provider_census_vs_beds(w: pd.DataFrame) -> np.ndarray:
+    """Inpatient bed-days on the provider's claims submitted in the previous 30 days divided by
+    30 x licensed beds: the average census against capacity. Above 1 means more patients than
+    beds (218 inpatients in 80 beds)."""
+    return safe_ratio(w["bed_days_30d"].to_numpy(), 30.0 * w["beds"].to_numpy())
+
+
+@feature(
+    "provider",
+    reason="{value:.0f} other patients were admitted to this provider the same day",
+    unit="admissions",
+)
+def provider_same_day_admissions(w: pd.DataFrame) -> np.ndarray:
+    """Earlier-submitted admissions to the same provider on the same day: batch admissions of
+    recruited "free check-up" patients."""
+    return w["same_day_admissions"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="admissions this week are {value:.1f}x the provider's usual weekly admissions",
+    unit="ratio",
+)
+def provider_week_admissions_vs_norm(w: pd.DataFrame) -> np.ndarray:
+    """Earlier-submitted admissions to the provider in the same week against its training-window
+    weekly average: admission bursts."""
+    return safe_ratio(
+        w["same_week_admissions"].to_numpy() + 1.0, w["admissions_week_norm"].to_numpy()
+    )
+
+
+@feature(
+    "provider",
+    reason="the provider's claims in the last 30 days are {value:.1f}x its usual volume",
+    unit="ratio",
+)
+def provider_volume_vs_norm(w: pd.DataFrame) -> np.ndarray:
+    """Claims submitted by the provider in the previous 30 days against its training-window
+    monthly average: sudden growth."""
+    return safe_ratio(w["claims_30d"].to_numpy(), w["claims_norm"].to_numpy())
+
+
+@feature(
+    "provider",
+    reason="the provider's recent claims average {value:.1f}x their peer medians",
+    unit="ratio",
+)
+def provider_amount_vs_peers_90d(w: pd.DataFrame) -> np.ndarray:
+    """Mean of amount-against-peer-median over the provider's claims of the previous 90 days:
+    a provider that systematically bills above its peers."""
+    return w["amount_ratio_90d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider's recent case mix is {value:.2f}x that of its peer hospitals",
+    unit="ratio",
+)
+def provider_case_mix_vs_peers(w: pd.DataFrame) -> np.ndarray:
+    """Mean diagnosis cost weight of the provider's inpatient claims in the previous 90 days
+    against the median of providers of the same type and tier: case-mix drift from upcoding
+    (高套分组)."""
+    return safe_ratio(w["case_mix_90d"].to_numpy(), w["peer_case_mix"].to_numpy())
+
+
+@feature(
+    "provider",
+    reason="the provider's 15-day readmission rate is {value:.1f}x that of its peers",
+    unit="ratio",
+)
+def provider_readmission_vs_peers(w: pd.DataFrame) -> np.ndarray:
+    """The provider's training-window share of stays readmitted within 15 days to it with the same
+    diagnosis, against peers of its type and tier: systematic split hospitalisation."""
+    return safe_ratio(w["readmit_rate"].to_numpy(), w["peer_readmit"].to_numpy())
+
+
+@feature(
+    "provider",
+    reason="{value:.0%} of the provider's claims last month were from first-time patients",
+    unit="share",
+)
+def provider_new_patient_share_30d(w: pd.DataFrame) -> np.ndarray:
+    """Share of the provider's claims in the previous 30 days that were a patient's first claim
+    there: a wave of recruited patients."""
+    return w["new_patient_share_30d"].to_numpy(dtype="float64")

@@ -1,0 +1,86 @@
+"""Named, versioned feature sets: which registered features a model uses.
+
+A set is frozen once a model has been trained on it; a change of features is a new version
+(``claims_v2``), never an edit, so a registered model's feature set can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+CLAIMS_V1: tuple[str, ...] = (
+    # claim
+    "benefit_type_code",
+    "channel_code",
+    "amount_claimed",
+    "amount_vs_peer_median",
+    "length_of_stay_days",
+    "los_vs_diagnosis_norm",
+    "charges_per_day_vs_norm",
+    "items_per_inpatient_day",
+    "item_lines",
+    "item_lines_vs_diagnosis_norm",
+    "duplicate_item_lines",
+    "exam_share",
+    "bed_share",
+    "drug_share",
+    "items_total_vs_claimed",
+    "submission_lag_days",
+    "days_enrolment_to_service",
+    "diagnosis_implausible_for_age_sex",
+    "trace_codes_seen_before",
+    # claimant history
+    "days_service_after_reported_death",
+    "claimant_claims_30d",
+    "claimant_claims_365d",
+    "claimant_amount_365d",
+    "claimant_claims_24h",
+    "days_since_previous_claim",
+    "days_since_medical_claim",
+    "distinct_providers_before",
+    "readmission_days_same_provider",
+    "readmission_days_same_diagnosis",
+    "inpatient_stays_365d",
+    "same_day_claims_other_province",
+    "benefit_month_claimed_other_region",
+    "benefit_month_claimed_before",
+    "duplicate_claims_same_day",
+    "days_from_previous_same_provider",
+    "near_duplicate_amount_difference",
+    "same_benefit_claims_before",
+    "outside_insured_region",
+    "contributions_during_unemployment",
+    "drug_supply_vs_days_elapsed",
+    "drug_fills_90d",
+    "providers_for_same_drug",
+    # employer
+    "tenure_with_employer_days",
+    "contribution_months_with_employer",
+    "contribution_months_12m",
+    "contribution_base_vs_regional_median",
+    "employer_new_members_3m",
+    "employer_hiring_burst",
+    "employer_members",
+    "employer_benefit_claims_per_member",
+    "employer_age_days",
+    # provider
+    "provider_type_code",
+    "provider_tier",
+    "provider_private",
+    "provider_beds",
+    "provider_designated_days",
+    "provider_census_vs_beds",
+    "provider_same_day_admissions",
+    "provider_week_admissions_vs_norm",
+    "provider_volume_vs_norm",
+    "provider_amount_vs_peers_90d",
+    "provider_case_mix_vs_peers",
+    "provider_readmission_vs_peers",
+    "provider_new_patient_share_30d",
+    # network
+    "covisit_partners",
+    "covisit_group_size",
+    "provider_shared_patient_density",
+    "provider_community_size",
+    "same_day_copatients",
+)
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"claims_v1": CLAIMS_V1}
