@@ -84,6 +84,23 @@ def validate(data: DataDir) -> None:
 
 @app.command()
 @_friendly
+def features(
+    data: DataDir,
+    out: Annotated[Path, typer.Option(help="Parquet file to write: claim_id plus the features")],
+    model: Annotated[
+        str | None,
+        typer.Option(help="MLflow model URI whose fitted feature builder to use"),
+    ] = None,
+) -> None:
+    """Write the point-in-time feature matrix of every claim (fits on DIR's first 60% of months
+    unless --model is given)."""
+    from riskml.features import run_features
+
+    run_features(data_dir=data, out=out, model_uri=model)
+
+
+@app.command()
+@_friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="folder for the demo's data and stores")] = Path(
         "demo"
