@@ -1,0 +1,135 @@
+"""Observed labels: what a capacity-limited fraud unit would have decided, not the truth.
+
+Investigations are triggered by suspicion: most fraud units (less so the well-camouflaged),
+many honest look-alikes, a share of expensive or unusual honest claims. A random audit sample
+is drawn on top (``source = random_audit``). Investigators find most of the fraud they look at,
+miss some (labelled ``unfounded``, ``is_fraud`` False), keep honest errors apart (``error``)
+and make a few mistakes (label noise). Decisions take weeks. The ground truth is written
+separately; these labels are what a model can learn from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.contract import TYPOLOGIES
+from riskml.synth.config import SynthConfig
+from riskml.synth.world import BENEFIT, CLASS
+
+# Base chance that an honest claim is investigated, by benefit.
+_HONEST_BASE = {
+    "outpatient": 0.05,
+    "inpatient": 0.45,
+    "pharmacy": 0.06,
+    "work_injury": 0.7,
+    "maternity": 0.6,
+    "unemployment": 0.25,
+    "pension": 0.04,
+}
+HONEST_INVESTIGATED = 0.17  # mean share of honest claims investigated (capacity)
+RANDOM_AUDIT = 0.05
+DETECTION = 0.85  # chance an investigated fraud is recognised as such
+NOISE = 0.006  # honest claims wrongly confirmed as fraud
+HONEST_ERROR = 0.02  # honest claims found to hold an administrative error
+# typologies a wrongly confirmed honest claim gets, by benefit
+_NOISE_TYPOLOGY = {
+    "outpatient": "duplicate_claim",
+    "inpatient": "upcoding",
+    "pharmacy": "drug_reselling",
+    "work_injury": "work_injury_fabricated",
+    "maternity": "fictitious_employment",
+    "unemployment": "unemployment_while_employed",
+    "pension": "pension_after_death",
+}
+
+
+def simulate_labels(
+    rng: np.random.Generator, claims: pd.DataFrame, config: SynthConfig
+) -> pd.DataFrame:
+    """Labels for the investigated and audited claims (row ``cidx`` of ``claims``).
+
+    Columns: ``cidx``, ``is_fraud``, ``typology`` (index, -1 none), ``outcome``, ``source``,
+    ``decided_s`` (seconds after the window start).
+    """
+    n = len(claims)
+    benefit = claims["benefit"].to_numpy()
+    typ = claims["typ"].to_numpy()
+    tclass = claims["tclass"].to_numpy()
+    unit = claims["unit"].to_numpy()
+    amount = claims["amount"].to_numpy()
+    look = claims["look"].to_numpy() >= 0
+    bad = (typ >= 0) & (tclass != CLASS["error"])
+    error = (typ >= 0) & (tclass == CLASS["error"])
+
+    # honest suspicion: benefit base, amount against the benefit's median, look-alikes
+    base = np.zeros(n)
+    median = np.ones(n)
+    for name, code in BENEFIT.items():
+        sel = benefit == code
+        base[sel] = _HONEST_BASE[name]
+        if sel.any():
+            median[sel] = max(float(np.median(amount[sel])), 1.0)
+    rel = np.clip((amount / median) ** 0.35, 0.5, 3.0)
+    suspicion = base * rel * np.where(look, 3.0, 1.0)
+    honest = ~bad & ~error
+    scale = HONEST_INVESTIGATED / max(float(suspicion[honest].mean()), 1e-9)
+    p_honest = np.clip(suspicion * scale, 0, 0.9)
+
+    # fraud is investigated per unit: a unit is looked at or not, and then found or not
+    camo = np.array([config.typologies[t].camouflage for t in TYPOLOGIES])
+    key = np.where(typ >= 0, typ.astype(np.int64) * 10_000_000 + unit, -1)
+    codes, uniq = pd.factorize(key, sort=True)
+    u_typ = (np.asarray(uniq) // 10_000_000).clip(0, len(TYPOLOGIES) - 1)
+    u_look = rng.random(len(uniq)) < np.where(
+        np.asarray(uniq) >= 0, 0.85 * (1 - 0.45 * camo[u_typ]), 0
+    )
+    u_found = rng.random(len(uniq)) < DETECTION
+    unit_looked = u_look[codes]
+    unit_found = u_found[codes]
+    per_claim = rng.random(n)
+    investigated = np.where(
+        bad,
+        unit_looked & (per_claim < 0.9),
+        np.where(error, per_claim < 0.6, rng.random(n) < p_honest),
+    )
+    audited = (rng.random(n) < RANDOM_AUDIT) & ~investigated
+    labelled = investigated | audited
+    source = np.where(audited, "random_audit", "investigation")
+
+    # outcomes
+    found = np.where(audited, rng.random(n) < 0.95, unit_found)
+    outcome = np.full(n, "unfounded", dtype=object)
+    is_fraud = np.zeros(n, dtype=bool)
+    typology = np.full(n, -1, dtype=np.int64)
+    hit = bad & found
+    outcome[hit] = np.where(tclass[hit] == CLASS["abuse"], "abuse", "fraud")
+    is_fraud[hit] = True
+    typology[hit] = typ[hit]
+    err_found = error & (rng.random(n) < 0.9)
+    outcome[err_found] = "error"
+    u = rng.random(n)
+    honest_error = honest & (u < HONEST_ERROR)
+    outcome[honest_error] = "error"
+    noisy = honest & (u >= HONEST_ERROR) & (u < HONEST_ERROR + NOISE)
+    inverse = {code: name for name, code in BENEFIT.items()}
+    noise_typ = np.array(
+        [TYPOLOGIES.index(_NOISE_TYPOLOGY[inverse[int(b)]]) for b in range(len(BENEFIT))]
+    )
+    outcome[noisy] = "fraud"
+    is_fraud[noisy] = True
+    typology[noisy] = noise_typ[benefit[noisy]]
+
+    weeks = rng.lognormal(np.log(5.0), 0.45, n)
+    decided = claims["sub_s"].to_numpy() + (weeks * 7 * 86_400).astype(np.int64)
+    idx = np.nonzero(labelled)[0]
+    return pd.DataFrame(
+        {
+            "cidx": idx,
+            "is_fraud": is_fraud[idx],
+            "typology": typology[idx],
+            "outcome": outcome[idx].astype(str),
+            "source": source[idx],
+            "decided_s": decided[idx],
+        }
+    )
