@@ -58,9 +58,6 @@ class Scorer:
         self.bundle = bundle
         self.num_threads = num_threads
         self.top_k = top_k
-        thresholds = bundle.band_thresholds
-        self._high = float(thresholds["high"])
-        self._medium = float(thresholds["medium"])
 
     @property
     def model_name(self) -> str:
@@ -83,29 +80,19 @@ class Scorer:
             "trained_at": str(self.bundle.trained_at),
             "features": self.feature_names,
             "metrics": self.bundle.metrics,
-            "band_thresholds": {"high": self._high, "medium": self._medium},
+            "band_thresholds": dict(self.bundle.band_thresholds),
         }
 
     def features(self, data: ClaimsData, claims: pd.DataFrame | None = None) -> pd.DataFrame:
         """Point-in-time features of ``claims`` (default: all of ``data``), ``data`` as history."""
         return self.bundle.feature_builder.transform(data, claims)
 
-    def bands(self, scores: np.ndarray) -> np.ndarray:
-        """Risk bands from the cut-offs fixed at training (never recomputed per backlog)."""
-        return np.where(
-            scores >= self._high, "high", np.where(scores >= self._medium, "medium", "low")
-        )
-
     def score_matrix(
         self, matrix: np.ndarray, explain: Explain = "flagged"
     ) -> tuple[np.ndarray, np.ndarray, list[list[Reason]]]:
         """Scores, bands and reasons for a finished feature matrix (rows in claim order)."""
-        raw = np.asarray(
-            self.bundle.booster.predict(matrix, raw_score=True, num_threads=self.num_threads),
-            dtype=np.float64,
-        )
-        scores = self.bundle.calibrate(raw)
-        bands = self.bands(scores)
+        scores = self.bundle.predict_risk(matrix, num_threads=self.num_threads)
+        bands = self.bundle.band(scores)  # cut-offs fixed at training, never per backlog
         reasons: list[list[Reason]] = [[] for _ in range(len(scores))]
         if explain != "none":
             rows = np.arange(len(scores)) if explain == "all" else np.flatnonzero(bands != "low")
