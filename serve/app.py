@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, status
+from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskml.security import load_secret
@@ -33,9 +33,7 @@ class BodyTooLarge(HTTPException):
     """The request body exceeds ``max_body_bytes`` (413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"request body larger than {limit} bytes"
-        )
+        super().__init__(413, f"request body larger than {limit} bytes")
 
 
 class LimitsAndMetrics:

@@ -7,13 +7,13 @@ audit rows in one transaction. A retry replaces the stored claim (upsert by ``cl
 neither duplicates it nor sees itself in its history.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: FastAPI must see the request model built at
+# runtime in make_router as a real annotation, not a string it cannot resolve.
 import datetime as dt
 import logging
 import math
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Request, status
@@ -29,11 +29,13 @@ from serve.schemas import (
     MAX_ID_LENGTH,
     DecisionIn,
     DecisionOut,
-    ScoreRequest,
     ScoreResponse,
     build_request_models,
 )
 from serve.settings import Settings
+
+if TYPE_CHECKING:
+    from serve.schemas import ScoreRequest
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def _optional_absent(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return frame.drop(columns=empty)
 
 
-def request_frames(body: ScoreRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
+def request_frames(body: "ScoreRequest") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The request's claims and items as contract frames (loader dtypes); 422 on what pydantic
     cannot see alone: a claim_id twice in one request, a line_no twice in one claim.
     """

@@ -1,7 +1,6 @@
 """``GET /v1/queue``: flagged claims awaiting a decision, highest risk and amount first."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the limit's bound comes from settings at runtime.
 import datetime as dt
 from typing import Annotated, Literal
 
