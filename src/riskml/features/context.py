@@ -136,8 +136,7 @@ class Groups:
         excl = np.zeros(self.n + 1, dtype="float64")
         # the previous row's inclusive sum (not inclusive - v, which rounds): the prefix then
         # depends on the group's own earlier rows alone
-        prev_inclusive = np.empty(self.n, dtype="float64")
-        prev_inclusive[0] = 0.0
+        prev_inclusive = np.zeros(self.n, dtype="float64")
         prev_inclusive[1:] = inclusive[:-1]
         first = np.zeros(self.n, dtype=bool)
         if self.n:
