@@ -101,6 +101,44 @@ def features(
 
 @app.command()
 @_friendly
+def train(
+    data: DataDir,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name")] = None,
+    promote: Annotated[
+        bool, typer.Option(help="move alias 'champion' to the new version if it passes the gate")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="run config, e.g. pipelines/train.yaml (default: built-in)")
+    ] = None,
+) -> None:
+    """Train, evaluate out of time, log to MLflow and register a new version of riskml-claims."""
+    import json
+
+    from riskml.train import run_train
+
+    summary = run_train(data, config_path=config, experiment=experiment, promote=promote)
+    typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+@_friendly
+def evaluate(
+    data: DataDir,
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = "models:/riskml-claims@champion",
+    capacity: Annotated[
+        float, typer.Option(min=0.0001, max=0.5, help="share of claims per month referred")
+    ] = 0.01,
+) -> None:
+    """Print the metrics JSON of a model version on the labelled claims of a data directory."""
+    import json
+
+    from riskml.evaluate import run_evaluate
+
+    typer.echo(json.dumps(run_evaluate(data, model_uri=model, capacity=capacity)))
+
+
+@app.command()
+@_friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="folder for the demo's data and stores")] = Path(
         "demo"

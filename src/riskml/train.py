@@ -1,0 +1,586 @@
+"""Training: out-of-time split with label delay, LightGBM, imbalance, size, calibration, bands.
+
+The steps are plain functions (``plan_windows``, ``claim_frame``, ``select_imbalance``,
+``select_size``, ``band_thresholds``...) wired by :func:`train_model`, which returns a
+:class:`TrainResult` holding the self-contained model parts and everything measured on the way.
+:func:`run_train` adds the MLflow side (``riskml.registry``): logging, registering, promotion.
+
+Time: the data's calendar months of ``submitted_at`` are cut, from the end, into test,
+calibration, validation and train windows (``SplitConfig``). The model is taken to be trained at
+the start of the test window, so labels count for fitting only if decided before that instant;
+claims without a label (or whose label was not known yet) are never used as "not fraud".
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from riskml import baselines
+from riskml.calibration import Calibrator, fit_calibrator
+from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
+from riskml.data import ClaimsData
+from riskml.errors import ConfigError, RiskmlError
+from riskml.evaluate import age_band, auc_pr, evaluate_scores
+
+if TYPE_CHECKING:
+    from riskml.registry import GateDecision, RegisteredVersion
+
+log = logging.getLogger(__name__)
+
+WINDOWS = ("warmup", "train", "validation", "calibration", "test")
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Window boundaries (each ``[start, next start)``) and the label cut-offs."""
+
+    warmup_start: pd.Timestamp
+    train_start: pd.Timestamp
+    validation_start: pd.Timestamp
+    calibration_start: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+
+    @property
+    def training_cutoff(self) -> pd.Timestamp:
+        """Labels decided at or after this instant are unknown to train/validation/calibration."""
+        return self.test_start
+
+    def assign(self, submitted_at: pd.Series) -> np.ndarray:
+        """The window name of every timestamp (``warmup`` .. ``test``)."""
+        edges = np.array(
+            [
+                self.train_start,
+                self.validation_start,
+                self.calibration_start,
+                self.test_start,
+            ],
+            dtype="datetime64[ns]",
+        )
+        idx = np.searchsorted(edges, submitted_at.to_numpy(dtype="datetime64[ns]"), side="right")
+        return np.asarray(WINDOWS, dtype=object)[idx]
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "warmup_start": str(self.warmup_start.date()),
+            "train_start": str(self.train_start.date()),
+            "validation_start": str(self.validation_start.date()),
+            "calibration_start": str(self.calibration_start.date()),
+            "test_start": str(self.test_start.date()),
+            "test_end": str(self.test_end.date()),
+        }
+
+
+def plan_windows(submitted_at: pd.Series, split: SplitConfig) -> Windows:
+    """Cut the calendar months of ``submitted_at`` into windows, from the end of the data."""
+    if submitted_at.empty:
+        raise RiskmlError("claims: no claims to train on")
+    months = submitted_at.dt.to_period("M")
+    first, last = months.min(), months.max()
+    n_months = (last - first).n + 1
+    need = (
+        split.warmup_months
+        + split.min_train_months
+        + split.validation_months
+        + split.calibration_months
+        + split.test_months
+    )
+    if n_months < need:
+        raise ConfigError(
+            f"split: the data spans {n_months} months of claims.submitted_at ({first}..{last}) "
+            f"but warmup + min_train + validation + calibration + test months = {need}"
+        )
+    test_end = (last + 1).start_time
+    test_start = (last + 1 - split.test_months).start_time
+    cal_start = (last + 1 - split.test_months - split.calibration_months).start_time
+    val_start = (
+        last + 1 - split.test_months - split.calibration_months - split.validation_months
+    ).start_time
+    return Windows(
+        warmup_start=first.start_time,
+        train_start=(first + split.warmup_months).start_time,
+        validation_start=val_start,
+        calibration_start=cal_start,
+        test_start=test_start,
+        test_end=test_end,
+    )
+
+
+def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
+    """One row per claim (index ``claim_id``): window, month, label, typology, amount, groups.
+
+    ``label`` is 1.0 fraud, 0.0 not fraud, NaN when there is no label or (with ``windows``) when
+    it was decided only after the cut-off of the claim's window. Without ``windows`` every label
+    counts and every claim is in the ``test`` window (evaluation of a given data directory).
+    """
+    c = data.claims
+    frame = pd.DataFrame(
+        {
+            "submitted_at": c["submitted_at"].to_numpy(),
+            "month": c["submitted_at"].dt.to_period("M").astype(str).to_numpy(),
+            "amount": c["amount_claimed"].to_numpy(dtype=np.float64),
+        },
+        index=pd.Index(c["claim_id"].astype(str).to_numpy(), name="claim_id"),
+    )
+    frame["window"] = windows.assign(c["submitted_at"]) if windows is not None else "test"
+    label = pd.Series(np.nan, index=frame.index)
+    typology = pd.Series(None, index=frame.index, dtype=object)
+    if data.labels is not None and len(data.labels):
+        lab = data.labels.drop_duplicates("claim_id", keep="last").set_index("claim_id")
+        lab = lab.reindex(frame.index)
+        fraud = lab["is_fraud"].astype("boolean")
+        known = fraud.notna().to_numpy().copy()
+        if windows is not None:
+            decided = lab["decided_at"]
+            in_time = decided.isna() | (decided < windows.training_cutoff)
+            known &= in_time.to_numpy() | (frame["window"] == "test").to_numpy()
+        label = pd.Series(
+            np.where(known, fraud.fillna(False).to_numpy(dtype=np.float64), np.nan),
+            index=frame.index,
+        )
+        typology = lab["typology"].astype(object).where(lab["typology"].notna(), None)
+    frame["label"] = label.to_numpy()
+    frame["typology"] = typology.to_numpy()
+    persons = data.persons.set_index("person_id")
+    pid = c["person_id"]
+    frame["sex"] = pid.map(persons["sex"]).astype(object).to_numpy()
+    frame["hukou_type"] = pid.map(persons["hukou_type"]).astype(object).to_numpy()
+    frame["region"] = pid.map(persons["region_code"]).astype(object).to_numpy()
+    frame["age_band"] = age_band(pid.map(persons["birth_date"]), c["submitted_at"])
+    return frame
+
+
+def imbalance_params(method: ImbalanceMethod, y: np.ndarray) -> dict[str, Any]:
+    """LightGBM parameters for one treatment of the class imbalance."""
+    pos = float((y == 1).sum())
+    neg = float((y == 0).sum())
+    if method == "scale_pos_weight":
+        return {"scale_pos_weight": neg / max(pos, 1.0)}
+    if method == "sqrt_scale_pos_weight":
+        return {"scale_pos_weight": math.sqrt(neg / max(pos, 1.0))}
+    if method == "is_unbalance":
+        return {"is_unbalance": True}
+    return {}
+
+
+def booster_params(config: TrainConfig, size: ModelSize, extra: dict[str, Any]) -> dict[str, Any]:
+    """The full LightGBM parameter set for one size and imbalance treatment."""
+    lc = config.lightgbm
+    return {
+        "objective": "binary",
+        "metric": "average_precision",
+        "learning_rate": lc.learning_rate,
+        "num_leaves": size.num_leaves,
+        "max_depth": size.max_depth,
+        "min_child_samples": lc.min_child_samples,
+        "feature_fraction": lc.feature_fraction,
+        "bagging_fraction": lc.bagging_fraction,
+        "bagging_freq": lc.bagging_freq,
+        "lambda_l2": lc.lambda_l2,
+        "num_threads": lc.num_threads,
+        "seed": lc.seed,
+        "deterministic": True,
+        "force_col_wise": True,
+        "verbose": -1,
+        **extra,
+    }
+
+
+def fit_booster(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    params: dict[str, Any],
+    max_trees: int,
+    early_stopping_rounds: int,
+    feature_names: list[str],
+) -> lgb.Booster:
+    """Train with early stopping on the validation window; keep only the best iteration's trees."""
+    train_set = lgb.Dataset(x_train, label=y_train, feature_name=feature_names)
+    val_set = lgb.Dataset(x_val, label=y_val, reference=train_set)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=max_trees,
+        valid_sets=[val_set],
+        callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)],
+    )
+    best = booster.best_iteration or booster.current_iteration()
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+
+
+def raw_score(booster: lgb.Booster, x: np.ndarray, num_threads: int) -> np.ndarray:
+    return np.asarray(booster.predict(x, raw_score=True, num_threads=num_threads), dtype=np.float64)
+
+
+def explain_cost(booster: lgb.Booster, x: np.ndarray, num_threads: int) -> dict[str, float]:
+    """Measured rows per second of ``predict`` and of exact TreeSHAP (``pred_contrib``) on ``x``."""
+    t0 = time.perf_counter()
+    booster.predict(x, raw_score=True, num_threads=num_threads)
+    t1 = time.perf_counter()
+    booster.predict(x, pred_contrib=True, num_threads=num_threads)
+    t2 = time.perf_counter()
+    n = max(len(x), 1)
+    return {
+        "predict_rows_per_s": n / max(t1 - t0, 1e-9),
+        "shap_rows_per_s": n / max(t2 - t1, 1e-9),
+        "shap_ms_per_row": 1000 * (t2 - t1) / n,
+    }
+
+
+def band_thresholds(scores: np.ndarray, high_share: float, medium_share: float) -> dict[str, float]:
+    """Calibrated-score cut-offs so that ``high`` holds the top ``high_share`` of the claims and
+    ``medium`` the next ``medium_share`` (computed once, on the calibration window's claims)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.size == 0:
+        raise RiskmlError("calibration window: no claims to place the risk bands on")
+    high = float(np.quantile(s, 1 - high_share, method="higher"))
+    medium = float(np.quantile(s, 1 - high_share - medium_share, method="higher"))
+    return {"high": high, "medium": min(medium, high)}
+
+
+@dataclass
+class Candidate:
+    """One trained booster and what it measured on the validation window."""
+
+    name: str
+    booster: lgb.Booster
+    val_auc_pr: float
+    trees: int
+    params: dict[str, Any]
+    cost: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """Everything one training run produced: the model parts, its metrics and its measurements."""
+
+    config: TrainConfig
+    windows: Windows
+    feature_builder: Any
+    feature_names: list[str]
+    feature_set: str
+    feature_set_version: str
+    booster: lgb.Booster
+    calibrator: Calibrator
+    band_thresholds: dict[str, float]
+    imbalance: str
+    size: ModelSize
+    metrics: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
+    imbalance_table: list[dict[str, Any]]
+    size_table: list[dict[str, Any]]
+    window_counts: dict[str, dict[str, int]]
+    timings: dict[str, float]
+    trained_at: str
+    fingerprint: str = ""
+    test_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+    test_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    calibration_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
+    baseline_test_scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _rows(frame: pd.DataFrame, window: str, labelled: bool) -> np.ndarray:
+    mask = (frame["window"] == window).to_numpy()
+    if labelled:
+        mask = mask & frame["label"].notna().to_numpy()
+    return np.flatnonzero(mask)
+
+
+def _need_both_classes(frame: pd.DataFrame, rows: np.ndarray, window: str) -> None:
+    y = frame["label"].to_numpy()[rows]
+    n_fraud, n = int((y == 1).sum()), len(y)
+    if n_fraud == 0 or n_fraud == n:
+        raise RiskmlError(
+            f"labels: the {window} window has {n} labelled claims of which {n_fraud} fraud; "
+            "need both fraud and non-fraud labels decided before the training cut-off"
+        )
+
+
+def _fairness_attributes(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    return frame[list(config.fairness.attributes)].reset_index(drop=True)
+
+
+def score_window(
+    frame: pd.DataFrame, scores: np.ndarray, config: TrainConfig, probability: bool
+) -> dict[str, Any]:
+    """The metrics JSON of one scored window frame (rows aligned with ``scores``)."""
+    return evaluate_scores(
+        frame["label"].to_numpy(),
+        scores,
+        month=frame["month"].to_numpy(),
+        amount=frame["amount"].to_numpy(),
+        typology=frame["typology"].to_numpy(),
+        attributes=_fairness_attributes(frame, config),
+        capacity=config.evaluation.capacity,
+        is_probability=probability,
+        ece_bins=config.evaluation.ece_bins,
+        min_group_negatives=config.fairness.min_group_negatives,
+    )
+
+
+def feature_set_version(builder: Any, feature_set: str) -> str:
+    """The version string of the builder's feature set, whatever attribute the builder uses."""
+    for attr in ("feature_set_version_", "feature_set_version", "version_", "version"):
+        value = getattr(builder, attr, None)
+        if value is not None and not callable(value):
+            return str(value)
+    return feature_set
+
+
+def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") -> TrainResult:
+    """Fit the whole model on one data directory's contents; no MLflow here."""
+    from riskml.features import FeatureBuilder
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    lc = config.lightgbm
+    windows = plan_windows(data.claims["submitted_at"], config.split)
+    frame = claim_frame(data, windows)
+
+    t0 = time.perf_counter()
+    builder = FeatureBuilder(
+        feature_set=config.feature_set,
+        fit_start=windows.train_start,
+        fit_end=windows.validation_start,
+    ).fit(data)
+    features = builder.transform(data)
+    timings["features_s"] = time.perf_counter() - t0
+    names = [str(n) for n in builder.feature_names_]
+    features = features.reindex(frame.index)
+    x = features[names].to_numpy(dtype=np.float64)
+    y_all = frame["label"].to_numpy()
+    log.info("features: %d claims x %d features in %.1fs", *x.shape, timings["features_s"])
+
+    tr, va = _rows(frame, "train", True), _rows(frame, "validation", True)
+    ca = _rows(frame, "calibration", True)
+    for rows, window in ((tr, "train"), (va, "validation"), (ca, "calibration")):
+        _need_both_classes(frame, rows, window)
+    counts = {
+        w: {
+            "claims": int((frame["window"] == w).sum()),
+            "labelled": int(((frame["window"] == w) & frame["label"].notna()).sum()),
+            "fraud": int(((frame["window"] == w) & (frame["label"] == 1)).sum()),
+        }
+        for w in WINDOWS
+    }
+
+    # 1. imbalance treatment, at the default size
+    t0 = time.perf_counter()
+    default = lc.sizes[lc.default_size]
+    imb_cands: list[Candidate] = []
+    for method in lc.imbalance:
+        params = booster_params(config, default, imbalance_params(method, y_all[tr]))
+        booster = fit_booster(
+            x[tr], y_all[tr], x[va], y_all[va], params, default.max_trees,
+            lc.early_stopping_rounds, names,
+        )  # fmt: skip
+        ap = auc_pr(y_all[va], raw_score(booster, x[va], lc.num_threads))
+        imb_cands.append(Candidate(method, booster, ap, booster.num_trees(), params))
+        log.info(
+            "imbalance %-22s validation AUC-PR %.4f (%d trees)", method, ap, booster.num_trees()
+        )
+    best_imb = max(imb_cands, key=lambda c: np.nan_to_num(c.val_auc_pr, nan=-1.0))
+    timings["imbalance_s"] = time.perf_counter() - t0
+
+    # 2. model size against the cost of explaining it
+    t0 = time.perf_counter()
+    explain_x = x[va][: lc.explain_rows]
+    size_cands: list[tuple[ModelSize, Candidate]] = []
+    for i, size in enumerate(lc.sizes):
+        if i == lc.default_size:
+            cand = best_imb
+        else:
+            params = booster_params(config, size, imbalance_params(best_imb.name, y_all[tr]))  # type: ignore[arg-type]
+            booster = fit_booster(
+                x[tr], y_all[tr], x[va], y_all[va], params, size.max_trees,
+                lc.early_stopping_rounds, names,
+            )  # fmt: skip
+            ap = auc_pr(y_all[va], raw_score(booster, x[va], lc.num_threads))
+            cand = Candidate(best_imb.name, booster, ap, booster.num_trees(), params)
+        cand.cost = explain_cost(cand.booster, explain_x, lc.num_threads)
+        size_cands.append((size, cand))
+    best_ap = max(np.nan_to_num(c.val_auc_pr, nan=-1.0) for _, c in size_cands)
+    eligible = [
+        (s, c)
+        for s, c in size_cands
+        if np.nan_to_num(c.val_auc_pr, nan=-1.0) >= best_ap - lc.size_tolerance
+    ]
+    size, chosen = min(eligible, key=lambda sc: sc[1].trees * sc[0].num_leaves)
+    timings["size_s"] = time.perf_counter() - t0
+    booster = chosen.booster
+
+    # 3. calibration and bands on the calibration window
+    calibrator = fit_calibrator(
+        raw_score(booster, x[ca], lc.num_threads), y_all[ca], config.calibration.method
+    )
+    cal_all = _rows(frame, "calibration", False)
+    cal_scores = calibrator(raw_score(booster, x[cal_all], lc.num_threads))
+    bands = band_thresholds(cal_scores, config.bands.high_share, config.bands.medium_share)
+
+    # 4. out-of-time test
+    te = _rows(frame, "test", False)
+    test_frame = frame.iloc[te].copy()
+    test_scores = calibrator(raw_score(booster, x[te], lc.num_threads))
+    test_frame["score"] = test_scores
+    metrics = score_window(test_frame, test_scores, config, probability=True)
+    metrics["band_share_high"] = float((test_scores >= bands["high"]).mean()) if te.size else None
+    metrics["band_share_medium"] = (
+        float(((test_scores >= bands["medium"]) & (test_scores < bands["high"])).mean())
+        if te.size
+        else None
+    )
+
+    # 5. baselines, same windows
+    t0 = time.perf_counter()
+    base_metrics, base_scores = _run_baselines(data, config, frame, x, tr, va, te, best_imb)
+    timings["baselines_s"] = time.perf_counter() - t0
+    timings["train_total_s"] = time.perf_counter() - started
+
+    imbalance_table = [
+        {"imbalance": c.name, "val_auc_pr": c.val_auc_pr, "trees": c.trees} for c in imb_cands
+    ]
+    size_table = [
+        {
+            "size": s.label,
+            "num_leaves": s.num_leaves,
+            "max_depth": s.max_depth,
+            "trees": c.trees,
+            "val_auc_pr": c.val_auc_pr,
+            "chosen": s == size,
+            **c.cost,
+        }
+        for s, c in size_cands
+    ]
+    cal_frame = frame.iloc[cal_all][["label"]].copy()
+    cal_frame["score"] = cal_scores
+    return TrainResult(
+        config=config,
+        windows=windows,
+        feature_builder=builder,
+        feature_names=names,
+        feature_set=config.feature_set,
+        feature_set_version=feature_set_version(builder, config.feature_set),
+        booster=booster,
+        calibrator=calibrator,
+        band_thresholds=bands,
+        imbalance=best_imb.name,
+        size=size,
+        metrics=metrics,
+        baselines=base_metrics,
+        imbalance_table=imbalance_table,
+        size_table=size_table,
+        window_counts=counts,
+        timings=timings,
+        trained_at=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        fingerprint=fingerprint,
+        test_frame=test_frame,
+        test_matrix=x[te],
+        calibration_frame=cal_frame,
+        baseline_test_scores=base_scores,
+    )
+
+
+def _run_baselines(
+    data: ClaimsData,
+    config: TrainConfig,
+    frame: pd.DataFrame,
+    x: np.ndarray,
+    tr: np.ndarray,
+    va: np.ndarray,
+    te: np.ndarray,
+    best: Candidate,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Train and score every enabled baseline; metrics on the same test window."""
+    bc, lc = config.baselines, config.lightgbm
+    y = frame["label"].to_numpy()
+    test_frame = frame.iloc[te]
+    out: dict[str, dict[str, Any]] = {}
+    scores: dict[str, np.ndarray] = {}
+    claim_pos = pd.Index(data.claims["claim_id"].astype(str)).get_indexer(frame.index)
+    if bc.rules:
+        train_mask = np.zeros(len(data.claims), dtype=bool)
+        train_mask[claim_pos[(frame["window"] == "train").to_numpy()]] = True
+        hits = baselines.rule_hits(data, train_mask).iloc[claim_pos]
+        scores["rules"] = baselines.rules_score(hits.iloc[te], test_frame["amount"].to_numpy())
+    if bc.logistic_regression:
+        model = baselines.fit_logistic(x[tr], y[tr], bc.max_train_rows, lc.seed)
+        scores["logistic_regression"] = baselines.logistic_score(model, x[te])
+    if bc.isolation_forest:
+        train_all = _rows(frame, "train", False)
+        model = baselines.fit_isolation_forest(x[train_all], bc.max_train_rows, lc.seed)
+        scores["isolation_forest"] = baselines.isolation_score(model, x[te])
+    if bc.raw_lightgbm:
+        raw = baselines.raw_claim_matrix(data).iloc[claim_pos].to_numpy(dtype=np.float64)
+        size = lc.sizes[lc.default_size]
+        params = booster_params(config, size, imbalance_params(best.name, y[tr]))  # type: ignore[arg-type]
+        booster = fit_booster(
+            raw[tr], y[tr], raw[va], y[va], params, size.max_trees,
+            lc.early_stopping_rounds, list(baselines.RAW_COLUMNS),
+        )  # fmt: skip
+        scores["raw_lightgbm"] = raw_score(booster, raw[te], lc.num_threads)
+    for name, s in scores.items():
+        out[name] = score_window(test_frame, s, config, probability=False)
+        out[name].pop("fairness", None)
+    return out, scores
+
+
+def run_train(
+    data_dir: Path,
+    config_path: Path | None = None,
+    experiment: str | None = None,
+    promote: bool = False,
+) -> dict[str, Any]:
+    """``riskml train``: train on a data directory, log to MLflow, register, maybe promote."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+    from riskml.batch import data_fingerprint
+    from riskml.config import load_train_config
+    from riskml.data import load_data_dir
+    from riskml.registry import log_and_register, promote_if_better
+
+    config = load_train_config(config_path)
+    if experiment:
+        config = config.with_overrides({"experiment": experiment})
+    data = load_data_dir(data_dir, require_labels=True)
+    result = train_model(data, config, fingerprint=data_fingerprint(Path(data_dir)))
+    registered: RegisteredVersion = log_and_register(result)
+    summary: dict[str, Any] = {
+        "model": registered.model_name,
+        "version": registered.version,
+        "run_id": registered.run_id,
+        "model_uri": registered.uri,
+        "metrics": _headline(result.metrics),
+        "baselines": {k: _headline(v) for k, v in result.baselines.items()},
+        "imbalance": result.imbalance,
+        "size": result.size.label,
+        "train_total_s": round(result.timings["train_total_s"], 1),
+    }
+    if promote:
+        decision: GateDecision = promote_if_better(registered, data, result)
+        summary["promoted"] = decision.promoted
+        summary["gate"] = decision.reasons
+    return summary
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "auc_pr",
+        "roc_auc",
+        "brier",
+        "ece",
+        "precision_at_capacity",
+        "recall_at_capacity",
+        "amount_recall_at_capacity",
+    )
+    return {k: metrics.get(k) for k in keys if metrics.get(k) is not None}
