@@ -1,0 +1,32 @@
+"""The builder on the synthetic generator's data set (the ``synth_data`` fixture)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskml.data import ClaimsData
+from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end
+
+from .test_point_in_time import as_known_at
+
+
+def test_synthetic_data_set_end_to_end(synth_data: ClaimsData) -> None:
+    fit_end = default_fit_end(synth_data)
+    b = FeatureBuilder(fit_end=fit_end).fit(synth_data)
+    X = b.transform(synth_data)
+    assert list(X.index) == list(synth_data.claims["claim_id"])
+    assert list(X.columns) == list(FEATURE_SETS["claims_v1"])
+    assert not np.isinf(X.to_numpy()).any()
+    # every family produces information on real-looking data
+    for name in ("amount_vs_peer_median", "claimant_claims_365d", "provider_volume_vs_norm"):
+        assert X[name].notna().mean() > 0.3, name
+        assert X[name].nunique() > 5, name
+
+    # no leakage: the data as known three months before the end gives the same features
+    cut = pd.Timestamp(synth_data.claims["submitted_at"].max()).normalize() - pd.DateOffset(
+        months=3
+    )
+    early = as_known_at(synth_data, cut)
+    X_early = b.transform(early)
+    pd.testing.assert_frame_equal(X_early, X.loc[X_early.index], check_exact=True)
