@@ -12,11 +12,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskml.security import load_secret
@@ -101,6 +105,23 @@ async def _send_json(send: Callable[[Message], Awaitable[None]], code: int, body
     await send({"type": "http.response.body", "body": payload})
 
 
+def _json_safe(value: Any) -> Any:
+    """Replace what JSON cannot carry (NaN, infinities) by its name, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 naming the bad field; echoed inputs made JSON-safe (a NaN must not become a 500)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
+
+
 async def _poll_model(app: FastAPI, every: float, loader: ScorerLoader) -> None:
     """Look for a moved alias every ``every`` seconds; swap in the new version when it moved."""
     slot: ModelSlot = app.state.models
@@ -158,6 +179,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.models = slot
     app.state.secret = load_secret(settings.secret_file)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health.router)
     app.include_router(model.router)
     app.include_router(claims.make_router(settings))

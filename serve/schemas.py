@@ -22,7 +22,7 @@ MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
 MAX_ID_LENGTH = 128
 MAX_AMOUNT = 1e12
-_TEXT = r"^[^\x00-\x1f\x7f]*$"
+TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 def _naive_local(value: dt.datetime) -> dt.datetime:
@@ -41,7 +41,7 @@ def _field_type(col: ColumnSpec) -> Any:
             return Literal[col.allowed]
         return Annotated[
             str,
-            Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=col.pattern or _TEXT),
+            Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=col.pattern or TEXT),
         ]
     if col.kind == "date":
         return Annotated[dt.date, Field(ge=MIN_DATE, le=MAX_DATE)]
@@ -181,7 +181,9 @@ class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
-    note: str = Field(max_length=4000, description="the reason for the decision")
+    note: str = Field(
+        max_length=4000, pattern=r"^[^\x00]*$", description="the reason for the decision"
+    )
     typology: Literal[TYPOLOGIES] | None = Field(  # type: ignore[valid-type]
         default=None, description="for fraud or abuse: which typology it was"
     )

@@ -27,6 +27,7 @@ from riskml.security import pseudonymise
 from serve.deps import Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
 from serve.schemas import (
     MAX_ID_LENGTH,
+    TEXT,
     DecisionIn,
     DecisionOut,
     ScoreResponse,
@@ -228,7 +229,7 @@ def make_router(settings: Settings) -> APIRouter:
         "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED
     )
     def decide(
-        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)],
+        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],
         body: DecisionIn,
         request: Request,
         store: StoreDep,
