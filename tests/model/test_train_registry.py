@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -111,8 +112,8 @@ def test_the_run_logs_params_metrics_tags_plots_and_card(trained: Trained) -> No
     local = mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="model_card.md"
     )
-    card = open(local, encoding="utf-8").read()
-    assert "never decides" in card.lower() or "It never decides" in card
+    card = Path(local).read_text(encoding="utf-8")
+    assert "it never decides" in card.lower()
     assert "Recall at capacity per typology" in card and "raw_lightgbm" in card
     assert "$" not in card.split("## Features")[0]  # every placeholder filled
 
@@ -210,10 +211,8 @@ def test_evaluate_prints_the_metrics_json(trained: Trained, synth_dir: object) -
     assert out["model_version"] == trained.registered.version
 
 
-def test_train_verb_refuses_a_bad_config_naming_the_field(tmp_path: object) -> None:
-    from pathlib import Path
-
-    bad = Path(str(tmp_path)) / "train.yaml"
+def test_train_verb_refuses_a_bad_config_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "train.yaml"
     bad.write_text("bands: {high_share: -1}\n")
     res = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--config", str(bad)])
     assert res.exit_code == 2
