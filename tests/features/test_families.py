@@ -148,3 +148,40 @@ def test_reason_text_reads_like_a_sentence() -> None:
     assert reason_text("benefit_type_code", 1) == "benefit type: inpatient"
     with pytest.raises(KeyError, match="unknown feature"):
         reason_text("no_such_feature", 1.0)
+
+
+def test_new_claim_family_signals(X: pd.DataFrame) -> None:
+    # C04 is the only itemised J18 claim of the window: its items are fully typical
+    assert val(X, "C04", "items_typical_for_diagnosis") == 1.0
+    assert val(X, "C04", "atypical_items_for_diagnosis") == 0.0
+    assert math.isnan(val(X, "C01", "items_typical_for_diagnosis"))
+    assert val(X, "C17", "near_duplicate_claims_before") == 1.0  # 500 vs 510, same day
+    assert val(X, "C09", "benefit_claims_other_regions_before") == 1.0
+    assert math.isnan(val(X, "C04", "benefit_claims_other_regions_before"))
+
+
+def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
+    """A copy of C04 at the counter 20 days later, one price nudged, is found by its items."""
+    claims = tiny_data.claims
+    copy = claims.loc[claims["claim_id"] == "C04"].copy()
+    copy["claim_id"] = "C99"
+    copy["submitted_at"] = pd.Timestamp("2024-02-09 15:00")
+    copy["channel"] = "counter"
+    items = tiny_data.claim_items
+    copied = items.loc[items["claim_id"] == "C04"].copy()
+    copied["claim_id"] = "C99"
+    copied.loc[copied.index[2], "unit_price"] = 820.0
+    copied["amount"] = copied["quantity"] * copied["unit_price"]
+    data = ClaimsData(
+        tiny_data.persons,
+        tiny_data.employers,
+        tiny_data.providers,
+        tiny_data.contributions,
+        pd.concat([claims, copy], ignore_index=True),
+        pd.concat([items, copied], ignore_index=True),
+    )
+    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    assert val(X, "C99", "identical_item_list_before") == 1.0
+    assert val(X, "C04", "identical_item_list_before") == 0.0
+    assert val(X, "C99", "near_duplicate_claims_before") == 1.0
+    assert val(X, "C99", "duplicate_claims_same_day") == 1.0

@@ -98,6 +98,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         base = claim.claim_base(ctx, rows)
         mp = int(self.min_peers)
         claim_norms = claim.fit(base, mp)
+        claim_norms["item_dx"] = claim.fit_item_typicality(ctx, rows, mp)
         start_month = float(pd.Timestamp(lo).to_period("M").ordinal) if start is not None else None
         end_month = float(pd.Timestamp(hi).to_period("M").ordinal) if end is not None else None
         self.norms_: dict[str, dict[str, pd.DataFrame]] = {

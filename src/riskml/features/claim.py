@@ -119,6 +119,58 @@ def fit(base: pd.DataFrame, min_peers: int = MIN_PEERS) -> dict[str, pd.DataFram
     }
 
 
+ATYPICAL_SHARE = 0.02
+
+
+def fit_item_typicality(ctx: Context, rows: np.ndarray, min_peers: int) -> pd.DataFrame:
+    """Share of the window's itemised claims of each diagnosis category that bill each item."""
+    c = ctx.claims.iloc[rows][["claim_id", "dx3"]].dropna(subset=["dx3"])
+    items = ctx.data.claim_items
+    it = items.loc[items["claim_id"].isin(c["claim_id"]), ["claim_id", "item_code"]]
+    it = it.astype({"claim_id": "str", "item_code": "str"}).drop_duplicates()
+    it = it.merge(c, on="claim_id", how="inner")
+    if it.empty:
+        return pd.DataFrame(columns=["dx3", "item_code", "share"])
+    n_dx = it.groupby("dx3")["claim_id"].nunique()
+    n_dx = n_dx[n_dx >= min_peers]
+    it = it.loc[it["dx3"].isin(n_dx.index)]
+    cnt = it.groupby(["dx3", "item_code"]).size().rename("n").reset_index()
+    cnt["share"] = cnt["n"] / n_dx.reindex(cnt["dx3"]).to_numpy()
+    known = pd.DataFrame({"dx3": n_dx.index.to_numpy(), "item_code": "", "share": np.nan})
+    return pd.concat([cnt[["dx3", "item_code", "share"]], known], ignore_index=True)
+
+
+def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per target: mean typicality of its distinct items for its diagnosis, and atypical items.
+
+    NaN when the claim has no items or its diagnosis has no fitted item profile.
+    """
+    n = len(ctx.targets)
+    tc = ctx.claims.iloc[ctx.targets][["claim_id", "dx3"]]
+    items = ctx.data.claim_items
+    it = items.loc[items["claim_id"].isin(tc["claim_id"]), ["claim_id", "item_code"]]
+    it = it.astype({"claim_id": "str", "item_code": "str"}).drop_duplicates()
+    it = it.merge(tc.drop_duplicates("claim_id"), on="claim_id", how="inner")
+    known_dx = table.loc[table["item_code"] == "", "dx3"]
+    it = it.loc[it["dx3"].isin(known_dx)]
+    if it.empty:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    shares = it.merge(table, on=["dx3", "item_code"], how="left")["share"].fillna(0.0)
+    frame = pd.DataFrame(
+        {
+            "claim_id": it["claim_id"].to_numpy(),
+            "share": shares.to_numpy(),
+            "atypical": (shares.to_numpy() < ATYPICAL_SHARE).astype("float64"),
+        }
+    )
+    agg = frame.groupby("claim_id").agg(share=("share", "mean"), atypical=("atypical", "sum"))
+    ids = tc["claim_id"].to_numpy()
+    return (
+        agg["share"].reindex(ids).to_numpy(dtype="float64"),
+        agg["atypical"].reindex(ids).to_numpy(dtype="float64"),
+    )
+
+
 def peer_amount(base: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> np.ndarray:
     """Median amount of the claim's peers: diagnosis x tier x province, backing off."""
     return lookup_backoff(
@@ -163,6 +215,7 @@ def implausible_for_age_sex(
     bad = (is_m & (pregnancy | female_genital)) | (is_f & male_genital)
     bad |= pregnancy & ((age < 12) | (age > 55))
     bad |= perinatal & (age >= 2)
+    bad |= (d.str.slice(0, 3) == "H25").to_numpy() & (age < 40)  # senile cataract
     return bad.astype("float64")
 
 
@@ -199,6 +252,10 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["implausible"] = implausible_for_age_sex(c["dx3"], c["bt"].to_numpy(), per["sex"], age)
     w["trace_seen"] = _trace_seen(ctx)
     w["has_items"] = w["n_lines"] > 0
+    if "item_dx" in norms:
+        w["typicality"], w["atypical"] = item_typicality(ctx, norms["item_dx"])
+    else:
+        w["typicality"] = w["atypical"] = np.nan
     return w
 
 
@@ -406,3 +463,27 @@ def trace_codes_seen_before(w: pd.DataFrame) -> np.ndarray:
 
 
 __all__ = ["Groups", "claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]
+
+
+@feature(
+    "claim",
+    reason="the billed items are typical of this diagnosis at only {value:.0%}",
+    unit="share",
+)
+def items_typical_for_diagnosis(w: pd.DataFrame) -> np.ndarray:
+    """Mean, over the claim's distinct items, of the share of the training window's claims with
+    the same diagnosis category that bill the item: treatment that does not fit the billed
+    diagnosis (upcoding: a heavy code on the items of a light one; 低码高编)."""
+    return w["typicality"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="{value:.0f} billed items are rarely billed for this diagnosis",
+    unit="items",
+)
+def atypical_items_for_diagnosis(w: pd.DataFrame) -> np.ndarray:
+    """Distinct items billed on fewer than 2% of the training window's claims with the same
+    diagnosis category: package components billed separately (unbundling), or treatment that
+    does not match the diagnosis."""
+    return w["atypical"].to_numpy(dtype="float64")

@@ -162,7 +162,22 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     w["prev_same_provider_day_gap"] = dday[t]
     w["prev_same_provider_amount_diff"] = np.where(dday <= 3, damt, np.nan)[t]
-    w["same_benefit_prior"] = Groups(combine(person, bt), rank).prior_count()[t]
+    same_benefit = Groups(combine(person, bt), rank).prior_count()
+    w["same_benefit_prior"] = same_benefit[t]
+    same_region = Groups(combine(person, bt, s["region_code"].to_numpy()), rank).prior_count()
+    w["cash_other_regions_before"] = np.where(cash_key == 0, same_benefit - same_region, np.nan)[t]
+
+    # near duplicates: any of the 3 latest earlier claims (same person, provider, benefit)
+    # within a day of this service with an amount within 5%
+    near = np.zeros(len(s))
+    for k in (1, 2, 3):
+        has_k = (g_pb.pos - k >= g_pb.start) & g_pb.valid
+        other = g_pb.order[np.where(has_k, g_pb.pos - k, 0)]
+        close = np.abs(ss_day - ss_day[other]) <= 1
+        similar = np.abs(amount - amount[other]) <= 0.05 * np.maximum(amount, amount[other])
+        near += (has_k & close & similar).astype("float64")
+    w["near_duplicates"] = near[t]
+    w["identical_items_before"] = _identical_items(ctx, s, t)
 
     # death known at submission
     persons = ctx.data.persons
@@ -197,6 +212,29 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # drugs: supply against days elapsed, pharmacies for the same drug
     w = w.join(_drug_history(ctx, rows, s, t, norms))
     return w
+
+
+def _identical_items(ctx: Context, s: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    """Earlier claims of the same person at the same provider with the same item list
+    (item codes and quantities, prices ignored); NaN for claims without items."""
+    items = ctx.data.claim_items
+    it = items.loc[items["claim_id"].isin(s["claim_id"]), ["claim_id", "item_code", "quantity"]]
+    if it.empty:
+        return np.full(len(t), np.nan)
+    line = it["item_code"].astype("str") + "|" + it["quantity"].astype("float64").astype("str")
+    hashed = pd.util.hash_array(line.to_numpy(dtype=object))
+    sig = (
+        pd.Series(hashed, index=it["claim_id"].astype("str").to_numpy())
+        .groupby(level=0)
+        .sum()  # order-independent; uint64 wraps around, which is fine for a signature
+    )
+    signature = sig.reindex(s["claim_id"].to_numpy())
+    has = signature.notna().to_numpy()
+    code = np.where(has, pd.factorize(signature)[0], -1).astype("int64")
+    prov = s["provider"].to_numpy()
+    key = combine(s["person"].to_numpy(), prov, code)
+    counts = Groups(key, s["rank"].to_numpy()).prior_count()
+    return counts[t]
 
 
 def _drug_history(
@@ -482,3 +520,37 @@ def providers_for_same_drug(w: pd.DataFrame) -> np.ndarray:
     """Different providers that dispensed the same drug to the claimant, this one included (max
     over the claim's drugs): doctor shopping for high-price drugs."""
     return w["drug_providers"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="the claimant drew this benefit in {value:.0f} earlier claims in other regions",
+    unit="claims",
+)
+def benefit_claims_other_regions_before(w: pd.DataFrame) -> np.ndarray:
+    """Earlier pension or unemployment claims of the same benefit by the claimant in a region
+    other than this claim's: one person drawing the benefit in two places (一人多号)."""
+    return w["cash_other_regions_before"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} recent claims at this provider within a day and 5% of this amount",
+    unit="claims",
+)
+def near_duplicate_claims_before(w: pd.DataFrame) -> np.ndarray:
+    """Among the claimant's three latest earlier claims for the same benefit at the same
+    provider, those whose service is within one day and whose amount is within 5% of this one:
+    the same service claimed again with small variations."""
+    return w["near_duplicates"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} earlier claims at this provider billed exactly the same items",
+    unit="claims",
+)
+def identical_item_list_before(w: pd.DataFrame) -> np.ndarray:
+    """Earlier claims of the claimant at the same provider with exactly the same items and
+    quantities (prices may differ): a bill submitted twice (重复报销)."""
+    return w["identical_items_before"].to_numpy(dtype="float64")
