@@ -50,10 +50,9 @@ def alias_version(uri: str) -> str | None:
     """
     if not uri.startswith("models:/") or "@" not in uri:
         return None
-    name, alias = uri.removeprefix("models:/").split("@", 1)
-    from mlflow import MlflowClient
+    from riskml.registry import resolve_version
 
-    return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    return resolve_version(uri)[1]
 
 
 class ModelSlot:
