@@ -272,6 +272,7 @@ def random_data(seed: int = 0, n_persons: int = 80, n_claims: int = 900) -> Clai
             "diagnosis_code": dx,
             "amount_claimed": amount,
             "channel": rng.choice(["provider_direct", "counter", "online"], n_claims),
+            "doctor_id": np.where(medical, rng.choice(["D1", "D2", "D3"], n_claims), None),
         }
     )
     # a few exact duplicates of submission time to exercise the claim_id tie-break

@@ -10,7 +10,10 @@ apply: the builder's input is a set of related tables, so they are not run.
 from __future__ import annotations
 
 import pickle
+import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -86,18 +89,30 @@ def test_run_features_writes_one_row_per_claim(random_claims: ClaimsData, tmp_pa
     pd.testing.assert_frame_equal(written, expected, check_dtype=False)
 
 
-def test_run_features_with_a_model_says_why_it_cannot(
-    random_claims: ClaimsData, tmp_path: Path
+def test_run_features_with_a_model_uses_its_fitted_builder(
+    random_claims: ClaimsData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``--model`` loads the builder through riskml.registry.load_model_bundle (stubbed here)."""
     random_claims.write(tmp_path / "data")
-    try:
-        import riskml.registry as registry
+    loaded = load_data_dir(tmp_path / "data")
+    fitted = FeatureBuilder(fit_end="2024-04-01").fit(loaded)
+    calls: list[str] = []
 
-        available = hasattr(registry, "load_model_bundle")
-    except ImportError:
-        available = False
-    if available:
-        pytest.skip("riskml.registry.load_model_bundle exists; covered by the training tests")
+    def load_model_bundle(uri: str) -> SimpleNamespace:
+        calls.append(uri)
+        return SimpleNamespace(feature_builder=fitted)
+
+    fake = types.ModuleType("riskml.registry")
+    fake.load_model_bundle = load_model_bundle  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "riskml.registry", fake)
+    out = tmp_path / "f.parquet"
+    run_features(tmp_path / "data", out, "models:/riskml-claims@champion")
+    assert calls == ["models:/riskml-claims@champion"]
+    expected = fitted.transform(loaded).reset_index()
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
+
+    # a registry without the loader gives a clear error and writes nothing
+    monkeypatch.setitem(sys.modules, "riskml.registry", types.ModuleType("riskml.registry"))
     with pytest.raises(ConfigError, match="load_model_bundle"):
-        run_features(tmp_path / "data", tmp_path / "f.parquet", "models:/riskml-claims@champion")
-    assert not (tmp_path / "f.parquet").exists()
+        run_features(tmp_path / "data", tmp_path / "g.parquet", "models:/x@champion")
+    assert not (tmp_path / "g.parquet").exists()

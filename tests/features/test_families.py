@@ -185,3 +185,24 @@ def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
     assert val(X, "C04", "identical_item_list_before") == 0.0
     assert val(X, "C99", "near_duplicate_claims_before") == 1.0
     assert val(X, "C99", "duplicate_claims_same_day") == 1.0
+
+
+def test_doctor_features_when_the_scheme_records_doctors(tiny_data: ClaimsData) -> None:
+    claims = tiny_data.claims.copy()
+    claims["doctor_id"] = np.where(claims["claim_id"].isin(["C16", "C17"]), "D7", None)
+    data = ClaimsData(
+        tiny_data.persons,
+        tiny_data.employers,
+        tiny_data.providers,
+        tiny_data.contributions,
+        claims,
+        tiny_data.claim_items,
+    )
+    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    assert val(X, "C17", "doctor_claims_48h") == 1.0
+    assert val(X, "C17", "doctor_same_diagnosis_share_30d") == 1.0
+    assert val(X, "C16", "doctor_claims_48h") == 0.0
+    assert math.isnan(val(X, "C04", "doctor_claims_48h"))
+    # without the optional column the doctor features are missing, not an error
+    X_plain = FeatureBuilder(min_peers=1).fit(tiny_data).transform(tiny_data)
+    assert X_plain["doctor_claims_48h"].isna().all()

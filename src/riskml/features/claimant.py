@@ -114,6 +114,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["days_since_medical"] = ((sub_s - last_medical) / DAY_S)[t]
     new_provider = Groups(combine(person, provider), rank).first_in_group()
     w["distinct_providers"] = g.prior_sum(new_provider.astype("float64"))[t]
+    same_provider = Groups(combine(person, provider), rank, sub_s)
+    w["same_provider_365d"] = same_provider.window_count(sub_s, 365 * DAY_S)[t]
 
     # readmissions: latest earlier discharge (same provider and diagnosis / same diagnosis)
     dx = s["dx3_code"].to_numpy()
@@ -554,3 +556,14 @@ def identical_item_list_before(w: pd.DataFrame) -> np.ndarray:
     """Earlier claims of the claimant at the same provider with exactly the same items and
     quantities (prices may differ): a bill submitted twice (重复报销)."""
     return w["identical_items_before"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="{value:.0f} earlier claims at this same provider in 12 months",
+    unit="claims",
+)
+def claims_same_provider_365d(w: pd.DataFrame) -> np.ndarray:
+    """The claimant's earlier claims at the same provider in 365 days: regular patients, and
+    recruits brought back to the same clinic burst after burst."""
+    return w["same_provider_365d"].to_numpy(dtype="float64")

@@ -182,7 +182,8 @@ class Context:
     """Claims in history order plus the static tables, and which claims are the targets.
 
     ``claims`` has a RangeIndex equal to the history rank. Derived columns: ``person``,
-    ``provider``, ``employer`` (int codes, -1 for none), ``bt`` (index into BENEFIT_TYPES),
+    ``provider``, ``employer``, ``doctor`` (int codes, -1 for none), ``bt`` (index into
+    BENEFIT_TYPES),
     ``channel_code``, ``sub_s`` (submitted_at seconds), ``sub_day``/``ss_day``/``se_day``
     (days), ``ss_month``/``sub_month`` (month index), ``dx3``, ``province`` (first two digits
     of region_code), ``region``.
@@ -230,6 +231,10 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
     out["person"] = codes(out["person_id"])
     out["provider"] = codes(out["provider_id"])
     out["employer"] = codes(out["employer_id"])
+    if "doctor_id" in c.columns:
+        out["doctor"] = codes(c["doctor_id"].astype("str").where(c["doctor_id"].notna()))
+    else:
+        out["doctor"] = np.full(len(c), -1, dtype="int64")
     bt = pd.Categorical(c["benefit_type"].astype("str"), categories=list(BENEFIT_TYPES))
     out["bt"] = np.asarray(bt.codes, dtype="int64")
     ch = pd.Categorical(c["channel"].astype("str"), categories=list(CHANNELS))

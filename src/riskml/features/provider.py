@@ -162,6 +162,7 @@ def prepare(
     )
     g = Groups(prov, rank, sub_s)
     w["claims_30d"] = at(g.window_count(sub_s, 30 * DAY_S))
+    w["claims_48h"] = at(g.window_count(sub_s, 2 * DAY_S))
     base = claim_base(ctx, rows, with_items=False)
     ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
     cnt90 = g.window_count(sub_s, 90 * DAY_S)
@@ -188,6 +189,29 @@ def prepare(
         )
     )
     del cnt90
+
+    # the treating doctor (optional column): volume and templated diagnoses
+    doc = ctx.claims["doctor"].to_numpy()
+    if (doc[ctx.targets] >= 0).any():
+        rows_d = np.flatnonzero(ctx.rows_of_target_entities("doctor"))
+        d = ctx.claims.iloc[rows_d].reset_index(drop=True)
+        local_d = pd.Series(np.arange(len(rows_d)), index=rows_d)
+        td = local_d.reindex(ctx.targets).to_numpy()
+        ok_d = ~np.isnan(td)
+        tdi = np.nan_to_num(td, nan=0).astype("int64")
+        d_sub = d["sub_s"].to_numpy()
+        gd = Groups(d["doctor"].to_numpy(), d["rank"].to_numpy(), d_sub)
+        gdx = Groups(
+            combine(d["doctor"].to_numpy(), d["dx3_code"].to_numpy()), d["rank"].to_numpy(), d_sub
+        )
+        n48 = gd.window_count(d_sub, 2 * DAY_S)
+        n30 = gd.window_count(d_sub, 30 * DAY_S)
+        same = gdx.window_count(d_sub, 30 * DAY_S)
+        w["doctor_48h"] = np.where(ok_d, n48[tdi], np.nan)
+        w["doctor_same_dx_share"] = np.where(ok_d, safe_ratio(same, n30)[tdi], np.nan)
+    else:
+        w["doctor_48h"] = np.nan
+        w["doctor_same_dx_share"] = np.nan
 
     profile = norms["provider_profile"]
     prof = tc[["provider_id"]].merge(profile, on="provider_id", how="left", sort=False)
@@ -340,3 +364,36 @@ def provider_new_patient_share_30d(w: pd.DataFrame) -> np.ndarray:
     """Share of the provider's claims in the previous 30 days that were a patient's first claim
     there: a wave of recruited patients."""
     return w["new_patient_share_30d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider's claims in the last 48 hours are {value:.1f}x its usual rate",
+    unit="ratio",
+)
+def provider_claims_48h_vs_norm(w: pd.DataFrame) -> np.ndarray:
+    """Claims submitted by the provider in the previous 48 hours against its training-window
+    rate for two days: a burst of recruited patients settled together."""
+    return safe_ratio(w["claims_48h"].to_numpy() + 1.0, w["claims_norm"].to_numpy() / 15.0)
+
+
+@feature(
+    "provider",
+    reason="the treating doctor submitted {value:.0f} other claims in the last 48 hours",
+    unit="claims",
+)
+def doctor_claims_48h(w: pd.DataFrame) -> np.ndarray:
+    """Claims of the same treating or prescribing doctor in the previous 48 hours (missing when
+    the scheme does not record doctors): prescription velocity, ring doctors."""
+    return w["doctor_48h"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="{value:.0%} of the doctor's recent claims carry this same diagnosis",
+    unit="share",
+)
+def doctor_same_diagnosis_share_30d(w: pd.DataFrame) -> np.ndarray:
+    """Share of the doctor's claims of the previous 30 days with this claim's diagnosis
+    category: templated diagnoses written for recruited patients."""
+    return w["doctor_same_dx_share"].to_numpy(dtype="float64")

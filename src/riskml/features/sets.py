@@ -38,6 +38,7 @@ CLAIMS_V1: tuple[str, ...] = (
     "days_since_previous_claim",
     "days_since_medical_claim",
     "distinct_providers_before",
+    "claims_same_provider_365d",
     "readmission_days_same_provider",
     "readmission_days_same_diagnosis",
     "inpatient_stays_365d",
@@ -80,6 +81,9 @@ CLAIMS_V1: tuple[str, ...] = (
     "provider_case_mix_vs_peers",
     "provider_readmission_vs_peers",
     "provider_new_patient_share_30d",
+    "provider_claims_48h_vs_norm",
+    "doctor_claims_48h",
+    "doctor_same_diagnosis_share_30d",
     # network
     "covisit_partners",
     "covisit_group_size",
