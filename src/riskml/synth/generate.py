@@ -74,6 +74,7 @@ def build_world(config: SynthConfig, progress: Progress = _quiet) -> World:
     ]
     claims = pd.concat(parts, ignore_index=True)
     claims = medical.apply_migration(stage_rng(seed, "migration"), world, chooser, claims)
+    claims["key"] = np.arange(len(claims), dtype=np.int64)
     return replace(world, claims=claims)
 
 

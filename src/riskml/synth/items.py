@@ -131,7 +131,7 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
         [np.minimum(npr, 1), np.minimum(npr, 1)],
         0,
     )
-    k[:, K_SET] = ip | sparse
+    k[:, K_SET] = ip
 
     counts = k.ravel()
     row = np.repeat(np.repeat(np.arange(n), 9), counts)
@@ -225,6 +225,7 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
             "extra": extra,
         }
     )
+    lines = _copy_lines(rng, claims, ci, lines)
     lines = pd.concat(
         [lines, _unbundled_lines(rng, claims, ci, lines, tier, region)], ignore_index=True
     )
@@ -243,6 +244,33 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
     extra_col[ci] = extra_amt
     out["extra_amount"] = extra_col
     return lines.drop(columns=["row"]), out
+
+
+def _copy_lines(
+    rng: np.random.Generator, claims: pd.DataFrame, ci: np.ndarray, lines: pd.DataFrame
+) -> pd.DataFrame:
+    """Duplicate claims repeat their original's lines; one price may be nudged by 1-4%."""
+    copy_of = claims["copy_of"].to_numpy()[ci]
+    copies = np.nonzero(copy_of >= 0)[0]
+    if not len(copies):
+        return lines
+    key_to_row = pd.Series(np.arange(len(ci)), index=claims["key"].to_numpy()[ci])
+    orig = key_to_row.reindex(copy_of[copies]).to_numpy()
+    ok = ~np.isnan(orig)
+    copies, orig = copies[ok], orig[ok].astype(np.int64)
+    src = pd.DataFrame({"row": orig, "copy": copies})
+    dup = (
+        lines.merge(src, on="row", how="inner").drop(columns="row").rename(columns={"copy": "row"})
+    )
+    nudge = dup.groupby("row").cumcount().to_numpy() == 0
+    nudge &= rng.random(len(dup)) < 0.5
+    factor = np.where(
+        nudge, 1 + rng.choice([-1, 1], len(dup)) * rng.uniform(0.01, 0.04, len(dup)), 1.0
+    )
+    dup["unit_price"] = np.round(dup["unit_price"].to_numpy() * factor, 2)
+    dup["amount"] = np.round(dup["quantity"].to_numpy() * dup["unit_price"].to_numpy(), 2)
+    kept = lines[~lines["row"].isin(copies)]
+    return pd.concat([kept, dup[lines.columns]], ignore_index=True)
 
 
 def _unbundled_lines(

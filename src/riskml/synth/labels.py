@@ -30,17 +30,17 @@ _HONEST_BASE = {
 HONEST_INVESTIGATED = 0.17  # mean share of honest claims investigated (capacity)
 RANDOM_AUDIT = 0.05
 DETECTION = 0.85  # chance an investigated fraud is recognised as such
-NOISE = 0.006  # honest claims wrongly confirmed as fraud
+NOISE = 0.003  # honest claims wrongly confirmed as fraud
 HONEST_ERROR = 0.02  # honest claims found to hold an administrative error
-# typologies a wrongly confirmed honest claim gets, by benefit
+# typologies a wrongly confirmed honest claim may get, by benefit
 _NOISE_TYPOLOGY = {
-    "outpatient": "duplicate_claim",
-    "inpatient": "upcoding",
-    "pharmacy": "drug_reselling",
-    "work_injury": "work_injury_fabricated",
-    "maternity": "fictitious_employment",
-    "unemployment": "unemployment_while_employed",
-    "pension": "pension_after_death",
+    "outpatient": ("duplicate_claim", "identity_impersonation", "collusion_ring"),
+    "inpatient": ("split_hospitalization", "upcoding", "unbundling", "phantom_hospitalization"),
+    "pharmacy": ("drug_reselling", "duplicate_claim", "identity_impersonation"),
+    "work_injury": ("work_injury_fabricated",),
+    "maternity": ("fictitious_employment",),
+    "unemployment": ("unemployment_while_employed", "duplicate_benefit"),
+    "pension": ("pension_after_death", "duplicate_benefit"),
 }
 
 
@@ -76,15 +76,16 @@ def simulate_labels(
     scale = HONEST_INVESTIGATED / max(float(suspicion[honest].mean()), 1e-9)
     p_honest = np.clip(suspicion * scale, 0, 0.9)
 
-    # fraud is investigated per unit: a unit is looked at or not, and then found or not
+    # fraud is investigated per case: a case is looked at or not, and then found or not
     camo = np.array([config.typologies[t].camouflage for t in TYPOLOGIES])
-    key = np.where(typ >= 0, typ.astype(np.int64) * 10_000_000 + unit, -1)
-    codes, uniq = pd.factorize(key, sort=True)
-    u_typ = (np.asarray(uniq) // 10_000_000).clip(0, len(TYPOLOGIES) - 1)
-    u_look = rng.random(len(uniq)) < np.where(
-        np.asarray(uniq) >= 0, 0.85 * (1 - 0.45 * camo[u_typ]), 0
-    )
-    u_found = rng.random(len(uniq)) < DETECTION
+    # a case is a (typology, unit, person): a ring or a phantom hospital is looked into
+    # patient by patient, a pensioner's concealed death as one case
+    cases = pd.DataFrame({"t": typ, "u": unit, "p": claims["pid"].to_numpy()})
+    codes = cases.groupby(["t", "u", "p"], sort=True).ngroup().to_numpy()
+    first = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
+    case_typ = np.clip(typ[first], 0, len(TYPOLOGIES) - 1)
+    u_look = rng.random(len(first)) < 0.85 * (1 - 0.45 * camo[case_typ])
+    u_found = rng.random(len(first)) < DETECTION
     unit_looked = u_look[codes]
     unit_found = u_found[codes]
     per_claim = rng.random(n)
@@ -113,12 +114,12 @@ def simulate_labels(
     outcome[honest_error] = "error"
     noisy = honest & (u >= HONEST_ERROR) & (u < HONEST_ERROR + NOISE)
     inverse = {code: name for name, code in BENEFIT.items()}
-    noise_typ = np.array(
-        [TYPOLOGIES.index(_NOISE_TYPOLOGY[inverse[int(b)]]) for b in range(len(BENEFIT))]
-    )
+    options = [_NOISE_TYPOLOGY[inverse[b]] for b in range(len(BENEFIT))]
+    width = max(len(o) for o in options)
+    table = np.array([[TYPOLOGIES.index(o[j % len(o)]) for j in range(width)] for o in options])
     outcome[noisy] = "fraud"
     is_fraud[noisy] = True
-    typology[noisy] = noise_typ[benefit[noisy]]
+    typology[noisy] = table[benefit[noisy], rng.integers(0, width, int(noisy.sum()))]
 
     weeks = rng.lognormal(np.log(5.0), 0.45, n)
     decided = claims["sub_s"].to_numpy() + (weeks * 7 * 86_400).astype(np.int64)

@@ -52,6 +52,8 @@ CLAIM_COLUMNS: dict[str, str] = {
     "drug": "int64",  # a forced drug item (drug reselling), -1: none
     "unbundle": "int8",  # 1: package billed as components, 2: + a duplicated line
     "los": "int64",  # length of stay in days (inpatient-like claims)
+    "key": "int64",  # stable claim number inside the generator
+    "copy_of": "int64",  # key of the claim whose line items this one repeats, -1: none
 }
 
 
@@ -60,7 +62,19 @@ def stage_rng(seed: int, stage: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(stage.encode())])
 
 
-_MINUS_ONE = ("prid", "eid", "dx", "item_dx", "doctor", "typ", "tclass", "unit", "look", "drug")
+_MINUS_ONE = (
+    "prid",
+    "eid",
+    "dx",
+    "item_dx",
+    "doctor",
+    "typ",
+    "tclass",
+    "unit",
+    "look",
+    "drug",
+    "copy_of",
+)
 
 
 def empty_claims(n: int = 0) -> pd.DataFrame:
@@ -156,6 +170,14 @@ class RegionalSampler:
         return np.asarray(self.ids[np.minimum(idx, len(self.ids) - 1)])
 
 
+def add_claims(world: World, new: pd.DataFrame) -> pd.DataFrame:
+    """``world.claims`` with ``new`` appended under fresh keys."""
+    base = world.claims
+    start = int(base["key"].max()) + 1 if len(base) else 0
+    new = new.assign(key=np.arange(start, start + len(new), dtype=np.int64))
+    return pd.concat([base, new], ignore_index=True)
+
+
 def day_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
     """Time of day in seconds, mostly office hours."""
     hours = np.clip(rng.normal(12.5, 2.8, n), 0, 23.99)
@@ -174,6 +196,6 @@ def submit_after(rng: np.random.Generator, end: np.ndarray, channel: np.ndarray)
     return np.asarray((end + lag) * 86_400 + day_seconds(rng, n))
 
 
-def ages_at(birth: np.ndarray, day: np.ndarray) -> np.ndarray:
+def ages_at(birth: np.ndarray, day: np.ndarray | int) -> np.ndarray:
     """Age in whole years (approximate: 365.25-day years) at a day offset."""
     return np.asarray(np.floor((np.asarray(day) - np.asarray(birth)) / 365.25).astype(np.int64))

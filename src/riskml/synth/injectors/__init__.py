@@ -18,4 +18,36 @@ from riskml.synth.world import World
 
 Injector = Callable[[np.random.Generator, World, TypologyKnobs, ProviderChooser], World]
 
-INJECTORS: dict[str, Injector] = {}
+from riskml.synth.injectors.benefits import (  # noqa: E402
+    duplicate_benefit,
+    pension_after_death,
+    unemployment_while_employed,
+)
+from riskml.synth.injectors.claims import duplicate_claim, identity_impersonation  # noqa: E402
+from riskml.synth.injectors.employment import (  # noqa: E402
+    fictitious_employment,
+    work_injury_fabricated,
+)
+from riskml.synth.injectors.hospital import (  # noqa: E402
+    phantom_hospitalization,
+    split_hospitalization,
+    unbundling,
+    upcoding,
+)
+from riskml.synth.injectors.networks import collusion_ring, drug_reselling  # noqa: E402
+
+INJECTORS: dict[str, Injector] = {
+    "pension_after_death": pension_after_death,
+    "duplicate_benefit": duplicate_benefit,
+    "unemployment_while_employed": unemployment_while_employed,
+    "fictitious_employment": fictitious_employment,
+    "work_injury_fabricated": work_injury_fabricated,
+    "phantom_hospitalization": phantom_hospitalization,
+    "split_hospitalization": split_hospitalization,
+    "upcoding": upcoding,
+    "unbundling": unbundling,
+    "duplicate_claim": duplicate_claim,
+    "identity_impersonation": identity_impersonation,
+    "drug_reselling": drug_reselling,
+    "collusion_ring": collusion_ring,
+}
