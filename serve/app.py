@@ -140,13 +140,17 @@ def create_app(
     settings: Settings | None = None,
     scorer: Scorer | None = None,
     loader: ScorerLoader = load_scorer,
+    resolver: Callable[[str], str | None] | None = None,
 ) -> FastAPI:
     """The service. ``scorer`` injects a model (tests); otherwise ``settings.model_uri`` is
-    loaded in the lifespan with ``loader`` and, for an alias, polled for changes.
+    loaded in the lifespan with ``loader`` and, for an alias, polled for changes: ``resolver``
+    (default: ask the MLflow registry) tells which version the alias points to now.
     """
     settings = settings or Settings()
     metrics = ServiceMetrics()
-    slot = ModelSlot(scorer, uri=None if scorer is not None else settings.model_uri)
+    slot = ModelSlot(
+        scorer, uri=None if scorer is not None else settings.model_uri, resolver=resolver
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -62,9 +62,15 @@ class ModelSlot:
     alias moves, requests already running finish on the old version and the next ones use the new.
     """
 
-    def __init__(self, scorer: Scorer | None = None, uri: str | None = None) -> None:
+    def __init__(
+        self,
+        scorer: Scorer | None = None,
+        uri: str | None = None,
+        resolver: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._scorer = scorer
         self.uri = uri
+        self.resolver = resolver or alias_version
         self.last_error: str | None = None
         self._lock = threading.Lock()
 
@@ -86,11 +92,16 @@ class ModelSlot:
         """
         if self.uri is None:
             return False
-        try:
-            current = self._scorer
-            moved_to = alias_version(self.uri) if current is not None else None
-            if current is not None and moved_to is not None and moved_to == current.model_version:
+        current = self._scorer
+        if current is not None:
+            try:
+                moved_to = self.resolver(self.uri)
+            except Exception as exc:  # registry unreachable: keep answering with the current one
+                log.warning("could not resolve %s: %s", self.uri, type(exc).__name__)
                 return False
+            if moved_to is not None and moved_to == current.model_version:
+                return False
+        try:
             scorer = loader(self.uri)
             if current is not None and scorer.model_version == current.model_version:
                 return False
