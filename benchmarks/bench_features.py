@@ -142,16 +142,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="8,000 persons")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--preset",
+        default="low",
+        help="synthetic fraud prevalence: low (0.1-0.5%% of units, below the 1%% capacity, so "
+        "recall measures ranking) or stress (2-5%%, more positives than capacity)",
+    )
     args, _ = parser.parse_known_args(argv)
     persons = 8_000 if args.quick else args.persons
 
     from riskml.synth import SynthConfig, generate
 
     t0 = time.perf_counter()
-    result = generate(SynthConfig(persons=persons, seed=args.seed, months=24, preset="stress"))
+    config = SynthConfig(persons=persons, seed=args.seed, months=24, preset=args.preset)
+    result = generate(config)
     data = result.data
     n = len(data.claims)
-    print(f"synthetic data: {persons:,} persons, {n:,} claims ({time.perf_counter() - t0:.0f}s)")
+    print(
+        f"synthetic data: {persons:,} persons, {n:,} claims, preset {args.preset} "
+        f"({time.perf_counter() - t0:.0f}s)"
+    )
 
     fit_end = default_fit_end(data)
     with peak_rss() as mem:

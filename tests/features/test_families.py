@@ -54,6 +54,8 @@ def test_claimant_family(X: pd.DataFrame) -> None:
     assert val(X, "C09", "benefit_month_claimed_other_region") == 1.0
     assert val(X, "C08", "benefit_month_claimed_other_region") == 0.0
     assert val(X, "C15", "same_day_claims_other_province") == 1.0
+    # P4 before C15 (Guangdong): C11 Shanghai, C12 Guangdong, C13 Shanghai, C14 Beijing
+    assert val(X, "C15", "share_of_claims_in_this_province") == pytest.approx(1 / 4)
     assert val(X, "C14", "same_day_claims_other_province") == 0.0
     assert val(X, "C15", "claimant_claims_24h") == 1.0
     assert val(X, "C17", "duplicate_claims_same_day") == 1.0

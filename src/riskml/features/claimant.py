@@ -114,6 +114,9 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["days_since_medical"] = ((sub_s - last_medical) / DAY_S)[t]
     new_provider = Groups(combine(person, provider), rank).first_in_group()
     w["distinct_providers"] = g.prior_sum(new_provider.astype("float64"))[t]
+    in_province = Groups(combine(person, s["province"].to_numpy()), rank).prior_count()
+    prior_all = g.prior_count()
+    w["province_share"] = np.where(prior_all > 0, in_province / np.maximum(prior_all, 1), np.nan)[t]
     same_provider = Groups(combine(person, provider), rank, sub_s)
     w["same_provider_365d"] = same_provider.window_count(sub_s, 365 * DAY_S)[t]
 
@@ -567,3 +570,15 @@ def claims_same_provider_365d(w: pd.DataFrame) -> np.ndarray:
     """The claimant's earlier claims at the same provider in 365 days: regular patients, and
     recruits brought back to the same clinic burst after burst."""
     return w["same_provider_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    reason="only {value:.0%} of the claimant's earlier claims were in this province",
+    unit="share",
+)
+def share_of_claims_in_this_province(w: pd.DataFrame) -> np.ndarray:
+    """Share of the claimant's earlier claims made in this claim's province (missing for a first
+    claim): a card suddenly used far from where its holder is always treated (card lending,
+    卡外借); migrants who live in two places have a steady share."""
+    return w["province_share"].to_numpy(dtype="float64")

@@ -43,6 +43,7 @@ CLAIMS_V1: tuple[str, ...] = (
     "readmission_days_same_diagnosis",
     "inpatient_stays_365d",
     "same_day_claims_other_province",
+    "share_of_claims_in_this_province",
     "benefit_month_claimed_other_region",
     "benefit_month_claimed_before",
     "benefit_claims_other_regions_before",
