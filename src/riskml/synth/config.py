@@ -60,7 +60,7 @@ _STRESS: dict[str, TypologyKnobs] = {
     "work_injury_fabricated": TypologyKnobs(0.05, camouflage=0.3),
     "phantom_hospitalization": TypologyKnobs(0.05, onset=0.35, camouflage=0.2),
     "split_hospitalization": TypologyKnobs(0.05, camouflage=0.3),
-    "upcoding": TypologyKnobs(0.05, onset=0.3, camouflage=0.4),
+    "upcoding": TypologyKnobs(0.05, onset=0.2, camouflage=0.3),
     "unbundling": TypologyKnobs(0.03, camouflage=0.3),
     "duplicate_claim": TypologyKnobs(0.02, camouflage=0.3),
     "identity_impersonation": TypologyKnobs(0.02, camouflage=0.3),

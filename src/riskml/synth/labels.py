@@ -29,7 +29,7 @@ _HONEST_BASE = {
 }
 HONEST_INVESTIGATED = 0.17  # mean share of honest claims investigated (capacity)
 RANDOM_AUDIT = 0.05
-DETECTION = 0.85  # chance an investigated fraud is recognised as such
+DETECTION = 0.9  # chance an investigated fraud is recognised as such
 NOISE = 0.003  # honest claims wrongly confirmed as fraud
 HONEST_ERROR = 0.02  # honest claims found to hold an administrative error
 # typologies a wrongly confirmed honest claim may get, by benefit
@@ -84,14 +84,14 @@ def simulate_labels(
     codes = cases.groupby(["t", "u", "p"], sort=True).ngroup().to_numpy()
     first = pd.Series(np.arange(n)).groupby(codes).first().to_numpy()
     case_typ = np.clip(typ[first], 0, len(TYPOLOGIES) - 1)
-    u_look = rng.random(len(first)) < 0.85 * (1 - 0.45 * camo[case_typ])
+    u_look = rng.random(len(first)) < 0.9 * (1 - 0.45 * camo[case_typ])
     u_found = rng.random(len(first)) < DETECTION
     unit_looked = u_look[codes]
     unit_found = u_found[codes]
     per_claim = rng.random(n)
     investigated = np.where(
         bad,
-        unit_looked & (per_claim < 0.9),
+        unit_looked & (per_claim < 0.95),
         np.where(error, per_claim < 0.6, rng.random(n) < p_honest),
     )
     audited = (rng.random(n) < RANDOM_AUDIT) & ~investigated

@@ -54,6 +54,7 @@ CLAIM_COLUMNS: dict[str, str] = {
     "los": "int64",  # length of stay in days (inpatient-like claims)
     "key": "int64",  # stable claim number inside the generator
     "copy_of": "int64",  # key of the claim whose line items this one repeats, -1: none
+    "locked": "int8",  # 1: part of an injected unit although honest itself (not to be reused)
 }
 
 

@@ -58,7 +58,9 @@ def mark(
 def honest(world: World) -> np.ndarray:
     """Claims not yet touched by an injector or flagged as a look-alike."""
     cl = world.claims
-    return np.asarray((cl["typ"].to_numpy() < 0) & (cl["look"].to_numpy() < 0))
+    return np.asarray(
+        (cl["typ"].to_numpy() < 0) & (cl["look"].to_numpy() < 0) & (cl["locked"].to_numpy() == 0)
+    )
 
 
 def with_candidates(world: World, typology: str, n: int) -> World:

@@ -120,7 +120,7 @@ def unemployment_while_employed(
 ) -> World:
     """Unemployment benefit drawn while working for a new employer (DOMAIN P5).
 
-    Unit: a benefit spell. The recipient starts a job 2-5 months (more with intensity) before
+    Unit: a benefit spell. The recipient starts a job 3-8 months (more with intensity) before
     the spell ends and keeps claiming; the new employer's contributions sit in benefit months.
     """
     name = "unemployment_while_employed"
@@ -139,7 +139,7 @@ def unemployment_while_employed(
     # the last months of each recipient's (first) run of benefit claims overlap the new job
     rev = sel.groupby("pid").cumcount(ascending=False).to_numpy()
     u_index = np.searchsorted(units, sel["pid"].to_numpy())
-    overlap = np.maximum(1, np.round(rng.integers(2, 6, len(units)) * knobs.intensity)).astype(int)
+    overlap = np.maximum(1, np.round(rng.integers(3, 9, len(units)) * knobs.intensity)).astype(int)
     chosen = rev < overlap[u_index]
     fraud = sel.loc[chosen]
     # new employer from the first overlapping month on, continuing 3-9 months after

@@ -110,7 +110,7 @@ def identity_impersonation(
         n = len(u_impl)
         day = rng.integers(start, tl.n_days - 30, n)
         male = p["sex"].to_numpy()[u_impl] == "M"
-        young = age[u_impl] < 40
+        young = age[u_impl] < 38
         cataract = young & (rng.random(n) < 0.35)
         region = p["region"].to_numpy()[u_impl]
         delivery = male & ~cataract

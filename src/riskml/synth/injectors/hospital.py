@@ -55,7 +55,7 @@ def phantom_hospitalization(
         )[0]
         if not len(recruits):
             continue
-        n_batches = max(2, round(rng.integers(4, 9) * knobs.intensity))
+        n_batches = max(2, round(rng.integers(6, 15) * knobs.intensity))
         batch_day = start + np.cumsum(rng.integers(7, 15, n_batches))
         batch_day = batch_day[batch_day < tl.n_days - 40]
         for d in batch_day:
@@ -82,9 +82,9 @@ def phantom_hospitalization(
 def split_hospitalization(
     rng: np.random.Generator, world: World, knobs: TypologyKnobs, chooser: ProviderChooser
 ) -> World:
-    """One long stay billed as two or three admissions 1-14 days apart (DOMAIN M3, 分解住院).
+    """One long stay billed as two to four admissions 1-14 days apart (DOMAIN M3, 分解住院).
 
-    Unit: an honest stay of 6+ days. It is cut into parts at the same hospital with the same
+    Unit: an honest stay of 5+ days. It is cut into parts at the same hospital with the same
     diagnosis; each readmission is billed as a new case (the improper part is the extra case
     payment). Camouflage widens the gaps.
     """
@@ -93,7 +93,7 @@ def split_hospitalization(
     ok = (
         honest(world)
         & (cl["benefit"].to_numpy() == BENEFIT["inpatient"])
-        & (cl["los"].to_numpy() >= 6)
+        & (cl["los"].to_numpy() >= 5)
         & (cl["start"].to_numpy() >= onset_day(world, knobs))
         & (cl["end"].to_numpy() < world.timeline.n_days - 60)
     )
@@ -109,7 +109,7 @@ def split_hospitalization(
         return world
     base = cl.iloc[rows]
     n = len(rows)
-    n_parts = np.where(rng.random(n) < 0.7, 2, 3)
+    n_parts = rng.choice([2, 3, 4], size=n, p=[0.5, 0.35, 0.15])
     los = base["los"].to_numpy()
     total = np.round(los * (1 + 0.15 * knobs.intensity)).astype(np.int64)
     part_los = np.maximum(2, total // n_parts)
@@ -118,6 +118,7 @@ def split_hospitalization(
     # the first part keeps the original claim, shortened
     idx = base.index.to_numpy()
     claims.loc[idx, "los"] = part_los
+    claims.loc[idx, "locked"] = 1
     claims.loc[idx, "end"] = base["start"].to_numpy() + part_los
     claims.loc[idx, "amount"] = base["amount"].to_numpy() * (part_los / np.maximum(los, 1)) ** 0.9
     claims.loc[idx, "sub_s"] = base["sub_s"].to_numpy() - (los - part_los) * 86_400
@@ -125,7 +126,7 @@ def split_hospitalization(
     new_parts = []
     prev_end = base["start"].to_numpy() + part_los
     tier = world.providers["tier"].to_numpy()[base["prid"].to_numpy()]
-    for part in range(1, 3):
+    for part in range(1, 4):
         has = n_parts > part
         gap = rng.integers(1, max_gap + 1, n)
         day = prev_end + gap

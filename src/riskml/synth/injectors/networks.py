@@ -112,8 +112,8 @@ def collusion_ring(
 ) -> World:
     """A clinic or small hospital, one doctor and recruited patients (DOMAIN M11, 医患合谋).
 
-    Unit: a ring around a clinic or tier-1 hospital. 8-30 members (more with intensity) come
-    in bursts every 15-45 days: most members on the same day or the next, the same doctor,
+    Unit: a ring around a clinic or tier-1 hospital. 10-30 members (more with intensity) come
+    in 6-14 bursts every 15-45 days: most members on the same day or the next, the same doctor,
     a few templated diagnoses, inflated charges (outpatient) or short co-admissions (hospital).
     """
     name = "collusion_ring"
@@ -141,13 +141,13 @@ def collusion_ring(
             & (age <= 75)
             & (p["death"].to_numpy() == NO_DAY)
         )[0]
-        size = int(min(len(people) * 0.3, max(6, rng.integers(8, 31) * knobs.intensity**0.5)))
+        size = int(min(len(people) * 0.3, max(6, rng.integers(10, 31) * knobs.intensity**0.5)))
         members = pick(rng, people, size)
         if not len(members):
             continue
         doctor = chooser.doctor(rng, np.array([h]))[0]
         dx_set = rng.choice(templates, size=3, replace=False)
-        n_bursts = max(2, round(rng.integers(4, 11) * knobs.intensity))
+        n_bursts = max(2, round(rng.integers(6, 15) * knobs.intensity))
         burst = start + np.cumsum(rng.integers(15, 46, n_bursts))
         burst = burst[burst < tl.n_days - 30]
         for d in burst:
