@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskml.contract import TYPOLOGIES
 from riskml.data import ClaimsData
-from riskml.features import FEATURE_SETS, FEATURES, FeatureBuilder, reason_text
+from riskml.features import FEATURE_SETS, FEATURES, TYPOLOGY_SIGNALS, FeatureBuilder, reason_text
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +209,10 @@ def test_doctor_features_when_the_scheme_records_doctors(tiny_data: ClaimsData) 
     # without the optional column the doctor features are missing, not an error
     X_plain = FeatureBuilder(min_peers=1).fit(tiny_data).transform(tiny_data)
     assert X_plain["doctor_claims_48h"].isna().all()
+
+
+def test_every_typology_has_signals_in_the_feature_set() -> None:
+    assert set(TYPOLOGY_SIGNALS) == set(TYPOLOGIES)
+    for typology, names in TYPOLOGY_SIGNALS.items():
+        assert names, typology
+        assert set(names) <= set(FEATURE_SETS["claims_v1"]), typology

@@ -18,12 +18,13 @@ from riskml.features import claim, claimant, employer, network, provider  # noqa
 from riskml.features.builder import FeatureBuilder
 from riskml.features.registry import FAMILIES, FEATURES, FeatureSpec, reason_text
 from riskml.features.run import default_fit_end, run_features
-from riskml.features.sets import FEATURE_SETS
+from riskml.features.sets import FEATURE_SETS, TYPOLOGY_SIGNALS
 
 __all__ = [
     "FAMILIES",
     "FEATURES",
     "FEATURE_SETS",
+    "TYPOLOGY_SIGNALS",
     "FeatureBuilder",
     "FeatureSpec",
     "default_fit_end",
