@@ -87,6 +87,14 @@ def test_history_has_loader_dtypes_and_only_what_was_before(store: Store, tmp_pa
         assert frame.dtypes.to_dict() == ref[common].dtypes.to_dict(), name
     # never itself, never a later claim; the earlier claim of the same person and provider
     assert hist.claims["claim_id"].tolist() == ["C1"]
+    # values round-trip exactly (nulls, dates, nullable ints)
+    for name in ("claims", "claim_items", "persons", "providers", "employers"):
+        got = getattr(hist, name).sort_values(list(TABLES[name].key)).reset_index(drop=True)
+        ref = getattr(loaded, name)
+        key = TABLES[name].key[0]
+        ref = ref.loc[ref[key].isin(got[key]), list(got.columns)]
+        ref = ref.sort_values(list(TABLES[name].key)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
     assert sorted(hist.claim_items["claim_id"]) == ["C1", "C1"]
     assert set(hist.persons["person_id"]) == {"P1"}
     assert set(hist.providers["provider_id"]) == {"H1", "H2"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,8 @@ INGEST_ORDER = (
     "labels",
 )
 _IN_CHUNK = 500
+#: Seconds a cached small table (providers, employers) is served before it is read again.
+SMALL_TABLE_TTL = 30.0
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -142,14 +145,34 @@ def contract_records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
+_DTYPES: dict[str, Any] = {
+    "str": "str",
+    "date": "datetime64[ns]",
+    "timestamp": "datetime64[ns]",
+    "float": "float64",
+    "int": "Int64",
+    "bool": "boolean",
+}
+
+
 def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.DataFrame:
-    """A query result of a contract table as a frame with the loader's dtypes."""
+    """A query result of a contract table as a frame with the loader's dtypes.
+
+    The rows were validated when they entered the store, so this only converts types (the
+    loader's full checks cost more than the query on the online path).
+    """
+    names = list(result.keys())
     rows = result.fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=list(result.keys()))
-    for col in spec.columns:
-        if col.name in frame.columns and frame[col.name].isna().all() and len(frame):
-            frame[col.name] = frame[col.name].astype(object)
-    return validate_frame(frame, spec)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    out: dict[str, pd.Series] = {}
+    for name, values in zip(names, columns, strict=True):
+        kind = spec.column(name).kind
+        raw = pd.Series(list(values), dtype=object)
+        if kind in ("date", "timestamp"):
+            out[name] = pd.to_datetime(raw).astype("datetime64[ns]")
+        else:  # str: None becomes the str dtype's missing value; Int64/boolean keep NA
+            out[name] = raw.astype(_DTYPES[kind])
+    return pd.DataFrame(out, columns=names)
 
 
 class Store:
@@ -159,6 +182,7 @@ class Store:
         self.engine = engine
         self.tables = METADATA.tables
         self._optional_present: dict[tuple[str, str], bool] = {}
+        self._small_cache: dict[str, tuple[float, pd.DataFrame]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -230,6 +254,7 @@ class Store:
         stmt = self._upsert_statement(self.tables[table], list(records[0]))
         conn.execute(stmt, records)
         self._optional_present.clear()
+        self._small_cache.clear()
 
     def upsert_frame(
         self,
@@ -343,6 +368,43 @@ class Store:
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return out.drop_duplicates(subset=list(key), ignore_index=True)
 
+    def _select_items(
+        self,
+        conn: Connection,
+        claim_conds: Sequence[sa.ColumnElement[bool]],
+        until: dt.datetime,
+    ) -> pd.DataFrame:
+        """Items of the claims matching any of ``claim_conds`` (a join, not an IN of claim ids)."""
+        spec = TABLES["claim_items"]
+        ci = self.tables["claim_items"]
+        c = self.tables["claims"]
+        optional = self._optional_columns_present(conn, "claim_items")
+        cols = [ci.c[col.name] for col in spec.columns if not col.optional or col.name in optional]
+        frames = []
+        for cond in claim_conds or [sa.false()]:
+            stmt = (
+                sa.select(*cols)
+                .select_from(ci.join(c, ci.c.claim_id == c.c.claim_id))
+                .where(cond, c.c.submitted_at <= until)
+            )
+            frames.append(_frame_from_result(conn.execute(stmt), spec))
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out.drop_duplicates(subset=list(spec.key), ignore_index=True)
+
+    def _small_table(self, conn: Connection, table: str) -> pd.DataFrame:
+        """A small reference table (providers, employers), cached for ``SMALL_TABLE_TTL`` s.
+
+        Upserts through this store clear the cache at once; an ingest by another process is
+        seen within the TTL.
+        """
+        now = time.monotonic()
+        hit = self._small_cache.get(table)
+        if hit is not None and now - hit[0] < SMALL_TABLE_TTL:
+            return hit[1]
+        frame = self._select_contract(conn, table)
+        self._small_cache[table] = (now, frame)
+        return frame
+
     def history_for(self, claims: pd.DataFrame) -> ClaimsData:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
@@ -361,7 +423,6 @@ class Store:
         until = pd.Timestamp(claims["submitted_at"].max()).to_pydatetime()
         exclude = set(claims["claim_id"].astype(str))
         c = self.tables["claims"]
-        ci = self.tables["claim_items"]
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
             claim_conds = (
@@ -374,13 +435,8 @@ class Store:
             )
             hist = hist.loc[~hist["claim_id"].isin(exclude)].reset_index(drop=True)
             hist_ids = hist["claim_id"].astype(str).tolist()
-            items = self._select_many(
-                conn,
-                "claim_items",
-                [ci.c.claim_id.in_(p) for p in _chunks(hist_ids, _IN_CHUNK)],
-                [],
-                ("claim_id", "line_no"),
-            )
+            items = self._select_items(conn, claim_conds, until)
+            items = items.loc[items["claim_id"].isin(hist_ids)].reset_index(drop=True)
             contributors = (
                 pd.concat([claims["person_id"], hist["person_id"]]).dropna().astype(str).unique()
             ).tolist()
@@ -409,8 +465,8 @@ class Store:
                 [],
                 ("person_id",),
             )
-            providers = self._select_contract(conn, "providers")
-            employers = self._select_contract(conn, "employers")
+            providers = self._small_table(conn, "providers")
+            employers = self._small_table(conn, "employers")
         return ClaimsData(
             persons=persons,
             employers=employers,
