@@ -65,7 +65,7 @@ _STRESS: dict[str, TypologyKnobs] = {
     "duplicate_claim": TypologyKnobs(0.02, camouflage=0.3),
     "identity_impersonation": TypologyKnobs(0.02, camouflage=0.3),
     "drug_reselling": TypologyKnobs(0.04, onset=0.25, camouflage=0.3),
-    "collusion_ring": TypologyKnobs(0.03, onset=0.3, camouflage=0.3),
+    "collusion_ring": TypologyKnobs(0.05, onset=0.3, camouflage=0.3),
 }
 _LOW_FACTOR = 0.1
 

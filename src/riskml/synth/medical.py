@@ -207,7 +207,7 @@ def inpatient_stays(
         los = np.maximum(
             1,
             np.round(
-                rng.lognormal(np.log(DX_LOS[dx]) - 0.12, 0.45, n)
+                rng.lognormal(np.log(DX_LOS[dx]) - 0.04, 0.45, n)
                 * (1 + 0.004 * np.maximum(age - 50, 0))
             ),
         ).astype(np.int64)

@@ -124,6 +124,7 @@ def identity_impersonation(
     dist = region_distance_km()
     ok = honest(world) & cl["benefit"].isin([BENEFIT["outpatient"], BENEFIT["pharmacy"]]).to_numpy()
     ok &= (cl["start"].to_numpy() >= start) & ~touched[cl["pid"].to_numpy()]
+    ok &= cl["sub_s"].to_numpy() < (tl.n_days - 3) * 86_400  # the home claim stays in the data
     pool = np.unique(cl["pid"].to_numpy()[ok])
     u_far = pick(rng, pool, max(1, k - len(u_dead) - len(u_impl)))
     if len(u_far):
