@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS
-from riskml.features.context import Context, Groups, codes, day_numbers
+from riskml.features.context import Context, day_numbers
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -20,44 +20,31 @@ INPATIENT = BENEFIT_TYPES.index("inpatient")
 MATERNITY = BENEFIT_TYPES.index("maternity")
 
 
-def item_aggregates(items: pd.DataFrame, claim_ids: pd.Series) -> pd.DataFrame:
-    """Per claim: line count, amounts by category and duplicate lines (same code, qty, price)."""
-    ids = claim_ids.astype("str")
-    it = items.loc[items["claim_id"].isin(ids)]
-    out = pd.DataFrame(index=pd.Index(ids.unique(), name="claim_id"))
-    if it.empty:
-        for col in ("n_lines", "items_amount", "exam_amount", "bed_amount", "drug_amount"):
-            out[col] = 0.0
-        out["dup_lines"] = 0.0
-        return out
-    cid = it["claim_id"].astype("str")
-    amount = it["amount"].astype("float64")
-    cat = it["item_category"].astype("str")
-    frame = pd.DataFrame(
+def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
+    """Per claim at ``rows`` (in that order): line count, amounts by category and duplicate lines
+    (same item, quantity and price billed again on the same claim)."""
+    it = ctx.items_of(rows)
+    local = np.full(ctx.n, -1, dtype="int64")
+    local[rows] = np.arange(len(rows))
+    r = local[it["pos"].to_numpy()]
+    m = len(rows)
+    amount = it["amount"].to_numpy()
+    cat = it["category"].to_numpy()
+    dup = it.duplicated(subset=["pos", "item", "quantity", "unit_price"], keep="first")
+
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(r, weights=weights, minlength=m).astype("float64")
+
+    return pd.DataFrame(
         {
-            "claim_id": cid.to_numpy(),
-            "amount": amount.to_numpy(),
-            "exam": np.where(cat == "exam", amount, 0.0),
-            "bed": np.where(cat == "bed", amount, 0.0),
-            "drug": np.where(cat == "drug", amount, 0.0),
-            "dup": it.duplicated(
-                subset=["claim_id", "item_code", "quantity", "unit_price"], keep="first"
-            ).to_numpy(dtype="float64"),
+            "n_lines": total(np.ones(len(r))),
+            "items_amount": total(amount),
+            "exam_amount": total(np.where(cat == "exam", amount, 0.0)),
+            "bed_amount": total(np.where(cat == "bed", amount, 0.0)),
+            "drug_amount": total(np.where(cat == "drug", amount, 0.0)),
+            "dup_lines": total(dup.to_numpy(dtype="float64")),
         }
     )
-    g = frame.groupby("claim_id", sort=False)
-    agg = pd.DataFrame(
-        {
-            "n_lines": g.size().astype("float64"),
-            "items_amount": g["amount"].sum(),
-            "exam_amount": g["exam"].sum(),
-            "bed_amount": g["bed"].sum(),
-            "drug_amount": g["drug"].sum(),
-            "dup_lines": g["dup"].sum(),
-        }
-    )
-    out = out.join(agg, how="left")
-    return out.fillna(0.0)
 
 
 def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.DataFrame:
@@ -90,8 +77,7 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
     base["tier_key"] = np.nan_to_num(base["tier"].to_numpy(), nan=0.0)
     base["provider_type"] = merged["provider_type"].to_numpy(dtype=object)
     if with_items:
-        agg = item_aggregates(ctx.data.claim_items, c["claim_id"])
-        agg = agg.reindex(c["claim_id"].to_numpy()).fillna(0.0)
+        agg = item_aggregates(ctx, rows)
         for col in agg.columns:
             base[col] = agg[col].to_numpy()
         base["charges_per_day"] = safe_ratio(base["amount"].to_numpy(), base["los"].to_numpy())
@@ -123,15 +109,16 @@ ATYPICAL_SHARE = 0.02
 
 
 def fit_item_typicality(ctx: Context, rows: np.ndarray, min_peers: int) -> pd.DataFrame:
-    """Share of the window's itemised claims of each diagnosis category that bill each item."""
-    c = ctx.claims.iloc[rows][["claim_id", "dx3"]].dropna(subset=["dx3"])
-    items = ctx.data.claim_items
-    it = items.loc[items["claim_id"].isin(c["claim_id"]), ["claim_id", "item_code"]]
-    it = it.astype({"claim_id": "str", "item_code": "str"}).drop_duplicates()
-    it = it.merge(c, on="claim_id", how="inner")
+    """Share of the window's itemised claims of each diagnosis category that bill each item.
+
+    A row with an empty ``item_code`` lists every diagnosis category that has a profile.
+    """
+    it = ctx.items_of(rows)[["pos", "item_code"]].drop_duplicates()
+    dx = ctx.claims["dx3"].to_numpy(dtype=object)[it["pos"].to_numpy()]
+    it = it.assign(dx3=dx).dropna(subset=["dx3"])
     if it.empty:
         return pd.DataFrame(columns=["dx3", "item_code", "share"])
-    n_dx = it.groupby("dx3")["claim_id"].nunique()
+    n_dx = it.groupby("dx3")["pos"].nunique()
     n_dx = n_dx[n_dx >= min_peers]
     it = it.loc[it["dx3"].isin(n_dx.index)]
     cnt = it.groupby(["dx3", "item_code"]).size().rename("n").reset_index()
@@ -146,29 +133,22 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     NaN when the claim has no items or its diagnosis has no fitted item profile.
     """
     n = len(ctx.targets)
-    tc = ctx.claims.iloc[ctx.targets][["claim_id", "dx3"]]
-    items = ctx.data.claim_items
-    it = items.loc[items["claim_id"].isin(tc["claim_id"]), ["claim_id", "item_code"]]
-    it = it.astype({"claim_id": "str", "item_code": "str"}).drop_duplicates()
-    it = it.merge(tc.drop_duplicates("claim_id"), on="claim_id", how="inner")
+    it = ctx.items_of(ctx.targets)[["pos", "item_code"]].drop_duplicates()
+    it = it.assign(dx3=ctx.claims["dx3"].to_numpy(dtype=object)[it["pos"].to_numpy()])
     known_dx = table.loc[table["item_code"] == "", "dx3"]
     it = it.loc[it["dx3"].isin(known_dx)]
     if it.empty:
         return np.full(n, np.nan), np.full(n, np.nan)
-    shares = it.merge(table, on=["dx3", "item_code"], how="left")["share"].fillna(0.0)
-    frame = pd.DataFrame(
-        {
-            "claim_id": it["claim_id"].to_numpy(),
-            "share": shares.to_numpy(),
-            "atypical": (shares.to_numpy() < ATYPICAL_SHARE).astype("float64"),
-        }
+    shares = it.merge(table, on=["dx3", "item_code"], how="left")["share"].fillna(0.0).to_numpy()
+    pos = it["pos"].to_numpy()
+    count = np.bincount(pos, minlength=ctx.n).astype("float64")
+    total = np.bincount(pos, weights=shares, minlength=ctx.n)
+    atypical = np.bincount(
+        pos, weights=(shares < ATYPICAL_SHARE).astype("float64"), minlength=ctx.n
     )
-    agg = frame.groupby("claim_id").agg(share=("share", "mean"), atypical=("atypical", "sum"))
-    ids = tc["claim_id"].to_numpy()
-    return (
-        agg["share"].reindex(ids).to_numpy(dtype="float64"),
-        agg["atypical"].reindex(ids).to_numpy(dtype="float64"),
-    )
+    has = count > 0
+    mean = np.where(has, total / np.maximum(count, 1.0), np.nan)
+    return mean[ctx.targets], np.where(has, atypical, np.nan)[ctx.targets]
 
 
 def peer_amount(base: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> np.ndarray:
@@ -261,35 +241,24 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _trace_seen(ctx: Context) -> np.ndarray:
     """Per target: lines whose drug trace code was already billed on an earlier claim."""
-    items = ctx.data.claim_items
-    out = np.zeros(len(ctx.targets))
-    if "trace_code" not in items.columns or items.empty:
+    it = ctx.items
+    if "trace" not in it.columns:
         return np.full(len(ctx.targets), np.nan)
-    target_ids = ctx.claims["claim_id"].to_numpy()[ctx.targets]
-    tr = items.loc[items["trace_code"].notna(), ["claim_id", "trace_code"]]
-    wanted = tr.loc[tr["claim_id"].isin(target_ids), "trace_code"].unique()
-    tr = tr.loc[tr["trace_code"].isin(wanted)]
-    if tr.empty:
-        return out
-    rank_of = pd.Series(ctx.claims["rank"].to_numpy(), index=ctx.claims["claim_id"].to_numpy())
-    rank = rank_of.reindex(tr["claim_id"].astype("str").to_numpy()).to_numpy()
-    known = ~np.isnan(rank)
-    tr = tr.loc[known]
-    rank = rank[known].astype("int64")
-    key = codes(tr["trace_code"].astype("str"))
-    # earlier *claims* only: composite (trace, rank) searched with side="left"
-    comp = key * (np.int64(1) << np.int64(32)) + rank
-    sorted_comp = np.sort(comp)
-    first = key * (np.int64(1) << np.int64(32))
-    seen = np.searchsorted(sorted_comp, comp, side="left") - np.searchsorted(
-        sorted_comp, first, side="left"
-    )
-    per_claim = (
-        pd.Series((seen > 0).astype("float64"), index=tr["claim_id"].astype("str").to_numpy())
-        .groupby(level=0)
-        .sum()
-    )
-    return per_claim.reindex(target_ids).fillna(0.0).to_numpy()
+    tr = it.loc[it["trace"].to_numpy() >= 0, ["pos", "trace"]]
+    wanted = np.unique(tr["trace"].to_numpy()[np.isin(tr["pos"].to_numpy(), ctx.targets)])
+    tr = tr.loc[np.isin(tr["trace"].to_numpy(), wanted)]
+    out: np.ndarray = np.zeros(ctx.n)
+    if not tr.empty:
+        key = tr["trace"].to_numpy().astype("int64")
+        pos = tr["pos"].to_numpy().astype("int64")  # the history position is the claim's rank
+        comp = key * (np.int64(1) << np.int64(32)) + pos
+        sorted_comp = np.sort(comp)
+        # earlier *claims* only: lines of the same claim share its position (side="left")
+        seen = np.searchsorted(sorted_comp, comp, side="left") - np.searchsorted(
+            sorted_comp, key * (np.int64(1) << np.int64(32)), side="left"
+        )
+        out = np.bincount(pos, weights=(seen > 0).astype("float64"), minlength=ctx.n)
+    return out[ctx.targets]
 
 
 # --- features -------------------------------------------------------------------------------
@@ -462,7 +431,7 @@ def trace_codes_seen_before(w: pd.DataFrame) -> np.ndarray:
     return w["trace_seen"].to_numpy(dtype="float64")
 
 
-__all__ = ["Groups", "claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]
+__all__ = ["claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]
 
 
 @feature(

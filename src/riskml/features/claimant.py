@@ -26,30 +26,22 @@ _SHIFT = np.int64(1) << np.int64(32)
 
 
 def drug_lines(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
-    """Drug quantities per (claim, item) for the claims at ``rows``, with the claim's codes."""
-    items = ctx.data.claim_items
-    c = ctx.claims.iloc[rows]
-    it = items.loc[
-        (items["item_category"].astype("str") == "drug") & items["claim_id"].isin(c["claim_id"]),
-        ["claim_id", "item_code", "quantity"],
-    ]
-    if it.empty:
-        return pd.DataFrame(
-            {
-                "row": pd.Series(dtype="int64"),
-                "item_code": pd.Series(dtype="str"),
-                "quantity": pd.Series(dtype="float64"),
-            }
-        )
+    """Drug quantities per (claim, item) for the claims at ``rows``: ``row`` (claim position),
+    ``item_code`` and ``quantity``."""
+    it = ctx.items_of(rows)
+    it = it.loc[it["category"].to_numpy() == "drug"]
     per = (
-        it.assign(claim_id=it["claim_id"].astype("str"), item_code=it["item_code"].astype("str"))
-        .groupby(["claim_id", "item_code"], sort=False)["quantity"]
-        .sum()
+        it.groupby(["pos", "item"], sort=False)
+        .agg(item_code=("item_code", "first"), quantity=("quantity", "sum"))
         .reset_index()
     )
-    row_of = pd.Series(c.index.to_numpy(), index=c["claim_id"].to_numpy())
-    per["row"] = row_of.reindex(per["claim_id"].to_numpy()).to_numpy().astype("int64")
-    return per[["row", "item_code", "quantity"]]
+    return pd.DataFrame(
+        {
+            "row": per["pos"].to_numpy(dtype="int64"),
+            "item_code": per["item_code"].to_numpy(dtype=object),
+            "quantity": per["quantity"].to_numpy(dtype="float64"),
+        }
+    )
 
 
 def fit(
@@ -182,7 +174,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         similar = np.abs(amount - amount[other]) <= 0.05 * np.maximum(amount, amount[other])
         near += (has_k & close & similar).astype("float64")
     w["near_duplicates"] = near[t]
-    w["identical_items_before"] = _identical_items(ctx, s, t)
+    w["identical_items_before"] = _identical_items(ctx, rows, s, t)
 
     # death known at submission
     persons = ctx.data.persons
@@ -219,27 +211,21 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return w
 
 
-def _identical_items(ctx: Context, s: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+def _identical_items(ctx: Context, rows: np.ndarray, s: pd.DataFrame, t: np.ndarray) -> np.ndarray:
     """Earlier claims of the same person at the same provider with the same item list
     (item codes and quantities, prices ignored); NaN for claims without items."""
-    items = ctx.data.claim_items
-    it = items.loc[items["claim_id"].isin(s["claim_id"]), ["claim_id", "item_code", "quantity"]]
+    it = ctx.items_of(rows)
     if it.empty:
         return np.full(len(t), np.nan)
-    line = it["item_code"].astype("str") + "|" + it["quantity"].astype("float64").astype("str")
-    hashed = pd.util.hash_array(line.to_numpy(dtype=object))
-    sig = (
-        pd.Series(hashed, index=it["claim_id"].astype("str").to_numpy())
-        .groupby(level=0)
-        .sum()  # order-independent; uint64 wraps around, which is fine for a signature
-    )
-    signature = sig.reindex(s["claim_id"].to_numpy())
-    has = signature.notna().to_numpy()
-    code = np.where(has, pd.factorize(signature)[0], -1).astype("int64")
-    prov = s["provider"].to_numpy()
-    key = combine(s["person"].to_numpy(), prov, code)
-    counts = Groups(key, s["rank"].to_numpy()).prior_count()
-    return counts[t]
+    hashed = pd.util.hash_pandas_object(it[["item", "quantity"]], index=False).to_numpy()
+    # order-independent signature per claim; uint64 sums wrap around, fine for a signature
+    sig = pd.Series(hashed).groupby(it["pos"].to_numpy()).sum()
+    local = np.full(ctx.n, -1, dtype="int64")
+    local[rows] = np.arange(len(rows))
+    code = np.full(len(rows), -1, dtype="int64")
+    code[local[sig.index.to_numpy()]] = pd.factorize(sig.to_numpy())[0]
+    key = combine(s["person"].to_numpy(), s["provider"].to_numpy(), code)
+    return Groups(key, s["rank"].to_numpy()).prior_count()[t]
 
 
 def _drug_history(

@@ -177,6 +177,29 @@ class Groups:
         return (self.pos == self.start) & self.valid
 
 
+def index_items(claim_items: pd.DataFrame, claim_ids: pd.Series) -> pd.DataFrame:
+    """Line items keyed by the history position of their claim (``pos``; items of claims not in
+    the context are dropped), with integer codes for item and category."""
+    pos = pd.Index(claim_ids.to_numpy()).get_indexer(claim_items["claim_id"].astype("str"))
+    keep = pos >= 0
+    it = claim_items.loc[keep]
+    out = pd.DataFrame(
+        {
+            "pos": pos[keep].astype("int64"),
+            "item_code": it["item_code"].astype("str").to_numpy(dtype=object),
+            "category": it["item_category"].astype("str").to_numpy(dtype=object),
+            "quantity": it["quantity"].astype("float64").to_numpy(),
+            "unit_price": it["unit_price"].astype("float64").to_numpy(),
+            "amount": it["amount"].astype("float64").to_numpy(),
+        }
+    )
+    out["item"] = codes(out["item_code"])
+    if "trace_code" in it.columns:
+        trace = it["trace_code"]
+        out["trace"] = codes(trace.astype("str").where(trace.notna()))
+    return out.reset_index(drop=True)
+
+
 @dataclass
 class Context:
     """Claims in history order plus the static tables, and which claims are the targets.
@@ -192,6 +215,21 @@ class Context:
     data: ClaimsData
     claims: pd.DataFrame
     targets: np.ndarray
+    _items: pd.DataFrame | None = None
+
+    @property
+    def items(self) -> pd.DataFrame:
+        """The data's line items keyed by claim position (see :func:`index_items`), built once."""
+        if self._items is None:
+            self._items = index_items(self.data.claim_items, self.claims["claim_id"])
+        return self._items
+
+    def items_of(self, rows: np.ndarray) -> pd.DataFrame:
+        """Line items of the claims at positions ``rows``."""
+        mask = np.zeros(self.n, dtype=bool)
+        mask[rows] = True
+        it = self.items
+        return it.loc[mask[it["pos"].to_numpy()]]
 
     @property
     def n(self) -> int:
