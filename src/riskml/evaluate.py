@@ -221,6 +221,50 @@ def fpr_ratios(table: pd.DataFrame, min_group_negatives: int) -> dict[str, float
     return out
 
 
+def fpr_disparities(
+    table: pd.DataFrame, min_group_negatives: int, max_ratio: float, alpha: float
+) -> list[dict[str, Any]]:
+    """Pairs of groups whose false-positive-rate ratio is *shown* to exceed ``max_ratio``.
+
+    False positives are few (a 1% referral rate leaves a handful per group), so a raw ratio of
+    two small counts is mostly noise. For every pair of supported groups of an attribute the
+    exact conditional test of two Poisson rates is used: given ``m = fp_hi + fp_lo``, under a
+    true ratio of ``max_ratio`` the count ``fp_hi`` is Binomial(m, r n_hi / (r n_hi + n_lo)).
+    A pair is a violation when the one-sided p-value is below ``alpha`` divided by the number
+    of pairs of that attribute (Bonferroni).
+    """
+    from scipy.stats import binom
+
+    out: list[dict[str, Any]] = []
+    supported = table[table["negatives"] >= min_group_negatives]
+    for attr, rows in supported.groupby("attribute", sort=False):
+        if len(rows) < 2:
+            continue
+        fp = rows["false_positives"].to_numpy(dtype=np.float64)
+        neg = rows["negatives"].to_numpy(dtype=np.float64)
+        groups = rows["group"].astype(str).to_numpy()
+        hi, lo = np.meshgrid(np.arange(len(rows)), np.arange(len(rows)), indexing="ij")
+        pairs = (fp[hi] / neg[hi]) > (fp[lo] / neg[lo])
+        hi, lo = hi[pairs], lo[pairs]
+        n_pairs = len(rows) * (len(rows) - 1) / 2
+        m = fp[hi] + fp[lo]
+        p0 = max_ratio * neg[hi] / (max_ratio * neg[hi] + neg[lo])
+        pval = binom.sf(fp[hi] - 1, m, p0)
+        for i in np.flatnonzero(pval < alpha / n_pairs):
+            h, low = hi[i], lo[i]
+            ratio = math.inf if fp[low] == 0 else (fp[h] / neg[h]) / (fp[low] / neg[low])
+            out.append(
+                {
+                    "attribute": str(attr),
+                    "high_group": groups[h],
+                    "low_group": groups[low],
+                    "ratio": ratio,
+                    "p_value": float(pval[i]),
+                }
+            )
+    return out
+
+
 def fairness_violations(
     table: pd.DataFrame,
     overall_precision: float,
@@ -229,19 +273,36 @@ def fairness_violations(
     min_group_precision_ratio: float,
     min_group_negatives: int,
     min_group_flagged: int,
+    alpha: float = 0.05,
 ) -> list[str]:
-    """Why a model fails the fairness bounds of the promotion gate (empty list: it passes)."""
+    """Why a model fails the fairness bounds of the promotion gate (empty list: it passes).
+
+    A false-positive-rate ratio beyond ``max_fpr_ratio`` (see :func:`fpr_disparities`) and a
+    group precision below ``min_group_precision_ratio`` x the overall precision both count only
+    when the counts show it at level ``alpha`` (one-sided exact binomial tests), so that a
+    handful of referrals cannot block or pass a model by chance.
+    """
+    from scipy.stats import binom
+
     problems = [
-        f"false-positive-rate ratio by {attr} is {ratio:.2f} > {max_fpr_ratio:.2f}"
-        for attr, ratio in fpr_ratios(table, min_group_negatives).items()
-        if ratio > max_fpr_ratio
+        f"false-positive-rate ratio by {d['attribute']}: {d['high_group']} against "
+        f"{d['low_group']} is {d['ratio']:.2f} > {max_fpr_ratio:.2f} (p = {d['p_value']:.2g})"
+        for d in fpr_disparities(table, min_group_negatives, max_fpr_ratio, alpha)
     ]
     if not math.isnan(overall_precision):
         floor = min_group_precision_ratio * overall_precision
-        low = table[(table["flagged_labelled"] >= min_group_flagged) & (table["precision"] < floor)]
+        cand = table[
+            (table["flagged_labelled"] >= min_group_flagged) & (table["precision"] < floor)
+        ]
+        pval = binom.cdf(
+            cand["true_positives"].to_numpy(), cand["flagged_labelled"].to_numpy(), floor
+        )
+        n_tests = max(int((table["flagged_labelled"] >= min_group_flagged).sum()), 1)
         problems += [
-            f"precision of {r.attribute}={r.group} is {r.precision:.3f} < floor {floor:.3f}"
-            for r in low.itertuples()
+            f"precision of {r.attribute}={r.group} is {r.precision:.3f} < floor {floor:.3f} "
+            f"(p = {p:.2g})"
+            for r, p in zip(cand.itertuples(), pval, strict=True)
+            if p < alpha / n_tests
         ]
     return problems
 

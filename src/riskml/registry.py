@@ -20,7 +20,6 @@ import os
 import pickle
 import subprocess
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +42,6 @@ if TYPE_CHECKING:
     from riskml.train import TrainResult
 
 log = logging.getLogger(__name__)
-# our pyfunc takes a DataFrame with a signature; MLflow's type-hint validation does not apply
-warnings.filterwarnings("ignore", message="Type hint used in the model's predict", module="mlflow")
 
 DEFAULT_MODEL_NAME = "riskml-claims"
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
@@ -265,7 +262,8 @@ class RiskmlModel(PythonModel):
     def load_context(self, context: Any) -> None:
         self.bundle = read_bundle(Path(context.artifacts[BUNDLE_DIR]))
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> pd.DataFrame:
+    # no type hints on purpose: MLflow would read them as a schema; the signature is explicit
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         frame = pd.DataFrame(model_input)
         scores = self.bundle.predict_risk(frame)
         return pd.DataFrame({"risk_score": scores, "risk_band": self.bundle.band(scores)})
@@ -532,6 +530,7 @@ def gate(
             min_group_precision_ratio=g.min_group_precision_ratio,
             min_group_negatives=fc.min_group_negatives,
             min_group_flagged=fc.min_group_flagged,
+            alpha=g.alpha,
         )
     return (not reasons), reasons
 

@@ -161,7 +161,7 @@ def render_model_card(result: TrainResult, run_id: str = "") -> str:
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
 
 
-def write_plots(result: TrainResult, out: Path, shap_rows: int = 2_000) -> list[Path]:
+def write_plots(result: TrainResult, out: Path, shap_rows: int = 1_000) -> list[Path]:
     """PR curve, calibration curve, SHAP summary, gain importance and the size trade-off."""
     import matplotlib
 

@@ -111,29 +111,76 @@ def test_fairness_table_by_hand() -> None:
     assert table.loc["M", "false_positive_rate"] == pytest.approx(0.5)
 
 
-def test_fpr_ratio_and_fairness_violations() -> None:
+def test_fpr_ratio_point_estimate() -> None:
     table = fairness_table(*_toy_fairness())
     assert fpr_ratios(table, min_group_negatives=4) == {"sex": pytest.approx(2.0)}
     assert fpr_ratios(table, min_group_negatives=5) == {}  # too little support to gate
-    problems = fairness_violations(
-        table,
-        overall_precision=0.4,
-        max_fpr_ratio=1.25,
-        min_group_precision_ratio=0.9,
-        min_group_negatives=4,
-        min_group_flagged=1,
+
+
+def _groups(fp: list[int], neg: list[int], tp: list[int], flagged: list[int]) -> pd.DataFrame:
+    t = pd.DataFrame(
+        {
+            "attribute": "sex",
+            "group": ["F", "M"][: len(fp)],
+            "negatives": neg,
+            "false_positives": fp,
+            "true_positives": tp,
+            "flagged_labelled": flagged,
+        }
     )
-    assert problems[0].startswith("false-positive-rate ratio by sex is 2.00")
-    assert any("sex=M" in p for p in problems)  # 1/3 < .9 * .4
-    assert not any("sex=F" in p for p in problems)  # 1/2 >= .36
+    t["false_positive_rate"] = t["false_positives"] / t["negatives"]
+    t["precision"] = t["true_positives"] / t["flagged_labelled"]
+    return t
+
+
+BOUNDS = {
+    "max_fpr_ratio": 1.25,
+    "min_group_precision_ratio": 0.5,
+    "min_group_negatives": 100,
+    "min_group_flagged": 20,
+    "alpha": 0.05,
+}
+
+
+def test_a_shown_fpr_disparity_fails_the_gate() -> None:
+    # F 1% against M 2% of 5,000 negatives each: ratio 2, and 150 false positives show it
+    problems = fairness_violations(
+        _groups([50, 100], [5000, 5000], [200, 200], [250, 300]), 0.7, **BOUNDS
+    )
+    assert len(problems) == 1
+    assert problems[0].startswith("false-positive-rate ratio by sex: M against F is 2.00 > 1.25")
+
+
+def test_the_same_ratio_on_a_handful_of_false_positives_is_not_evidence() -> None:
+    # ratio 2 again, but 2 against 4 false positives: well within chance at a true ratio of 1.25
+    assert (
+        fairness_violations(_groups([2, 4], [5000, 5000], [40, 40], [42, 44]), 0.9, **BOUNDS) == []
+    )
+    # with alpha = 1 every raw excess counts
+    loose = {**BOUNDS, "alpha": 1.0}
+    assert fairness_violations(_groups([2, 4], [5000, 5000], [40, 40], [42, 44]), 0.9, **loose)
+    # and groups below the support threshold are reported, not gated
+    assert (
+        fairness_violations(_groups([50, 100], [50, 50], [40, 40], [90, 140]), 0.3, **BOUNDS) == []
+    )
+
+
+def test_a_group_precision_shown_below_the_floor_fails_the_gate() -> None:
+    # overall precision .8, floor .4: M has 10 true of 100 referred (.1), F is fine
+    problems = fairness_violations(
+        _groups([10, 90], [10**6, 10**6], [90, 10], [100, 100]),
+        0.8,
+        **{**BOUNDS, "max_fpr_ratio": 100.0},
+    )
+    assert len(problems) == 1 and problems[0].startswith(
+        "precision of sex=M is 0.100 < floor 0.400"
+    )
+    # 9 of 20 (.45) against the floor .5 is not evidence of anything
     assert (
         fairness_violations(
-            table,
-            overall_precision=0.4,
-            max_fpr_ratio=2.0,
-            min_group_precision_ratio=0.5,
-            min_group_negatives=4,
-            min_group_flagged=1,
+            _groups([11, 11], [10**6, 10**6], [9, 9], [20, 20]),
+            1.0,
+            **{**BOUNDS, "max_fpr_ratio": 100.0},
         )
         == []
     )
