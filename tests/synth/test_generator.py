@@ -249,3 +249,17 @@ def test_low_preset_has_less_fraud() -> None:
         return int(truth.loc[truth["class"] != "error", "unit_id"].nunique())
 
     assert units("low") < 0.5 * units("stress")
+
+
+def test_late_onset_is_drift(synth_data: ClaimsData, synth_dir: Path) -> None:
+    """A typology with a late onset appears only after it (the model sees it drift in)."""
+    manifest = json.loads((synth_dir / "manifest.json").read_text())
+    truth = pd.read_parquet(synth_dir / "ground_truth.parquet")
+    claims = synth_data.claims.set_index("claim_id")
+    start = pd.Timestamp(manifest["config"]["start"])
+    for typ, knobs in manifest["config"]["typologies"].items():
+        if knobs["onset"] < 0.2:
+            continue
+        ids = truth.loc[truth["typology"] == typ, "claim_id"]
+        first = claims.loc[ids, "service_start"].min()
+        assert first >= start + pd.Timedelta(days=int(knobs["onset"] * 730) - 1), typ

@@ -53,7 +53,7 @@ def pension_after_death(
     d_of[units] = death
     keep = cl["start"].to_numpy() <= d_of[pid]
     claims = cl.loc[keep].reset_index(drop=True)
-    last = pens.groupby("pid")["amount"].last()
+    last = pens.sort_values(["pid", "start"]).groupby("pid")[["amount", "start"]].last()
     first_month = tl.month_of(death) + 1
     continues = (rng.random(len(units)) < 0.4 * (1 - knobs.camouflage)) & ~never
     report_month = tl.month_of(np.minimum(reported, tl.n_days + 800))
@@ -62,7 +62,10 @@ def pension_after_death(
     n = np.clip(stop - first_month + 1, 0, None)
     u_pid = np.repeat(units, n)
     month = np.repeat(first_month, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-    amount = last.reindex(u_pid).to_numpy()
+    # the January raise of 3% applies to the concealed months too
+    paid = last.reindex(u_pid)
+    years = np.floor(month / 12) - np.floor(tl.month_of(paid["start"].to_numpy()) / 12)
+    amount = np.round(paid["amount"].to_numpy() * 1.03**years, 2)
     new = monthly_claims(rng, world, u_pid, month, amount, "pension")
     new = mark(new, name, "fraud", u_pid, 1.0)
     world = replace(world, persons=persons, claims=claims)
