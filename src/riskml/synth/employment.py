@@ -9,12 +9,14 @@ job in their last benefit month, a legitimate overlap that rules mistake for fra
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from riskml.contract import INDUSTRIES
 from riskml.synth.reference import REGION_WEIGHTS, WAGE_INDEX
-from riskml.synth.world import NO_DAY, RegionalSampler, Timeline, World
+from riskml.synth.world import RegionalSampler, Timeline, World
 
 NONE, EMPLOYED, FLEX, UI, RETIRED = 0, 1, 2, 3, 4
 _INDUSTRY_P = np.array(
@@ -193,7 +195,7 @@ def simulate_working_lives(rng: np.random.Generator, world: World) -> World:
     long = long[long["state"] != NONE].reset_index(drop=True)
     persons = p.assign(pension_kind=np.where(ever_contributed, "employee", "resident"))
     contributions = _contributions(rng, long, persons, tl)
-    return _replace(world, persons=persons, months=long, contributions=contributions)
+    return replace(world, persons=persons, months=long, contributions=contributions)
 
 
 def _contributions(
@@ -217,21 +219,3 @@ def _contributions(
             "base": np.round(base, 0),
         }
     )
-
-
-def _replace(world: World, **changes: object) -> World:
-    from dataclasses import replace
-
-    return replace(world, **changes)  # type: ignore[arg-type]
-
-
-__all__ = [
-    "EMPLOYED",
-    "FLEX",
-    "NONE",
-    "NO_DAY",
-    "RETIRED",
-    "UI",
-    "make_employers",
-    "simulate_working_lives",
-]

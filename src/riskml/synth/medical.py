@@ -300,10 +300,9 @@ def chronic_claims(
     span = hi[who] - lo[who]
     k = np.ceil(span / 30.0).astype(np.int64)
     pid = np.repeat(who, k)
-    step = np.repeat(np.zeros(len(who), dtype=np.int64), k)
     rank = np.arange(len(pid)) - np.repeat(np.cumsum(k) - k, k)
     first = lo[who] + rng.integers(0, 30, len(who))
-    day = np.repeat(first, k) + rank * 30 + rng.integers(-3, 2, len(pid)) + step
+    day = np.repeat(first, k) + rank * 30 + rng.integers(-3, 2, len(pid))
     keep = day < hi[pid]
     pid, day = pid[keep], day[keep]
     usual = chooser.pharmacy.sample(rng, p["region"].to_numpy())

@@ -15,7 +15,7 @@ from riskml.contract import BENEFIT_TYPES, CHANNELS, TYPOLOGIES
 from riskml.data import ClaimsData
 from riskml.synth.items import ALL_CATEGORY, ALL_CODES
 from riskml.synth.reference import DX_CODES, REGION_CODES
-from riskml.synth.world import CLASSES, LOOKALIKES, NO_DAY, World, stage_rng
+from riskml.synth.world import CLASSES, LOOKALIKES, World, stage_rng
 
 _MEDICAL = [BENEFIT_TYPES.index(b) for b in ("outpatient", "inpatient", "pharmacy")]
 
@@ -248,6 +248,3 @@ def lookalike_counts(world: World) -> dict[str, int]:
     """Number of honest look-alike claims of each kind."""
     look = world.claims["look"].to_numpy()
     return {name: int((look == i).sum()) for i, name in enumerate(LOOKALIKES)}
-
-
-__all__ = ["NO_DAY", "lookalike_counts", "to_contract"]

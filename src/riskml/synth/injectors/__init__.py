@@ -8,33 +8,24 @@ makes or changes carries the hidden ground-truth columns (typology, class, unit,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-
-from riskml.synth.config import TypologyKnobs
-from riskml.synth.providers import ProviderChooser
-from riskml.synth.world import World
-
-Injector = Callable[[np.random.Generator, World, TypologyKnobs, ProviderChooser], World]
-
-from riskml.synth.injectors.benefits import (  # noqa: E402
+from riskml.synth.injectors._common import Injector
+from riskml.synth.injectors.benefits import (
     duplicate_benefit,
     pension_after_death,
     unemployment_while_employed,
 )
-from riskml.synth.injectors.claims import duplicate_claim, identity_impersonation  # noqa: E402
-from riskml.synth.injectors.employment import (  # noqa: E402
+from riskml.synth.injectors.claims import duplicate_claim, identity_impersonation
+from riskml.synth.injectors.employment import (
     fictitious_employment,
     work_injury_fabricated,
 )
-from riskml.synth.injectors.hospital import (  # noqa: E402
+from riskml.synth.injectors.hospital import (
     phantom_hospitalization,
     split_hospitalization,
     unbundling,
     upcoding,
 )
-from riskml.synth.injectors.networks import collusion_ring, drug_reselling  # noqa: E402
+from riskml.synth.injectors.networks import collusion_ring, drug_reselling
 
 INJECTORS: dict[str, Injector] = {
     "pension_after_death": pension_after_death,

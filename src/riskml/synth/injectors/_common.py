@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from riskml.synth.config import TypologyKnobs
+from riskml.synth.providers import ProviderChooser
 from riskml.synth.world import CLASS, TYPOLOGY, World
+
+Injector = Callable[[np.random.Generator, World, TypologyKnobs, ProviderChooser], World]
 
 
 def n_units(candidates: int, knobs: TypologyKnobs) -> int:
