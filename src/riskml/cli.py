@@ -113,7 +113,9 @@ def train(
 ) -> None:
     """Train, evaluate out of time, log to MLflow and register a new version of riskml-claims."""
     import json
+    import os
 
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before LightGBM's OpenMP starts
     from riskml.train import run_train
 
     summary = run_train(data, config_path=config, experiment=experiment, promote=promote)

@@ -32,7 +32,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
     return str(value)
 
 
