@@ -158,6 +158,9 @@ def test_new_claim_family_signals(X: pd.DataFrame) -> None:
     assert val(X, "C04", "items_typical_for_diagnosis") == 1.0
     assert val(X, "C04", "atypical_items_for_diagnosis") == 0.0
     assert math.isnan(val(X, "C01", "items_typical_for_diagnosis"))
+    # C04's items are exactly the J18 profile: no other diagnosis fits better
+    assert val(X, "C04", "items_fit_another_diagnosis") == 0.0
+    assert val(X, "C04", "amount_vs_item_diagnosis_median") == pytest.approx(6000 / 5500)
     assert val(X, "C17", "near_duplicate_claims_before") == 1.0  # 500 vs 510, same day
     assert val(X, "C09", "benefit_claims_other_regions_before") == 1.0
     assert math.isnan(val(X, "C04", "benefit_claims_other_regions_before"))
@@ -216,3 +219,21 @@ def test_every_typology_has_signals_in_the_feature_set() -> None:
     for typology, names in TYPOLOGY_SIGNALS.items():
         assert names, typology
         assert set(names) <= set(FEATURE_SETS["claims_v1"]), typology
+
+
+def test_items_that_point_to_another_diagnosis(tiny_data: ClaimsData) -> None:
+    """The pharmacy claim's drug D1 billed under pneumonia points back to diabetes (E11)."""
+    claims = tiny_data.claims.copy()
+    claims.loc[claims["claim_id"] == "C15", "diagnosis_code"] = "J18.9"
+    data = ClaimsData(
+        tiny_data.persons,
+        tiny_data.employers,
+        tiny_data.providers,
+        tiny_data.contributions,
+        claims,
+        tiny_data.claim_items,
+    )
+    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    # D1 has share 1.0 in the E11 profile (C11-C13) and 1/2 in J18's (C04 and now C15)
+    assert val(X, "C15", "items_fit_another_diagnosis") == pytest.approx(0.5)
+    assert val(X, "C15", "amount_vs_item_diagnosis_median") == pytest.approx(1.0)  # E11: 300

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS
 from riskml.features.context import Context, day_numbers
@@ -151,6 +152,53 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     return mean[ctx.targets], np.where(has, atypical, np.nan)[ctx.targets]
 
 
+def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per target: the diagnosis category whose fitted item profile best explains the claim's
+    items, and by how much it beats the billed diagnosis (mean share per distinct item).
+
+    A sparse product (claims x items) @ (items x diagnoses) scores every diagnosis at once.
+    """
+    n = len(ctx.targets)
+    none = (np.full(n, None, dtype=object), np.full(n, np.nan))
+    prof = table.loc[table["item_code"] != ""]
+    if prof.empty:
+        return none
+    dx_index = pd.Index(prof["dx3"].unique())
+    item_index = pd.Index(prof["item_code"].unique())
+    profile = sp.csr_matrix(
+        (
+            prof["share"].to_numpy(dtype="float64"),
+            (item_index.get_indexer(prof["item_code"]), dx_index.get_indexer(prof["dx3"])),
+        ),
+        shape=(len(item_index), len(dx_index)),
+    )
+    it = ctx.items_of(ctx.targets)[["pos", "item_code"]].drop_duplicates()
+    if it.empty:
+        return none
+    upos, r = np.unique(it["pos"].to_numpy(), return_inverse=True)
+    count = np.bincount(r, minlength=len(upos)).astype("float64")
+    col = item_index.get_indexer(it["item_code"])
+    known = col >= 0
+    claims_items = sp.csr_matrix(
+        (np.ones(int(known.sum())), (r[known], col[known])), shape=(len(upos), len(item_index))
+    )
+    scores = (claims_items @ profile).tocsr()
+    best = scores.max(axis=1).toarray().ravel()
+    arg = np.asarray(scores.argmax(axis=1)).ravel()
+    billed_col = dx_index.get_indexer(ctx.claims["dx3"].to_numpy(dtype=object)[upos])
+    billed = np.full(len(upos), np.nan)
+    ok = billed_col >= 0
+    if ok.any():
+        billed[ok] = np.asarray(scores[np.flatnonzero(ok), billed_col[ok]]).ravel()
+    gap = (best - billed) / count
+    implied = np.where(best > 0, dx_index.to_numpy(dtype=object)[arg], None)
+    full_gap = np.full(ctx.n, np.nan)
+    full_gap[upos] = gap
+    full_dx = np.full(ctx.n, None, dtype=object)
+    full_dx[upos] = implied
+    return full_dx[ctx.targets], full_gap[ctx.targets]
+
+
 def peer_amount(base: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> np.ndarray:
     """Median amount of the claim's peers: diagnosis x tier x province, backing off."""
     return lookup_backoff(
@@ -234,8 +282,13 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["has_items"] = w["n_lines"] > 0
     if "item_dx" in norms:
         w["typicality"], w["atypical"] = item_typicality(ctx, norms["item_dx"])
+        implied, w["dx_gap"] = item_implied_diagnosis(ctx, norms["item_dx"])
+        w["implied_peer"] = lookup_backoff(
+            pd.DataFrame({"bt": base["bt"].to_numpy(), "dx3": implied}),
+            [(["bt", "dx3"], norms["amount_bt_dx"])],
+        )
     else:
-        w["typicality"] = w["atypical"] = np.nan
+        w["typicality"] = w["atypical"] = w["dx_gap"] = w["implied_peer"] = np.nan
     return w
 
 
@@ -456,3 +509,26 @@ def atypical_items_for_diagnosis(w: pd.DataFrame) -> np.ndarray:
     diagnosis category: package components billed separately (unbundling), or treatment that
     does not match the diagnosis."""
     return w["atypical"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="the billed items fit another diagnosis better (by {value:.2f} per item)",
+    unit="share/item",
+)
+def items_fit_another_diagnosis(w: pd.DataFrame) -> np.ndarray:
+    """How much better the diagnosis category that best explains the claim's items (by the
+    training window's item profiles) fits than the billed one, per distinct item; 0 when the
+    billed diagnosis fits best. A heavier code billed on a lighter case (upcoding, 高套分组)."""
+    return w["dx_gap"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    reason="claimed amount is {value:.1f}x the median for the diagnosis its items point to",
+    unit="ratio",
+)
+def amount_vs_item_diagnosis_median(w: pd.DataFrame) -> np.ndarray:
+    """Claimed amount divided by the training-window median amount of the diagnosis category the
+    items point to: a light case billed at a heavy case's price."""
+    return safe_ratio(w["amount"].to_numpy(), w["implied_peer"].to_numpy())

@@ -29,6 +29,8 @@ CLAIMS_V1: tuple[str, ...] = (
     "trace_codes_seen_before",
     "items_typical_for_diagnosis",
     "atypical_items_for_diagnosis",
+    "items_fit_another_diagnosis",
+    "amount_vs_item_diagnosis_median",
     # claimant history
     "days_service_after_reported_death",
     "claimant_claims_30d",
@@ -147,6 +149,8 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     "upcoding": (
         "amount_vs_peer_median",
         "items_typical_for_diagnosis",
+        "items_fit_another_diagnosis",
+        "amount_vs_item_diagnosis_median",
         "items_total_vs_claimed",
         "provider_case_mix_vs_peers",
         "provider_amount_vs_peers_90d",
