@@ -1,12 +1,14 @@
 """Run every ``benchmarks/bench_*.py`` module's ``main()`` in turn (``make bench``).
 
 Arguments after ``--only NAME`` restrict the run to one module (e.g. ``--only features``); other
-arguments are passed on to each ``main(argv)``.
+arguments are passed on to each ``main(argv)`` that takes them (``main()`` is called bare
+otherwise).
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import sys
 from pathlib import Path
@@ -26,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         print(f"== {name} ==", flush=True)
         module = importlib.import_module(f"benchmarks.{name}")
-        module.main(args)
+        takes_args = bool(inspect.signature(module.main).parameters)
+        module.main(args) if takes_args else module.main()
 
 
 if __name__ == "__main__":
