@@ -263,3 +263,31 @@ def test_late_onset_is_drift(synth_data: ClaimsData, synth_dir: Path) -> None:
         ids = truth.loc[truth["typology"] == typ, "claim_id"]
         first = claims.loc[ids, "service_start"].min()
         assert first >= start + pd.Timedelta(days=int(knobs["onset"] * 730) - 1), typ
+
+
+def test_lookalikes_of_duplicates_and_employment(synth_data: ClaimsData, synth_dir: Path) -> None:
+    """Honest claims that share the footprints of duplicate, unbundling and employment fraud."""
+    truth = pd.read_parquet(synth_dir / "ground_truth.parquet")
+    honest = synth_data.claims[~synth_data.claims["claim_id"].isin(truth["claim_id"])]
+    # intravenous courses: same person and provider on following days, same amount within 5%
+    outp = honest[honest["benefit_type"] == "outpatient"]
+    pairs = outp.merge(outp, on=["person_id", "provider_id"], suffixes=("", "_o"))
+    days = (pairs["service_start"] - pairs["service_start_o"]).dt.days
+    close = (pairs["amount_claimed"] / pairs["amount_claimed_o"] - 1).abs() <= 0.05
+    assert (days.eq(1) & close).sum() >= 10
+    # repeated exam lines on honest stays
+    items = synth_data.claim_items[synth_data.claim_items["claim_id"].isin(honest["claim_id"])]
+    repeated = items.duplicated(["claim_id", "item_code", "quantity", "unit_price"])
+    assert repeated.sum() >= 5
+    # injuries in the first month of a job, and benefit paid in the month a new job starts
+    contrib = synth_data.contributions.dropna(subset=["employer_id"])
+    first = contrib.groupby(["person_id", "employer_id"])["month"].min().rename("first")
+    wi = honest[honest["benefit_type"] == "work_injury"].merge(
+        first.reset_index(), on=["person_id", "employer_id"]
+    )
+    assert ((wi["service_start"] - wi["first"]).dt.days.between(0, 30)).sum() >= 1
+    ui = honest[honest["benefit_type"] == "unemployment"]
+    overlap = ui.merge(
+        contrib, left_on=["person_id", "service_start"], right_on=["person_id", "month"]
+    )
+    assert len(overlap) >= 3

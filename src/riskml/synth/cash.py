@@ -213,13 +213,15 @@ def work_injury_claims(
     eid: np.ndarray | None = None,
     severity: np.ndarray | float = 1.0,
 ) -> pd.DataFrame:
-    """Work injuries: about 0.7% of workers a year (legitimate) or the given injuries."""
+    """Work injuries: about 0.7% of workers a year, 3% in a first month (honest), or as given."""
     tl = world.timeline
     persons = world.persons
     if pid is None or day is None or eid is None:
         months = world.months
         emp = months[(months["state"] == EMPLOYED) & (months["month"] >= 0)]
-        hit = rng.random(len(emp)) < 0.0006
+        # new hires are injured more often (inexperience): an honest look-alike of fabrication
+        hired = emp["hire"].to_numpy() | emp["overlap"].to_numpy()
+        hit = rng.random(len(emp)) < np.where(hired, 0.0025, 0.0006)
         sel = emp.loc[hit]
         pid = sel["pid"].to_numpy()
         eid = sel["eid"].to_numpy()

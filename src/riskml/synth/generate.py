@@ -29,7 +29,7 @@ from riskml.synth.items import build_items
 from riskml.synth.labels import simulate_labels
 from riskml.synth.population import make_persons
 from riskml.synth.providers import ProviderChooser, make_providers
-from riskml.synth.world import BENEFIT, Timeline, World, stage_rng
+from riskml.synth.world import BENEFIT, Timeline, World, add_claims, stage_rng
 from riskml.synth.writer import lookalike_counts, to_contract
 
 Progress = Callable[[str], None]
@@ -75,6 +75,11 @@ def build_world(config: SynthConfig, progress: Progress = _quiet) -> World:
     claims = pd.concat(parts, ignore_index=True)
     claims = medical.apply_migration(stage_rng(seed, "migration"), world, chooser, claims)
     claims["key"] = np.arange(len(claims), dtype=np.int64)
+    outpatient = claims[(claims["benefit"] == BENEFIT["outpatient"]) & (claims["look"] < 0)]
+    series = medical.infusion_series(stage_rng(seed, "infusion"), outpatient)
+    death = world.persons["death"].to_numpy()[series["pid"].to_numpy()]
+    series = series.loc[series["start"].to_numpy() < death]
+    claims = add_claims(replace(world, claims=claims), series)
     return replace(world, claims=claims)
 
 

@@ -36,7 +36,7 @@ from riskml.synth.reference import (
     PACKAGE_COMPONENTS,
     WAGE_INDEX,
 )
-from riskml.synth.world import BENEFIT, MODE_RESELL, MODE_SPARSE, World
+from riskml.synth.world import BENEFIT, LOOK, MODE_RESELL, MODE_SPARSE, World
 
 ALL_CODES = np.array([it.code for it in ITEMS] + [c[0] for c in PACKAGE_COMPONENTS])
 ALL_CATEGORY = np.array([it.category for it in ITEMS] + [c[2] for c in PACKAGE_COMPONENTS])
@@ -226,6 +226,7 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
         }
     )
     lines = _copy_lines(rng, claims, ci, lines)
+    lines, repeat_rows = _repeated_exams(rng, claims, ci, lines)
     lines = pd.concat(
         [lines, _unbundled_lines(rng, claims, ci, lines, tier, region)], ignore_index=True
     )
@@ -237,6 +238,10 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
         lines["row"].to_numpy(), weights=np.where(lines["extra"], lines["amount"], 0.0), minlength=n
     )
     out = claims.copy()
+    look = out["look"].to_numpy().copy()
+    rep = ci[repeat_rows]
+    look[rep] = np.where(look[rep] < 0, LOOK["repeat_exam"], look[rep])
+    out["look"] = look
     amt = out["amount"].to_numpy().copy()
     amt[ci] = np.round(total, 2)
     out["amount"] = amt
@@ -244,6 +249,25 @@ def build_items(rng: np.random.Generator, world: World) -> tuple[pd.DataFrame, p
     extra_col[ci] = extra_amt
     out["extra_amount"] = extra_col
     return lines.drop(columns=["row"]), out
+
+
+def _repeated_exams(
+    rng: np.random.Generator, claims: pd.DataFrame, ci: np.ndarray, lines: pd.DataFrame
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """About 4% of honest stays repeat an exam (a control scan): the same line billed twice.
+
+    An honest look-alike of duplicate item billing. Returns the lines and the claim rows.
+    """
+    honest = (
+        (claims["typ"].to_numpy()[ci] < 0)
+        & (claims["benefit"].to_numpy()[ci] == BENEFIT["inpatient"])
+        & (claims["mode"].to_numpy()[ci] == 0)
+        & (claims["copy_of"].to_numpy()[ci] < 0)
+    )
+    chosen = np.nonzero(honest & (rng.random(len(ci)) < 0.04))[0]
+    exams = lines[lines["row"].isin(chosen) & (ALL_CATEGORY[lines["item"].to_numpy()] == "exam")]
+    again = exams.groupby("row").tail(1)
+    return pd.concat([lines, again], ignore_index=True), np.unique(again["row"].to_numpy())
 
 
 def _copy_lines(
@@ -269,6 +293,11 @@ def _copy_lines(
     )
     dup["unit_price"] = np.round(dup["unit_price"].to_numpy() * factor, 2)
     dup["amount"] = np.round(dup["quantity"].to_numpy() * dup["unit_price"].to_numpy(), 2)
+    # a repeated infusion uses new packs (new trace codes); a re-submitted bill the same ones
+    fresh_packs = claims["look"].to_numpy()[ci][dup["row"].to_numpy()] == LOOK["infusion_series"]
+    trace = dup["trace"].to_numpy()
+    renew = fresh_packs & (trace >= 0)
+    dup["trace"] = np.where(renew, rng.integers(10**18, 9 * 10**18, len(dup)), trace)
     kept = lines[~lines["row"].isin(copies)]
     return pd.concat([kept, dup[lines.columns]], ignore_index=True)
 

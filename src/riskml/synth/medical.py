@@ -145,6 +145,31 @@ def outpatient_claims(
     )
 
 
+INFUSION_DX = ("J06.9", "J20.9", "J18.9", "A09", "N39.0")
+
+
+def infusion_series(rng: np.random.Generator, outpatient: pd.DataFrame) -> pd.DataFrame:
+    """Outpatient intravenous courses: the same visit repeated on 1-3 following days.
+
+    About 6% of visits for acute infections start a course; each repeat has the first visit's
+    line items (copied by ``items``) and is settled directly the same day, an honest look-alike
+    of duplicate claims. ``outpatient`` must carry ``key``; returns the repeats (without keys).
+    """
+    dx = outpatient["dx"].to_numpy()
+    start = rng.random(len(outpatient)) < 0.06
+    start &= np.isin(dx, [DX_INDEX[c] for c in INFUSION_DX])
+    first = outpatient.loc[start]
+    extra = rng.integers(1, 4, len(first))
+    rep = first.loc[first.index.repeat(extra)].copy()
+    offset = np.arange(len(rep)) - np.repeat(np.cumsum(extra) - extra, extra) + 1
+    rep["start"] = rep["start"].to_numpy() + offset
+    rep["end"] = rep["start"].to_numpy()
+    rep["sub_s"] = rep["sub_s"].to_numpy() + offset * 86_400
+    rep["copy_of"] = rep["key"].to_numpy()
+    rep["look"] = np.int8(LOOK["infusion_series"])
+    return rep.reset_index(drop=True)
+
+
 def pharmacy_claims(
     rng: np.random.Generator, world: World, chooser: ProviderChooser
 ) -> pd.DataFrame:

@@ -23,7 +23,16 @@ CHANNEL = {name: i for i, name in enumerate(CHANNELS)}
 TYPOLOGY = {name: i for i, name in enumerate(TYPOLOGIES)}
 CLASSES = ("fraud", "abuse", "error")
 CLASS = {name: i for i, name in enumerate(CLASSES)}
-LOOKALIKES = ("chronic", "chemo", "long_stay", "migrant", "late_death", "readmission")
+LOOKALIKES = (
+    "chronic",
+    "chemo",
+    "long_stay",
+    "migrant",
+    "late_death",
+    "readmission",
+    "infusion_series",
+    "repeat_exam",
+)
 LOOK = {name: i for i, name in enumerate(LOOKALIKES)}
 # item modes: how the line items of a claim are drawn
 MODE_NORMAL, MODE_SPARSE, MODE_RESELL = 0, 1, 2
