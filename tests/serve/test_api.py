@@ -314,3 +314,20 @@ def test_no_person_id_in_logs(service: Service, caplog: pytest.LogCaptureFixture
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert pseudonymise("P2", service.secret) in text
     assert "P2" not in text
+
+
+def test_concurrent_scoring_loses_no_score_and_no_audit_row(service: Service) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(i: int) -> int:
+        body = {"claims": [claim_json(f"CC{i}-{j}", f"P{1 + (i + j) % 3}") for j in range(3)]}
+        with service.client("scorer") as c:
+            return c.post("/v1/claims/score", json=body).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(post, range(16)))
+    assert codes == [200] * 16
+    ids = [f"CC{i}-{j}" for i in range(16) for j in range(3)]
+    assert len(service.store.scores_of(ids)) == len(ids)
+    audit = service.store.audit_log()
+    assert audit["claim_id"].isin(ids).sum() == len(ids)

@@ -85,7 +85,7 @@ def test_online_score_equals_batch_score(real_service: Service, synth_data: Clai
     claims = synth_data.claims.sort_values(["submitted_at", "claim_id"])
     late = claims.iloc[-3000:]
     rng = np.random.default_rng(0)
-    picked = late.iloc[np.sort(rng.choice(len(late), size=12, replace=False))]
+    picked = late.iloc[np.sort(rng.choice(len(late), size=8, replace=False))]
     scorer = load_scorer(MODEL_URI)
     batch = scorer.score_frame(synth_data, picked, explain="all").set_index("claim_id")
     with real_service.client("scorer") as c:
