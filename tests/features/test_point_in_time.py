@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from riskml.data import ClaimsData
+from riskml.errors import DataContractError
 from riskml.features import FeatureBuilder
 
 FIT_END = pd.Timestamp("2024-06-01")
@@ -140,3 +141,28 @@ def test_fit_window_start_excludes_earlier_claims(random_claims: ClaimsData) -> 
     sub = random_claims.claims["submitted_at"]
     inside = ((sub >= pd.Timestamp("2024-03-01")) & (sub < FIT_END)).sum()
     assert b.n_fit_claims_ == inside
+
+
+def test_a_new_claim_outside_the_data_is_scored_against_its_history(
+    builder: FeatureBuilder, random_claims: ClaimsData, full: pd.DataFrame
+) -> None:
+    """The online path: the store holds the history, the request brings a claim it lacks."""
+    claims = random_claims.claims.sort_values(["submitted_at", "claim_id"])
+    new = claims.iloc[[600]]
+    history = ClaimsData(
+        random_claims.persons,
+        random_claims.employers,
+        random_claims.providers,
+        random_claims.contributions,
+        claims.iloc[:600].reset_index(drop=True),
+        random_claims.claim_items,
+    )
+    # as a service would pass it on: plain Python objects, not the loader's dtypes
+    request = new.astype(object)
+    X = builder.transform(history, claims=request)
+    cid = new["claim_id"].iloc[0]
+    pd.testing.assert_frame_equal(X, full.loc[[cid]], check_exact=False, rtol=1e-9, atol=1e-9)
+
+    bad = request.drop(columns=["benefit_type"])
+    with pytest.raises(DataContractError, match="benefit_type"):
+        builder.transform(history, claims=bad)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS, PROVIDER_TYPES
-from riskml.data import ClaimsData
+from riskml.data import ClaimsData, validate_frame
 
 DAY_S = 86_400
 _SHIFT = np.int64(1) << np.int64(32)
@@ -256,9 +256,13 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
         target_ids = base["claim_id"]
     else:
         extra = claims.loc[~claims["claim_id"].isin(base["claim_id"])]
-        universe = pd.concat(
-            [base, extra[base.columns.intersection(extra.columns)]], ignore_index=True
-        )
+        if len(extra):
+            # claims the data does not hold (an online request): checked against the contract
+            extra = validate_frame(extra, "claims")
+            cols = base.columns.intersection(extra.columns)
+            universe = pd.concat([base, extra[cols]], ignore_index=True)
+        else:
+            universe = base
         target_ids = claims["claim_id"]
     c = universe.sort_values(["submitted_at", "claim_id"], kind="mergesort").reset_index(drop=True)
     out = pd.DataFrame(index=c.index)
