@@ -62,6 +62,7 @@ def to_contract(
     person_id = _permuted_ids(rng, "P", len(p), 9)
     death = p["death"].to_numpy()
     reported = p["reported"].to_numpy()
+    known = (death < n_days) & (reported < n_days)
     persons = pd.DataFrame(
         {
             "person_id": person_id,
@@ -70,12 +71,10 @@ def to_contract(
             "region_code": _str(REGION_CODES[p["region"].to_numpy()]),
             "hukou_type": _str(p["hukou"].to_numpy()),
             "enrolled_on": _dates(start, p["enrolled"].to_numpy()),
-            "death_date": _dates(start, np.where(death < n_days, death, 0), death < n_days),
-            "death_reported_on": _dates(
-                start,
-                np.where(reported < n_days, reported, 0),
-                (reported < n_days) & (death < n_days),
-            ),
+            # a death the administration has not learnt of by the end of the window is not in
+            # the data at all (the true date is in the ground truth)
+            "death_date": _dates(start, np.where(known, death, 0), known),
+            "death_reported_on": _dates(start, np.where(known, reported, 0), known),
         }
     )
     e = world.employers
@@ -209,7 +208,10 @@ def _ground_truth(
     person_id: pd.Series,
     provider_id: pd.Series,
 ) -> pd.DataFrame:
-    """One row per improper claim (fraud, abuse or honest error), detected or not."""
+    """One row per improper claim (fraud, abuse or honest error), detected or not.
+
+    ``death_date`` is the claimant's true date of death, known to the data or not.
+    """
     typ = cl["typ"].to_numpy()
     idx = np.nonzero(typ >= 0)[0]
     detected = np.zeros(len(cl), dtype=bool)
@@ -217,6 +219,8 @@ def _ground_truth(
     labelled = np.zeros(len(cl), dtype=bool)
     labelled[labels["cidx"].to_numpy()] = True
     names = np.asarray(TYPOLOGIES)[typ[idx]]
+    true_death = world.persons["death"].to_numpy()[cl["pid"].to_numpy()[idx]]
+    n = world.timeline.n_days
     unit = cl["unit"].to_numpy()[idx]
     improper = np.round(cl["improper_share"].to_numpy()[idx] * cl["amount"].to_numpy()[idx], 2)
     improper = improper + np.round(cl["extra_amount"].to_numpy()[idx], 2)
@@ -235,6 +239,9 @@ def _ground_truth(
             "provider_id": _str(
                 provider_id.to_numpy()[np.maximum(cl["prid"].to_numpy()[idx], 0)],
                 cl["prid"].to_numpy()[idx] >= 0,
+            ),
+            "death_date": _dates(
+                world.timeline.start, np.where(true_death < n, true_death, 0), true_death < n
             ),
             "labelled": labelled[idx],
             "detected": detected[idx],
