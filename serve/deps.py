@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
@@ -68,11 +69,27 @@ def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require(permission: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets through only roles with ``permission`` (403 for the others)."""
+def require(permission: str) -> Callable[[Principal, Store, Request], Principal]:
+    """A dependency that lets through only roles with ``permission``; a refusal is 403 and
+    audited (who tried which route)."""
 
-    def check(user: CurrentUser) -> Principal:
+    def check(user: CurrentUser, store: StoreDep, request: Request) -> Principal:
         if not user.may(permission):
+            route = request.scope.get("route")
+            store.audit(
+                [
+                    {
+                        "at": dt.datetime.now(),
+                        "actor": user.name,
+                        "role": user.role,
+                        "action": f"denied {getattr(route, 'path', request.url.path)}",
+                        "claim_id": None,
+                        "subject": None,
+                        "model_version": None,
+                        "outcome": "403",
+                    }
+                ]
+            )
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"role {user.role!r} may not {permission.replace('_', ' ')}",

@@ -140,12 +140,12 @@ def make_router(settings: Settings) -> APIRouter:
 
     @router.post("/score", response_model=ScoreResponse)
     def score_claims(
+        user: ScoringUser,  # first: credentials are checked before anything else answers
         body: score_request,  # type: ignore[valid-type]
         request: Request,
         scorer: ScorerDep,
         store: StoreDep,
         metrics: MetricsDep,
-        user: ScoringUser,
     ) -> ScoreResponse:
         """Score claims with reasons; every score is stored with its model version and audited."""
         started = time.perf_counter()

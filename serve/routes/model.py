@@ -11,7 +11,7 @@ router = APIRouter(prefix="/v1", tags=["model"])
 
 
 @router.get("/model", response_model=ModelInfo)
-def model_info(scorer: ScorerDep, _user: ModelReader) -> ModelInfo:
+def model_info(_user: ModelReader, scorer: ScorerDep) -> ModelInfo:
     """Name, version, alias, training time, features and metrics of the loaded model."""
     info = dict(scorer.model_info())
     info["version"] = str(info.get("version", scorer.model_version))

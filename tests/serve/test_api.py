@@ -48,6 +48,10 @@ def test_roles(service: Service) -> None:
     with service.client("admin") as c:
         assert c.post("/v1/claims/score", json=body).status_code == 200
         assert c.get("/v1/queue").status_code == 200
+    audit = service.store.audit_log()
+    denied = audit.loc[audit["outcome"] == "403"]
+    assert {"scorer-1", "investigator-1", "supervisor-1"} <= set(denied["actor"])
+    assert "denied /v1/queue" in set(denied.loc[denied["actor"] == "scorer-1", "action"])
 
 
 def test_revoked_key_is_refused(service: Service) -> None:

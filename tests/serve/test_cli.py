@@ -73,3 +73,46 @@ def test_ingest_refuses_a_bad_directory_with_one_line(workdir: Path) -> None:
     r = CliRunner().invoke(app, ["ingest", "--data", "nowhere"])
     assert r.exit_code == 2
     assert "does not exist" in r.output
+
+
+def test_serve_verb_starts_and_is_not_ready_without_a_model(workdir: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.serve.support import free_port
+
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskml", "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "riskml serve did not come up"
+            time.sleep(0.2)
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert ready.status_code == 503
+        assert ready.json()["model_version"] is None and ready.json()["store"] == "ok"
+        assert "riskml train --promote" in ready.json()["model_error"]
+        score = httpx.post(f"http://127.0.0.1:{port}/v1/claims/score", json={"claims": []})
+        assert score.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert (workdir / "riskml-store.db").is_file()
