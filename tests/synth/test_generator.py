@@ -296,3 +296,23 @@ def test_lookalikes_of_duplicates_and_employment(synth_data: ClaimsData, synth_d
         contrib, left_on=["person_id", "service_start"], right_on=["person_id", "month"]
     )
     assert len(overlap) >= 3
+
+
+def test_cli_writes_a_valid_directory_and_reports_progress(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from riskml.cli import app
+
+    out = tmp_path / "data"
+    args = ["synth", "--out", str(out), "--persons", "300", "--seed", "2", "--months", "12"]
+    result = CliRunner().invoke(app, [*args, "--preset", "low", "--fraud-rate", "0.01"])
+    assert result.exit_code == 0, result.output
+    assert "synth: " in result.stderr and "line items" in result.stderr
+    data = load_data_dir(out, require_labels=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rows"]["claims"] == len(data.claims)
+    assert manifest["config"]["fraud_rate"] == 0.01
+    bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), "--preset", "huge"])
+    assert bad.exit_code == 2
+    assert "preset" in bad.stderr
+    assert not (tmp_path / "x").exists()
