@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskml.synth.employment import EMPLOYED, RETIRED, UI
+from riskml.synth.employment import EMPLOYED, FLEX, RETIRED, UI
 from riskml.synth.providers import ProviderChooser
 from riskml.synth.reference import DX_INDEX, WAGE_INDEX
 from riskml.synth.world import (
@@ -129,11 +129,12 @@ def unemployment_claims(rng: np.random.Generator, world: World) -> pd.DataFrame:
 def maternity_claims(
     rng: np.random.Generator, world: World, chooser: ProviderChooser
 ) -> pd.DataFrame:
-    """Births of employed women: a delivery stay and the maternity allowance (98 days)."""
+    """Births of contributing women: a delivery stay and the maternity allowance (98 days)."""
     tl = world.timeline
     months = world.months
     persons = world.persons
-    emp = months[(months["state"] == EMPLOYED) & (months["month"] >= 0)]
+    # employees and flexible contributors (allowance without an employer) can claim
+    emp = months[months["state"].isin([EMPLOYED, FLEX]) & (months["month"] >= 0)]
     pid = emp["pid"].to_numpy()
     female = persons["sex"].to_numpy()[pid] == "F"
     day = tl.month_start(emp["month"].to_numpy())

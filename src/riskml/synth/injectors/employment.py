@@ -21,8 +21,8 @@ def fictitious_employment(
     """Shell employers that enrol pregnant women for the maternity allowance (DOMAIN P3/P4).
 
     Unit: a shell employer, registered shortly before it hires a burst of 10-30 members (about
-    80% women aged 22-40) at a contribution base of 2-3.5x the local average. The women give
-    birth 2-3 months after joining and claim the allowance on that base; then the firm stops
+    80% women aged 22-40) at a contribution base of 2-3.5x the local average. Most of the women
+    give birth 2-3 months after joining and claim the allowance on that base; then the firm stops
     contributing. Most members were not enrolled before (enrolment 2-3 months before birth).
     """
     name = "fictitious_employment"
@@ -127,14 +127,16 @@ def fictitious_employment(
         contributions=contributions,
         claims=claims.reset_index(drop=True),
     )
-    # births 2-3 months after joining; the allowance uses the inflated base
-    wp = pid[woman]
-    birth_m = join_m[woman] + rng.integers(2, 4, len(wp))
+    # births 2-3 months after joining for 70% of the women (the others are straw members);
+    # the allowance uses the inflated base
+    mother = woman & (rng.random(len(pid)) < 0.7)
+    wp = pid[mother]
+    birth_m = join_m[mother] + rng.integers(2, 4, len(wp))
     births = delivery_and_allowance(
-        rng, world, chooser, wp, birth_m, new_eid[shell[woman]], base_multiplier=multiplier[woman]
+        rng, world, chooser, wp, birth_m, new_eid[shell[mother]], base_multiplier=multiplier[mother]
     )
     allowance = births["benefit"].to_numpy() == BENEFIT["maternity"]
-    unit = np.concatenate([shell[woman], shell[woman]])
+    unit = np.concatenate([shell[mother], shell[mother]])
     fraud = mark(births.loc[allowance], name, "fraud", unit[allowance], 1.0)
     stays = births.loc[~allowance]
     new = pd.concat([stays, fraud], ignore_index=True)
