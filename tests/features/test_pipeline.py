@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.data import ClaimsData
-from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end
+from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end, history_for
 
 from .test_point_in_time import as_known_at
 
@@ -30,3 +30,14 @@ def test_synthetic_data_set_end_to_end(synth_data: ClaimsData) -> None:
     early = as_known_at(synth_data, cut)
     X_early = b.transform(early)
     pd.testing.assert_frame_equal(X_early, X.loc[X_early.index], check_exact=True)
+
+    # batch scoring: random chunks, each with only the history it needs, match the one pass
+    rng = np.random.default_rng(1)
+    for chunk in np.array_split(rng.permutation(len(synth_data.claims)), 40)[:3]:
+        part = synth_data.claims.iloc[np.sort(chunk)]
+        history = history_for(synth_data, part)
+        assert len(history.claims) < len(synth_data.claims)
+        got = b.transform(history, claims=part)
+        pd.testing.assert_frame_equal(
+            got, X.loc[got.index], check_exact=False, rtol=1e-9, atol=1e-9
+        )

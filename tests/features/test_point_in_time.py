@@ -8,7 +8,7 @@ import pytest
 
 from riskml.data import ClaimsData
 from riskml.errors import DataContractError
-from riskml.features import FeatureBuilder
+from riskml.features import FeatureBuilder, history_for
 
 FIT_END = pd.Timestamp("2024-06-01")
 CUT = pd.Timestamp("2024-09-01")
@@ -166,3 +166,18 @@ def test_a_new_claim_outside_the_data_is_scored_against_its_history(
     bad = request.drop(columns=["benefit_type"])
     with pytest.raises(DataContractError, match="benefit_type"):
         builder.transform(history, claims=bad)
+
+
+def test_chunks_with_only_the_history_they_need(
+    builder: FeatureBuilder, random_claims: ClaimsData, full: pd.DataFrame
+) -> None:
+    """Batch scoring: each chunk with :func:`history_for` gets its one-pass features."""
+    claims = random_claims.claims.sort_values(["submitted_at", "claim_id"])
+    parts = []
+    for chunk in np.array_split(np.arange(len(claims)), 4):
+        part = claims.iloc[chunk]
+        history = history_for(random_claims, part)
+        assert history.claims["submitted_at"].max() <= part["submitted_at"].max()
+        parts.append(builder.transform(history, claims=part))
+    X = pd.concat(parts).loc[full.index]
+    pd.testing.assert_frame_equal(X, full, check_exact=False, rtol=1e-9, atol=1e-9)
