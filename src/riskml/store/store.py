@@ -209,7 +209,7 @@ def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.Data
         kind = spec.column(name).kind
         raw = pd.Series(list(values), dtype=object)
         if kind in ("date", "timestamp"):
-            out[name] = pd.to_datetime(raw).astype("datetime64[ns]")
+            out[name] = pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
         else:  # str: None becomes the str dtype's missing value; Int64/boolean keep NA
             out[name] = raw.astype(_DTYPES[kind])
     return pd.DataFrame(out, columns=names)
@@ -404,13 +404,25 @@ class Store:
                 present.add(col.name)
         return present
 
+    def _read_column(self, table: sa.Table, name: str, kind: str) -> sa.ColumnElement[Any]:
+        """A column to select; SQLite dates come back as their text, parsed in bulk by pandas
+        instead of one Python object at a time by SQLAlchemy."""
+        col = table.c[name]
+        if self.dialect == "sqlite" and kind in ("date", "timestamp"):
+            return sa.type_coerce(col, sa.String()).label(name)
+        return col
+
     def _select_contract(
         self, conn: Connection, table: str, where: Sequence[sa.ColumnElement[bool]] = ()
     ) -> pd.DataFrame:
         spec = TABLES[table]
         t = self.tables[table]
         optional = self._optional_columns_present(conn, table)
-        cols = [t.c[c.name] for c in spec.columns if not c.optional or c.name in optional]
+        cols = [
+            self._read_column(t, c.name, c.kind)
+            for c in spec.columns
+            if not c.optional or c.name in optional
+        ]
         stmt = sa.select(*cols)
         for cond in where:
             stmt = stmt.where(cond)
@@ -443,7 +455,11 @@ class Store:
         ci = self.tables["claim_items"]
         c = self.tables["claims"]
         optional = self._optional_columns_present(conn, "claim_items")
-        cols = [ci.c[col.name] for col in spec.columns if not col.optional or col.name in optional]
+        cols = [
+            self._read_column(ci, col.name, col.kind)
+            for col in spec.columns
+            if not col.optional or col.name in optional
+        ]
         frames = []
         for cond in claim_conds or [sa.false()]:
             stmt = (
