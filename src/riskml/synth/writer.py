@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS, TYPOLOGIES
 from riskml.data import ClaimsData
@@ -17,16 +19,36 @@ from riskml.synth.items import ALL_CATEGORY, ALL_CODES
 from riskml.synth.reference import DX_CODES, REGION_CODES
 from riskml.synth.world import CLASSES, LOOKALIKES, World, stage_rng
 
-_MEDICAL = [BENEFIT_TYPES.index(b) for b in ("outpatient", "inpatient", "pharmacy")]
+
+def _series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An Arrow string array as a pandas ``str`` Series (no Python objects on the way)."""
+    return pd.Series(pd.array(arr, dtype="str"))
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
-    text = pd.Series(np.asarray(numbers, dtype=np.int64)).astype(str).str.zfill(width)
-    return (prefix + text).astype("str")
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """``prefix`` + zero-padded ``numbers`` as an Arrow string array."""
+    text = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), width, "0")
+    return pc.binary_join_element_wise(prefix, text, "")
 
 
-def _permuted_ids(rng: np.random.Generator, prefix: str, n: int, width: int) -> pd.Series:
+def _permuted_ids(rng: np.random.Generator, prefix: str, n: int, width: int) -> pa.Array:
     return _ids(prefix, rng.permutation(n) + 1, width)
+
+
+def _take(ids: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
+    """``ids[index]`` as a ``str`` Series, null where not ``valid``."""
+    index = np.asarray(index, dtype=np.int64)
+    if valid is None:
+        return _series(ids.take(pa.array(index)))
+    mask = ~np.asarray(valid, dtype=bool)
+    return _series(ids.take(pa.array(np.where(mask, 0, index), mask=mask)))
+
+
+def _cat(
+    categories: np.ndarray | tuple[str, ...], codes: np.ndarray, valid: np.ndarray | None = None
+) -> pd.Series:
+    """``categories[codes]`` as a ``str`` Series, null where not ``valid``."""
+    return _take(pa.array(np.asarray(categories, dtype=str)), codes, valid)
 
 
 def _dates(start: np.datetime64, days: np.ndarray, valid: np.ndarray | None = None) -> pd.Series:
@@ -65,10 +87,10 @@ def to_contract(
     known = (death < n_days) & (reported < n_days)
     persons = pd.DataFrame(
         {
-            "person_id": person_id,
+            "person_id": _series(person_id),
             "birth_date": _dates(start, p["birth"].to_numpy()),
             "sex": _str(p["sex"].to_numpy()),
-            "region_code": _str(REGION_CODES[p["region"].to_numpy()]),
+            "region_code": _cat(REGION_CODES, p["region"].to_numpy()),
             "hukou_type": _str(p["hukou"].to_numpy()),
             "enrolled_on": _dates(start, p["enrolled"].to_numpy()),
             # a death the administration has not learnt of by the end of the window is not in
@@ -81,8 +103,8 @@ def to_contract(
     employer_id = _permuted_ids(rng, "E", len(e), 8)
     employers = pd.DataFrame(
         {
-            "employer_id": employer_id,
-            "region_code": _str(REGION_CODES[e["region"].to_numpy()]),
+            "employer_id": _series(employer_id),
+            "region_code": _cat(REGION_CODES, e["region"].to_numpy()),
             "industry": _str(e["industry"].to_numpy()),
             "size_band": _str(e["size_band"].to_numpy()),
             "registered_on": _dates(start, e["registered"].to_numpy()),
@@ -94,11 +116,11 @@ def to_contract(
     beds = pr["beds"].to_numpy()
     providers = pd.DataFrame(
         {
-            "provider_id": provider_id,
+            "provider_id": _series(provider_id),
             "provider_type": _str(pr["ptype"].to_numpy()),
             "tier": pd.array(np.where(tier > 0, tier, 0), dtype="Int64"),
             "ownership": _str(np.where(pr["private"].to_numpy(), "private", "public")),
-            "region_code": _str(REGION_CODES[pr["region"].to_numpy()]),
+            "region_code": _cat(REGION_CODES, pr["region"].to_numpy()),
             "designated_on": _dates(start, pr["designated"].to_numpy()),
             "beds": pd.array(beds, dtype="Int64"),
         }
@@ -109,16 +131,16 @@ def to_contract(
     eid = c["eid"].to_numpy()
     contributions = pd.DataFrame(
         {
-            "person_id": person_id.to_numpy()[c["pid"].to_numpy()],
-            "employer_id": _str(employer_id.to_numpy()[np.maximum(eid, 0)], eid >= 0),
+            "person_id": _take(person_id, c["pid"].to_numpy()),
+            "employer_id": _take(employer_id, eid, eid >= 0),
             "month": _dates(start, tl.month_start(c["month"].to_numpy())),
             "contribution_base": c["base"].to_numpy().astype(float),
         }
-    ).astype({"person_id": "str"})
+    )
 
     cl = world.claims
     n_doctors = int(pr["doctors"].sum())
-    doctor_ids = _permuted_ids(rng, "D", max(n_doctors, 1), 7).to_numpy()
+    doctor_ids = _permuted_ids(rng, "D", max(n_doctors, 1), 7)
     order = np.lexsort((rng.random(len(cl)), cl["sub_s"].to_numpy()))
     claim_number = np.empty(len(cl), dtype=np.int64)
     claim_number[order] = np.arange(len(cl)) + 1
@@ -129,37 +151,39 @@ def to_contract(
     doc = cl["doctor"].to_numpy()
     claims = pd.DataFrame(
         {
-            "claim_id": claim_id,
-            "person_id": person_id.to_numpy()[cl["pid"].to_numpy()],
-            "benefit_type": _str(np.asarray(BENEFIT_TYPES)[cl["benefit"].to_numpy()]),
-            "provider_id": _str(provider_id.to_numpy()[np.maximum(prid, 0)], prid >= 0),
-            "employer_id": _str(employer_id.to_numpy()[np.maximum(ceid, 0)], ceid >= 0),
-            "region_code": _str(REGION_CODES[cl["region"].to_numpy()]),
+            "claim_id": _series(claim_id),
+            "person_id": _take(person_id, cl["pid"].to_numpy()),
+            "benefit_type": _cat(BENEFIT_TYPES, cl["benefit"].to_numpy()),
+            "provider_id": _take(provider_id, prid, prid >= 0),
+            "employer_id": _take(employer_id, ceid, ceid >= 0),
+            "region_code": _cat(REGION_CODES, cl["region"].to_numpy()),
             "submitted_at": _timestamps(start, cl["sub_s"].to_numpy()),
             "service_start": _dates(start, cl["start"].to_numpy()),
             "service_end": _dates(start, cl["end"].to_numpy()),
-            "diagnosis_code": _str(DX_CODES[np.maximum(dx, 0)], dx >= 0),
+            "diagnosis_code": _cat(DX_CODES, dx, dx >= 0),
             "amount_claimed": np.round(cl["amount"].to_numpy(), 2),
-            "channel": _str(np.asarray(CHANNELS)[cl["channel"].to_numpy()]),
-            "doctor_id": _str(doctor_ids[np.maximum(doc, 0)], doc >= 0),
+            "channel": _cat(CHANNELS, cl["channel"].to_numpy()),
+            "doctor_id": _take(doctor_ids, doc, doc >= 0),
         }
-    ).astype({"person_id": "str"})
+    )
     claims = claims.iloc[order].reset_index(drop=True)
 
     it = items
     trace = it["trace"].to_numpy()
     claim_items = pd.DataFrame(
         {
-            "claim_id": claim_id.to_numpy()[it["cidx"].to_numpy()],
+            "claim_id": _take(claim_id, it["cidx"].to_numpy()),
             "line_no": it["line_no"].to_numpy().astype(np.int64),
-            "item_code": _str(ALL_CODES[it["item"].to_numpy()]),
-            "item_category": _str(ALL_CATEGORY[it["item"].to_numpy()]),
+            "item_code": _cat(ALL_CODES, it["item"].to_numpy()),
+            "item_category": _cat(ALL_CATEGORY, it["item"].to_numpy()),
             "quantity": it["quantity"].to_numpy().astype(float),
             "unit_price": it["unit_price"].to_numpy().astype(float),
             "amount": it["amount"].to_numpy().astype(float),
-            "trace_code": _str(_ids("8", np.maximum(trace, 0), 19).to_numpy(), trace >= 0),
+            "trace_code": _take(
+                _ids("8", np.maximum(trace, 0), 19), np.arange(len(trace)), trace >= 0
+            ),
         }
-    ).astype({"claim_id": "str"})
+    )
     claim_items = (
         claim_items.assign(_n=claim_number[it["cidx"].to_numpy()])
         .sort_values(["_n", "line_no"], kind="stable")
@@ -171,14 +195,14 @@ def to_contract(
     lab_typ = labels["typology"].to_numpy()
     label_frame = pd.DataFrame(
         {
-            "claim_id": claim_id.to_numpy()[lab_idx],
+            "claim_id": _take(claim_id, lab_idx),
             "is_fraud": labels["is_fraud"].to_numpy().astype(bool),
-            "typology": _str(np.asarray(TYPOLOGIES)[np.maximum(lab_typ, 0)], lab_typ >= 0),
+            "typology": _cat(TYPOLOGIES, lab_typ, lab_typ >= 0),
             "decided_at": _timestamps(start, labels["decided_s"].to_numpy()),
             "source": _str(labels["source"].to_numpy()),
             "outcome": _str(labels["outcome"].to_numpy()),
         }
-    ).astype({"claim_id": "str"})
+    )
     label_frame = (
         label_frame.assign(_n=claim_number[lab_idx])
         .sort_values("_n")
@@ -202,11 +226,11 @@ def to_contract(
 def _ground_truth(
     world: World,
     cl: pd.DataFrame,
-    claim_id: pd.Series,
+    claim_id: pa.Array,
     claim_number: np.ndarray,
     labels: pd.DataFrame,
-    person_id: pd.Series,
-    provider_id: pd.Series,
+    person_id: pa.Array,
+    provider_id: pa.Array,
 ) -> pd.DataFrame:
     """One row per improper claim (fraud, abuse or honest error), detected or not.
 
@@ -226,7 +250,7 @@ def _ground_truth(
     improper = improper + np.round(cl["extra_amount"].to_numpy()[idx], 2)
     truth = pd.DataFrame(
         {
-            "claim_id": claim_id.to_numpy()[idx],
+            "claim_id": _take(claim_id, idx),
             "typology": _str(names),
             "class": _str(np.asarray(CLASSES)[cl["tclass"].to_numpy()[idx]]),
             "improper_amount": np.minimum(improper, cl["amount"].to_numpy()[idx]),
@@ -235,10 +259,9 @@ def _ground_truth(
                 .str.cat(pd.Series(unit).astype(str).str.zfill(6), sep="-")
                 .to_numpy()
             ),
-            "person_id": person_id.to_numpy()[cl["pid"].to_numpy()[idx]],
-            "provider_id": _str(
-                provider_id.to_numpy()[np.maximum(cl["prid"].to_numpy()[idx], 0)],
-                cl["prid"].to_numpy()[idx] >= 0,
+            "person_id": _take(person_id, cl["pid"].to_numpy()[idx]),
+            "provider_id": _take(
+                provider_id, cl["prid"].to_numpy()[idx], cl["prid"].to_numpy()[idx] >= 0
             ),
             "death_date": _dates(
                 world.timeline.start, np.where(true_death < n, true_death, 0), true_death < n
@@ -246,7 +269,7 @@ def _ground_truth(
             "labelled": labelled[idx],
             "detected": detected[idx],
         }
-    ).astype({"person_id": "str"})
+    )
     truth["_n"] = claim_number[idx]
     return truth.sort_values("_n").drop(columns="_n").reset_index(drop=True)
 
