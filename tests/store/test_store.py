@@ -166,3 +166,17 @@ def test_bad_store_url_is_a_clear_error(bad: str) -> None:
 
     with pytest.raises((RiskmlError, Exception)):
         open_store(bad)
+
+
+@pytest.mark.parametrize("table", ["audit_log", "decisions"])
+def test_audit_log_and_decisions_are_append_only(store: Store, table: str) -> None:
+    import sqlalchemy as sa
+
+    store.ingest(tiny_world())
+    store.record_decision("C1", "error", "typo", None, "ann", "investigator", lambda p: "s")
+    t = store.tables[table]
+    column = "actor" if table == "audit_log" else "decided_by"
+    for stmt in (sa.update(t).values({column: "mallory"}), sa.delete(t)):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), store.engine.begin() as c:
+            c.execute(stmt)
+    assert len(store.audit_log() if table == "audit_log" else store.decisions()) == 1
