@@ -1,7 +1,7 @@
 """Batch scoring of a claims backlog: chunked, with progress, checkpointed and resumable.
 
 The backlog is scored in chunks of claims in (submitted_at, claim_id) order. Each chunk is scored
-against the history it needs (the earlier claims of its claimants, providers and employers) and
+against the history its features read (:func:`riskml.features.history_for`) and
 written as its own Parquet part, atomically. ``checkpoint.json`` records the model version, the data
 fingerprint and the chunk plan; a run that was killed and started again skips the finished parts,
 so every claim is scored exactly once and never by two model versions. The finished parts are then
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import (
@@ -33,8 +32,9 @@ from rich.progress import (
 )
 
 from riskml.contract import TABLES
-from riskml.data import ClaimsData, load_data_dir
+from riskml.data import load_data_dir
 from riskml.errors import RiskmlError
+from riskml.features import history_for
 from riskml.io import atomic_path
 from riskml.scoring import DEFAULT_MODEL_URI, Explain, Scorer, load_scorer
 
@@ -84,41 +84,6 @@ def data_fingerprint(data_dir: Path) -> str:
                     for block in iter(lambda: fh.read(1 << 20), b""):
                         digest.update(block)
     return digest.hexdigest()
-
-
-def history_for(data: ClaimsData, chunk: pd.DataFrame) -> ClaimsData:
-    """The part of ``data`` that the chunk's features can see and need.
-
-    Claims sorting at or before the chunk's last claim that share a claimant, provider or employer
-    with a claim of the chunk, their items and the matching contributions; the small tables whole.
-    Point-in-time filtering within this history is the feature builder's job.
-    """
-    claims = data.claims
-    last = chunk.sort_values(["submitted_at", "claim_id"]).iloc[-1]
-    upto = (claims["submitted_at"] < last["submitted_at"]) | (
-        (claims["submitted_at"] == last["submitted_at"]) & (claims["claim_id"] <= last["claim_id"])
-    )
-    related = (
-        claims["person_id"].isin(chunk["person_id"])
-        | claims["provider_id"].isin(chunk["provider_id"].dropna())
-        | claims["employer_id"].isin(chunk["employer_id"].dropna())
-    )
-    hist = claims.loc[upto & related]
-    items = data.claim_items
-    persons_needed = hist["person_id"].unique()
-    contributions = data.contributions
-    return ClaimsData(
-        persons=data.persons,
-        employers=data.employers,
-        providers=data.providers,
-        contributions=contributions.loc[
-            contributions["person_id"].isin(persons_needed)
-            | contributions["employer_id"].isin(chunk["employer_id"].dropna())
-        ],
-        claims=hist,
-        claim_items=items.loc[items["claim_id"].isin(hist["claim_id"])],
-        labels=None,
-    )
 
 
 def _progress() -> Progress:
