@@ -77,56 +77,62 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ss_day = tc["ss_day"].to_numpy()
     ss_month = tc["ss_month"].to_numpy()
 
-    cf = _contrib_frame(ctx)
-    target_persons = tc["person_id"].unique()
-    target_emps = tc.loc[has_emp, "employer_id"].unique()
-
-    # person-level: contribution months in the 12 months before the service (any employer)
-    pc = cf.loc[cf["person_id"].isin(target_persons)]
-    pidx = pd.Index(target_persons)
-    p_code = pidx.get_indexer(pc["person_id"]).astype("int64")
-    p_comp = np.unique(p_code * _SHIFT + pc["mi"].to_numpy().astype("int64"))
-    tp = pidx.get_indexer(tc["person_id"]).astype("int64")
+    contrib = ctx.data.contributions
+    p_all, p_uniq = pd.factorize(contrib["person_id"].astype("str"))
+    e_all, e_uniq = pd.factorize(
+        contrib["employer_id"].astype("str").where(contrib["employer_id"].notna())
+    )
+    p_all = np.asarray(p_all, dtype="int64")
+    e_all = np.asarray(e_all, dtype="int64")
+    mi_all = pd.to_datetime(contrib["month"]).to_numpy(dtype="datetime64[M]").astype("int64")
+    base_all = contrib["contribution_base"].to_numpy(dtype="float64")
+    tp = pd.Index(p_uniq).get_indexer(tc["person_id"].to_numpy()).astype("int64")
+    te = np.where(
+        has_emp, pd.Index(e_uniq).get_indexer(tc["employer_id"].fillna("").to_numpy()), -1
+    ).astype("int64")
     hi = np.fmin(ss_month - 1.0, cutoff)
     lo = ss_month - 12.0
-    a = np.searchsorted(p_comp, tp * _SHIFT + lo.astype("int64"), side="left")
-    b = np.searchsorted(p_comp, tp * _SHIFT + hi.astype("int64"), side="right")
-    w["contrib_months_12m"] = np.maximum(b - a, 0).astype("float64")
+
+    # person-level: contribution months in the 12 months before the service (any employer)
+    mine = np.isin(p_all, tp[tp >= 0])
+    p_comp = np.unique(p_all[mine] * _SHIFT + mi_all[mine])
+    pk = np.maximum(tp, 0) * _SHIFT
+    a = np.searchsorted(p_comp, pk + np.nan_to_num(lo).astype("int64"), side="left")
+    b = np.searchsorted(p_comp, pk + np.nan_to_num(hi).astype("int64"), side="right")
+    w["contrib_months_12m"] = np.where(tp >= 0, np.maximum(b - a, 0), 0).astype("float64")
 
     # pair-level (claimant, claim's employer): first month, months known, latest known base
-    pair = pc.loc[pc["employer_id"].isin(target_emps)]
-    pair_key = pair["person_id"] + "|" + pair["employer_id"].astype("str")
-    pair_index = pd.Index(pair_key.unique())
-    pair_code = pair_index.get_indexer(pair_key).astype("int64")
-    order = np.lexsort((pair["mi"].to_numpy(), pair_code))
-    comp = (pair_code * _SHIFT + pair["mi"].to_numpy().astype("int64"))[order]
-    base_sorted = pair["base"].to_numpy()[order]
-    region_sorted = pair["region"].to_numpy(dtype=object)[order]
-    t_pair = pair_index.get_indexer(
-        (tc["person_id"] + "|" + tc["employer_id"].fillna("")).to_numpy()
-    ).astype("int64")
-    ok = has_emp & (t_pair >= 0)
-    tp_key = np.where(ok, t_pair, 0) * _SHIFT
+    n_e = max(len(e_uniq), 1)
+    in_pair = mine & np.isin(e_all, te[te >= 0])
+    pair_all = p_all[in_pair] * n_e + e_all[in_pair]
+    pair_uniq, pair_idx = np.unique(pair_all, return_inverse=True)
+    pair_mi = mi_all[in_pair]
+    order = np.lexsort((pair_mi, pair_idx))
+    comp = (pair_idx.astype("int64") * _SHIFT + pair_mi)[order]
+    base_sorted = base_all[in_pair][order]
+    t_pair_val = np.maximum(tp, 0) * n_e + np.maximum(te, 0)
+    t_pair = np.searchsorted(pair_uniq, t_pair_val)
+    ok = has_emp & (tp >= 0) & (te >= 0) & (t_pair < len(pair_uniq))
+    ok[ok] &= pair_uniq[t_pair[ok]] == t_pair_val[ok]
+    tp_key = np.where(ok, t_pair, 0).astype("int64") * _SHIFT
     first = np.searchsorted(comp, tp_key, side="left")
     upto = np.searchsorted(comp, tp_key + np.nan_to_num(cutoff).astype("int64"), side="right")
-    months_known = np.where(ok, upto - first, np.nan)
-    w["months_with_employer"] = np.where(has_emp, np.nan_to_num(months_known), np.nan)
+    w["months_with_employer"] = np.where(has_emp, np.where(ok, upto - first, 0), np.nan)
     known = ok & (upto > first)
     first_mi = np.full(n, np.nan)
     first_mi[known] = (comp[first[known]] - tp_key[known]).astype("float64")
-    first_day = _month_start_day(first_mi)
-    w["tenure_days"] = np.where(known, ss_day - first_day, np.nan)
+    w["tenure_days"] = np.where(known, ss_day - _month_start_day(first_mi), np.nan)
     latest = np.where(known, upto - 1, 0)
-    last_base = np.where(known, base_sorted[latest] if len(base_sorted) else np.nan, np.nan)
-    region = np.full(n, None, dtype=object)
-    if len(region_sorted):
-        region[known] = region_sorted[latest[known]]
+    last_base = np.full(n, np.nan)
+    last_base[known] = base_sorted[latest[known]]
+    employers = ctx.data.employers
+    emp_region = pd.Series(
+        employers["region_code"].astype("str").to_numpy(),
+        index=employers["employer_id"].astype("str").to_numpy(),
+    )
+    region = emp_region.reindex(tc["employer_id"].fillna("").to_numpy()).astype("str")
     look = pd.DataFrame(
-        {
-            "region": pd.Series(region, dtype=object).astype("str"),
-            "province": pd.Series(region, dtype=object).astype("str").str.slice(0, 2),
-            "all": 0,
-        }
+        {"region": region.to_numpy(), "province": region.str.slice(0, 2).to_numpy(), "all": 0}
     )
     reg_median = lookup_backoff(
         look,
@@ -138,22 +144,19 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     w["base_vs_regional_median"] = safe_ratio(last_base, reg_median)
 
-    # employer-level: hires, members and mean base per month (known months only)
-    ec = cf.loc[cf["employer_id"].isin(target_emps)]
-    eidx = pd.Index(target_emps)
-    e_code = eidx.get_indexer(ec["employer_id"]).astype("int64")
-    ec = ec.assign(e=e_code)
-    first_month = ec.groupby(["e", "person_id"], sort=False)["mi"].transform("min")
-    ec = ec.assign(hire=(ec["mi"].to_numpy() == first_month.to_numpy()).astype("float64"))
-    em = (
-        ec.groupby(["e", "mi"], sort=True)
-        .agg(members=("person_id", "size"), hires=("hire", "sum"))
-        .reset_index()
-    )
-    e_comp = em["e"].to_numpy().astype("int64") * _SHIFT + em["mi"].to_numpy().astype("int64")
-    hires_cum = pd.Series(em["hires"].to_numpy()).groupby(em["e"].to_numpy()).cumsum().to_numpy()
-    te = eidx.get_indexer(tc["employer_id"].fillna("").to_numpy()).astype("int64")
-    eok = has_emp & (te >= 0)
+    # employer-level: hires and members per month (known months only)
+    at_emp = np.isin(e_all, te[te >= 0]) & (e_all >= 0)
+    ee, pp, mm = e_all[at_emp], p_all[at_emp], mi_all[at_emp]
+    member_pair = ee * max(len(p_uniq), 1) + pp
+    first_month = pd.Series(mm).groupby(member_pair).transform("min").to_numpy()
+    hire = (mm == first_month).astype("float64")
+    em_key, em_idx = np.unique(ee * _SHIFT + mm, return_inverse=True)
+    members_m = np.bincount(em_idx, minlength=len(em_key)).astype("float64")
+    hires_m = np.bincount(em_idx, weights=hire, minlength=len(em_key))
+    e_comp = em_key  # sorted (employer, month) composite
+    em_e = em_key // _SHIFT
+    hires_cum = pd.Series(hires_m).groupby(em_e).cumsum().to_numpy()
+    eok = te >= 0
     ekey = np.where(eok, te, 0) * _SHIFT
     cut = np.nan_to_num(cutoff).astype("int64")
     hi_pos = np.searchsorted(e_comp, ekey + cut, side="right")
@@ -163,16 +166,16 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     def cum_at(pos: np.ndarray) -> np.ndarray:
         # cumulative hires up to sorted position pos (exclusive), within the employer
-        val = np.where(pos > start_pos, hires_cum[np.maximum(pos - 1, 0)] if len(em) else 0, 0.0)
-        return np.asarray(val, dtype="float64")
+        if not len(e_comp):
+            return np.zeros(len(pos))
+        return np.where(pos > start_pos, hires_cum[np.maximum(pos - 1, 0)], 0.0)
 
     hires_3m = cum_at(hi_pos) - cum_at(lo_pos)
-    at_cut = (hi_pos > start_pos) & eok
     last_pos = np.maximum(hi_pos - 1, 0)
     members = np.zeros(n)
-    if len(em):
-        same_month = at_cut & (e_comp[last_pos] == ekey + cut)
-        members = np.where(same_month, em["members"].to_numpy()[last_pos], 0.0)
+    if len(e_comp):
+        same_month = (hi_pos > start_pos) & eok & (e_comp[last_pos] == ekey + cut)
+        members = np.where(same_month, members_m[last_pos], 0.0)
     w["employer_hires_3m"] = np.where(eok, hires_3m, np.nan)
     w["employer_members"] = np.where(eok, members, np.nan)
     w["employer_hire_share"] = np.where(eok, hires_3m / np.maximum(members, 1.0), np.nan)
@@ -195,7 +198,6 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         eok, w["employer_same_benefit_365d"].to_numpy() / np.maximum(members, 1.0), np.nan
     )
 
-    employers = ctx.data.employers
     reg = pd.Series(
         day_numbers(employers["registered_on"]),
         index=employers["employer_id"].astype("str").to_numpy(),
