@@ -43,6 +43,8 @@ INGEST_ORDER = (
     "labels",
 )
 _IN_CHUNK = 500
+#: From this many rows a PostgreSQL upsert goes through COPY and a staging table.
+_COPY_MIN_ROWS = 1_000
 #: Seconds a cached small table (providers, employers) is served before it is read again.
 SMALL_TABLE_TTL = 30.0
 
@@ -311,12 +313,41 @@ class Store:
             return sql + "DO NOTHING"
         return sql + "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
 
+    def _copy_upsert(
+        self, conn: Connection, table: sa.Table, columns: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """PostgreSQL bulk upsert: COPY into a temporary staging table, then one
+        ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` (several times faster than executemany).
+        Runs inside the caller's transaction; the staging rows vanish at commit.
+        """
+        q = self.engine.dialect.identifier_preparer.quote
+        stage = q(f"stage_{table.name}")
+        cols = ", ".join(q(c) for c in columns)
+        upsert = self._upsert_sql(table, columns)
+        insert_select = upsert.replace(
+            f"VALUES ({', '.join('%s' for _ in columns)})", f"SELECT {cols} FROM {stage}"
+        )
+        dbapi: Any = conn.connection.dbapi_connection  # psycopg.Connection
+        with dbapi.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+                f"(LIKE {q(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            cur.execute(f"TRUNCATE {stage}")
+            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(insert_select)
+
     def _upsert_rows(self, conn: Connection, table: str, frame: pd.DataFrame) -> None:
         """Bulk upsert of a contract frame through the driver's executemany."""
         if not len(frame):
             return
         columns, rows = contract_rows(frame, table, self.dialect)
-        conn.exec_driver_sql(self._upsert_sql(self.tables[table], columns), rows)
+        if self.dialect == "postgresql" and len(rows) >= _COPY_MIN_ROWS:
+            self._copy_upsert(conn, self.tables[table], columns, rows)
+        else:
+            conn.exec_driver_sql(self._upsert_sql(self.tables[table], columns), rows)
         self._optional_present.clear()
         self._small_cache.clear()
 
@@ -488,7 +519,7 @@ class Store:
     def history_for(self, claims: pd.DataFrame) -> ClaimsData:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
-        The same selection as :func:`riskml.batch.history_for` makes from a data directory:
+        The same selection as :func:`riskml.features.history_for` makes from a data directory:
         every stored claim (with its items) sharing a person, provider or employer with one of
         ``claims`` and submitted no later than the latest of them (the feature builder keeps, per
         claim, only those strictly before it), except stored claims with the same ``claim_id`` as
