@@ -23,6 +23,7 @@ FairnessAttribute = Literal["sex", "age_band", "hukou_type", "region"]
 
 _DEFAULT_IMBALANCE: list[ImbalanceMethod] = ["none", "sqrt_scale_pos_weight", "scale_pos_weight"]
 _DEFAULT_ATTRIBUTES: list[FairnessAttribute] = ["sex", "age_band", "hukou_type", "region"]
+_DEFAULT_GATED: list[FairnessAttribute] = ["sex", "hukou_type"]
 
 
 class _Strict(BaseModel):
@@ -148,6 +149,10 @@ class FairnessConfig(_Strict):
 class GateConfig(_Strict):
     """The promotion gate (DESIGN principle 6).
 
+    ``attributes`` are the groups the fairness bounds apply to: by default the protected
+    attributes of DESIGN principle 6 (sex, hukou type); age band and region are reported in every
+    run (``FairnessConfig.attributes``) and can be gated by listing them here.
+
     Quality may not drop by more than the tolerances against the champion on the same test
     window; the false-positive-rate ratio between supported groups of every attribute must stay
     within ``max_fpr_ratio``; every supported group's precision must be at least
@@ -156,6 +161,9 @@ class GateConfig(_Strict):
     at significance level ``alpha`` (exact one-sided tests, Bonferroni over the pairs/groups).
     """
 
+    attributes: list[FairnessAttribute] = Field(
+        default_factory=lambda: _DEFAULT_GATED.copy(), min_length=1
+    )
     auc_pr_tolerance: float = Field(default=0.01, ge=0, le=1)
     recall_tolerance: float = Field(default=0.02, ge=0, le=1)
     max_fpr_ratio: float = Field(default=1.25, ge=1)

@@ -519,6 +519,8 @@ def gate(
                     f"{key} {n:.4f} is worse than the champion's {c:.4f} by more than {tol}"
                 )
     table = fairness_frame(new)
+    if not table.empty:
+        table = table[table["attribute"].isin(g.attributes)]
     if table.empty:
         reasons.append("no fairness table in the new model's metrics")
     else:

@@ -32,7 +32,9 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}f}"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -155,6 +157,7 @@ def render_model_card(result: TrainResult, run_id: str = "") -> str:
         "typology_table": typology_table(result),
         "fairness_table": fairness_markdown(result),
         "max_fpr_ratio": f"{result.config.gate.max_fpr_ratio:.2f}",
+        "gated_attributes": ", ".join(result.config.gate.attributes),
         "feature_table": md_table(["feature", "meaning"], feature_rows),
         "train_seconds": f"{result.timings.get('train_total_s', 0.0):.0f}",
     }
