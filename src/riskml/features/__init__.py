@@ -5,6 +5,7 @@ Public interface (used by training, scoring and the service)::
     from riskml.features import FeatureBuilder, FEATURE_SETS, FEATURES, reason_text
     b = FeatureBuilder(feature_set="claims_v1", fit_start=None, fit_end=None).fit(data)
     X = b.transform(data, claims=None)   # index claim_id, float64 columns b.feature_names_
+    history_for(data, chunk)             # the rows a chunk's features read (batch, service)
 
 Features are registered per entity family (modules ``claim``, ``claimant``, ``provider``,
 ``employer``, ``network``) with a description and a reason template (:data:`FEATURES`,
