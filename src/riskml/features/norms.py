@@ -7,7 +7,10 @@ group to broader ones, so a rare diagnosis at a rare tier still gets a sensible 
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,20 +31,87 @@ def median_table(
     return out.loc[out["n"] >= min_peers].reset_index(drop=True)
 
 
+class _TableIndex:
+    """A norm table's keys indexed for lookups: one unique :class:`pandas.Index` per key column
+    (the table's values cast to the probing frame's dtype, as a merge would), the table rows'
+    combined level codes, and the medians.
+
+    Built once per (table, keys, probe dtypes) and cached (:func:`_table_index`), so a lookup
+    costs a few ``get_indexer`` calls on the probing rows instead of a merge that rebuilds hash
+    tables of the whole table on every call (the fixed cost of scoring one claim online).
+    """
+
+    def __init__(self, table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any]) -> None:
+        right = table[[*keys, "median"]]
+        for k, dtype in zip(keys, dtypes, strict=True):
+            right = right.astype({k: dtype})
+        self.levels = [pd.Index(pd.unique(right[k])) for k in keys]
+        self.sizes = [max(len(level), 1) for level in self.levels]
+        table_codes = [
+            lvl.get_indexer(pd.Index(right[k])) for lvl, k in zip(self.levels, keys, strict=True)
+        ]
+        self.rows = self._combine(table_codes)
+        if not self.rows.is_unique:  # a merge would duplicate probe rows: not a norm table
+            raise ValueError(f"norm table keys {list(keys)} are not unique")
+        self.median = right["median"].to_numpy(dtype="float64")
+
+    def _combine(self, codes: Sequence[np.ndarray]) -> pd.Index:
+        """Mixed-radix int64 code of a key tuple (-1 when some level value is unknown); a
+        MultiIndex of the codes when the radix would overflow int64."""
+        if math.prod(self.sizes) >= 2**62:
+            return pd.MultiIndex.from_arrays([np.asarray(c, dtype="int64") for c in codes])
+        out = np.zeros(len(codes[0]), dtype="int64")
+        missing = np.zeros(len(codes[0]), dtype=bool)
+        for code, size in zip(codes, self.sizes, strict=True):
+            out = out * size + code
+            missing |= code < 0
+        out[missing] = -1
+        return pd.Index(out)
+
+    def lookup(self, columns: Sequence[pd.Series]) -> np.ndarray:
+        """The median of each probing row's key tuple, NaN when the table has none."""
+        codes = [
+            lvl.get_indexer(pd.Index(col)) for lvl, col in zip(self.levels, columns, strict=True)
+        ]
+        pos = self.rows.get_indexer(self._combine(codes))
+        vals = np.full(len(pos), np.nan)
+        hit = pos >= 0
+        vals[hit] = self.median[pos[hit]]
+        return vals
+
+
+_TABLE_INDEX: dict[tuple[int, tuple[str, ...], tuple[str, ...]], _TableIndex] = {}
+
+
+def _table_index(table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any]) -> _TableIndex:
+    """The cached :class:`_TableIndex` of ``table``; entries go when the table is collected.
+
+    Norm tables are fitted state and never modified in place, so identity is a safe cache key.
+    """
+    key = (id(table), tuple(keys), tuple(str(d) for d in dtypes))
+    index = _TABLE_INDEX.get(key)
+    if index is None:
+        index = _TableIndex(table, keys, dtypes)
+        _TABLE_INDEX[key] = index
+        weakref.finalize(table, _TABLE_INDEX.pop, key, None)
+    return index
+
+
 def lookup_backoff(
     frame: pd.DataFrame, levels: Sequence[tuple[Sequence[str], pd.DataFrame]]
 ) -> np.ndarray:
-    """For each row of ``frame``, the median of the most specific level that has one."""
+    """For each row of ``frame``, the median of the most specific level that has one.
+
+    Keys match as in a left merge of ``frame`` with the table (the table's key columns cast to
+    the frame's dtypes); the tables' key indexes are built once and cached.
+    """
     out = np.full(len(frame), np.nan)
     for keys, table in levels:
         if table.empty:
             continue
-        left = frame[list(keys)].reset_index(drop=True)
-        right = table[[*keys, "median"]]
-        for k in keys:
-            right = right.astype({k: left[k].dtype}) if k in left else right
-        merged = left.merge(right, on=list(keys), how="left", sort=False)
-        vals = merged["median"].to_numpy(dtype="float64")
+        columns = [frame[k] for k in keys]
+        index = _table_index(table, keys, [col.dtype for col in columns])
+        vals = index.lookup(columns)
         fill = np.isnan(out) & ~np.isnan(vals)
         out[fill] = vals[fill]
     return out
