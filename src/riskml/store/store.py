@@ -376,7 +376,11 @@ class Store:
     def ingest(
         self, data: ClaimsData, *, chunk_rows: int = 50_000, progress: ProgressFn | None = None
     ) -> dict[str, int]:
-        """Upsert every table of a validated data directory; returns rows written per table."""
+        """Upsert every table of a validated data directory; returns rows written per table.
+
+        Ends with ``ANALYZE`` so the query planner knows the new sizes (on PostgreSQL, history
+        reads right after a bulk load were 3x slower without it).
+        """
         tables = data.tables()
         counts: dict[str, int] = {}
         for name in INGEST_ORDER:
@@ -384,6 +388,9 @@ class Store:
                 counts[name] = self.upsert_frame(
                     name, tables[name], chunk_rows=chunk_rows, progress=progress
                 )
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
         return counts
 
     def count(self, table: str) -> int:
@@ -436,12 +443,14 @@ class Store:
         return present
 
     def _read_column(self, table: sa.Table, name: str, kind: str) -> sa.ColumnElement[Any]:
-        """A column to select; SQLite dates come back as their text, parsed in bulk by pandas
-        instead of one Python object at a time by SQLAlchemy."""
+        """A column to select; dates and timestamps come back as ISO text, parsed in bulk by
+        pandas instead of one Python object at a time by the driver and SQLAlchemy."""
         col = table.c[name]
-        if self.dialect == "sqlite" and kind in ("date", "timestamp"):
+        if kind not in ("date", "timestamp"):
+            return col
+        if self.dialect == "sqlite":  # stored as text already
             return sa.type_coerce(col, sa.String()).label(name)
-        return col
+        return sa.cast(col, sa.String()).label(name)
 
     def _select_contract(
         self, conn: Connection, table: str, where: Sequence[sa.ColumnElement[bool]] = ()
