@@ -116,3 +116,12 @@ def test_run_features_with_a_model_uses_its_fitted_builder(
     with pytest.raises(ConfigError, match="load_model_bundle"):
         run_features(tmp_path / "data", tmp_path / "g.parquet", "models:/x@champion")
     assert not (tmp_path / "g.parquet").exists()
+
+
+def test_empty_and_repeated_requests(tiny_data: ClaimsData) -> None:
+    b = FeatureBuilder(min_peers=1).fit(tiny_data)
+    empty = b.transform(tiny_data, claims=tiny_data.claims.iloc[:0])
+    assert empty.shape == (0, len(FEATURE_SETS["claims_v1"]))
+    again = b.transform(tiny_data, claims=tiny_data.claims.iloc[[3, 3, 1]])
+    assert list(again.index) == ["C04", "C04", "C02"]
+    pd.testing.assert_series_equal(again.iloc[0], again.iloc[1], check_names=False)
