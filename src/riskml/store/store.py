@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -206,15 +207,36 @@ def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.Data
     names = list(result.keys())
     rows = result.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    out: dict[str, pd.Series] = {}
-    for name, values in zip(names, columns, strict=True):
-        kind = spec.column(name).kind
-        raw = pd.Series(list(values), dtype=object)
-        if kind in ("date", "timestamp"):
-            out[name] = pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
-        else:  # str: None becomes the str dtype's missing value; Int64/boolean keep NA
-            out[name] = raw.astype(_DTYPES[kind])
+    out = {
+        name: _typed_column(values, spec.column(name).kind)
+        for name, values in zip(names, columns, strict=True)
+    }
     return pd.DataFrame(out, columns=names)
+
+
+_ARROW_READ: dict[str, pa.DataType] = {
+    "str": pa.string(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def _typed_column(values: Sequence[Any], kind: str) -> pd.Series:
+    """One result column (Python values, dates as ISO text) in the loader's dtype, via Arrow."""
+    if kind in ("date", "timestamp"):
+        text = pa.array(values, pa.string())
+        try:
+            return pd.Series(text.cast(pa.timestamp("ns")).to_pandas()).astype("datetime64[ns]")
+        except pa.ArrowInvalid:  # a text form Arrow does not parse: let pandas try
+            raw = pd.Series(list(values), dtype=object)
+            return pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
+    arr = pa.array(values, _ARROW_READ[kind])
+    if kind == "str":
+        return pd.Series(arr.to_pandas(), dtype="str")
+    if kind == "float":
+        return pd.Series(arr.to_numpy(zero_copy_only=False), dtype="float64")
+    return pd.Series(arr.to_pandas(), dtype=object).astype(_DTYPES[kind])
 
 
 class Store:
