@@ -24,11 +24,12 @@ MATERNITY = BENEFIT_TYPES.index("maternity")
 def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
     """Per claim at ``rows`` (in that order): line count, amounts by category and duplicate lines
     (same item, quantity and price billed again on the same claim)."""
-    it = ctx.items_of(rows)
+    unique_rows, back = np.unique(rows, return_inverse=True)  # a claim may be asked twice
+    it = ctx.items_of(unique_rows)
     local = np.full(ctx.n, -1, dtype="int64")
-    local[rows] = np.arange(len(rows))
+    local[unique_rows] = np.arange(len(unique_rows))
     r = local[it["pos"].to_numpy()]
-    m = len(rows)
+    m = len(unique_rows)
     amount = it["amount"].to_numpy()
     cat = it["category"].to_numpy()
     dup = it.duplicated(subset=["pos", "item", "quantity", "unit_price"], keep="first")
@@ -36,15 +37,19 @@ def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
     def total(weights: np.ndarray) -> np.ndarray:
         return np.bincount(r, weights=weights, minlength=m).astype("float64")
 
-    return pd.DataFrame(
-        {
-            "n_lines": total(np.ones(len(r))),
-            "items_amount": total(amount),
-            "exam_amount": total(np.where(cat == "exam", amount, 0.0)),
-            "bed_amount": total(np.where(cat == "bed", amount, 0.0)),
-            "drug_amount": total(np.where(cat == "drug", amount, 0.0)),
-            "dup_lines": total(dup.to_numpy(dtype="float64")),
-        }
+    return (
+        pd.DataFrame(
+            {
+                "n_lines": total(np.ones(len(r))),
+                "items_amount": total(amount),
+                "exam_amount": total(np.where(cat == "exam", amount, 0.0)),
+                "bed_amount": total(np.where(cat == "bed", amount, 0.0)),
+                "drug_amount": total(np.where(cat == "drug", amount, 0.0)),
+                "dup_lines": total(dup.to_numpy(dtype="float64")),
+            }
+        )
+        .iloc[back.ravel()]
+        .reset_index(drop=True)
     )
 
 

@@ -265,7 +265,10 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
         universe = base
         target_ids = base["claim_id"]
     else:
-        extra = claims.loc[~claims["claim_id"].isin(base["claim_id"])]
+        # a hash lookup: Series.isin of Arrow strings converts its values one by one (15 ms for
+        # a one-claim request against a history of 1,300 claims)
+        known = pd.Index(base["claim_id"]).unique().get_indexer(claims["claim_id"]) >= 0
+        extra = claims.loc[~known]
         if len(extra):
             # claims the data does not hold (an online request): checked against the contract
             extra = validate_frame(extra, "claims")
