@@ -56,20 +56,23 @@ def codes(values: pd.Series) -> np.ndarray:
 def combine(*parts: np.ndarray) -> np.ndarray:
     """One int64 group code for several integer code columns (-1 if any part is -1).
 
-    Codes number the distinct tuples in order of first appearance (as an unsorted groupby's
-    ``ngroup``). Built by factorising part by part: the running code times the part's number of
-    distinct values plus the part's code, refactorised so that it stays below the row count;
-    a few hash passes over int64 arrays, with no per-call frame or groupby set-up.
+    Codes are mixed-radix numbers factorised to ``0..k-1`` (a hash pass, no sort); if the radix
+    product could overflow, a pandas group-by numbers the combinations instead.
     """
-    n = len(parts[0]) if parts else 0
-    out = np.zeros(n, dtype="int64")
+    arrays = [np.asarray(p, dtype="int64") for p in parts]
+    n = len(arrays[0]) if arrays else 0
     bad = np.zeros(n, dtype=bool)
-    for p in parts:
-        arr = np.asarray(p)
-        part, uniques = pd.factorize(arr)
-        out = out * max(len(uniques), 1) + np.asarray(part, dtype="int64")
-        out = np.asarray(pd.factorize(out)[0], dtype="int64")
-        bad |= arr < 0
+    for a in arrays:
+        bad |= a < 0
+    radix = [int(a.max()) + 2 if len(a) else 1 for a in arrays]
+    if float(np.prod([float(r) for r in radix])) < 2.0**62:
+        key = np.zeros(n, dtype="int64")
+        for a, r in zip(arrays, radix, strict=True):
+            key = key * np.int64(r) + (a + 1)
+        out = np.asarray(pd.factorize(key)[0], dtype="int64")
+    else:  # pragma: no cover - needs billions of distinct codes
+        frame = pd.DataFrame({f"k{i}": a for i, a in enumerate(arrays)})
+        out = np.array(frame.groupby(list(frame.columns), sort=False).ngroup(), dtype="int64")
     out[bad] = -1
     return out
 
