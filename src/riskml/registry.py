@@ -584,6 +584,8 @@ def promote_if_better(
             decision.champion_version,
             "; ".join(reasons),
         )
+    mc.set_tag(registered.run_id, "gate", "passed" if ok else "refused")
+    mc.set_tag(registered.run_id, "gate_reasons", "; ".join(decision.reasons)[:4000])
     mc.set_model_version_tag(name, registered.version, "gate", "passed" if ok else "refused")
     mc.set_model_version_tag(name, registered.version, "gate_reasons", "; ".join(reasons)[:4000])
     return decision
