@@ -1,4 +1,7 @@
-"""One trained, registered and promoted model per test session, in a temporary MLflow store."""
+"""One trained, registered and promoted model for the model tests, in a temporary MLflow store.
+
+Package-scoped: MLFLOW_TRACKING_URI points at the temporary store only while tests/model runs.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ class Trained:
     store: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A SQLite MLflow store in a temporary folder, set through MLFLOW_TRACKING_URI."""
     root = tmp_path_factory.mktemp("mlflow")
@@ -49,12 +52,12 @@ def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def small_config() -> TrainConfig:
     return TrainConfig().with_overrides(SMALL)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def trained(
     mlflow_store: Path, synth_data: ClaimsData, synth_dir: Path, small_config: TrainConfig
 ) -> Trained:
