@@ -1,9 +1,10 @@
 """The FastAPI application: ``create_app(settings, scorer=None)``.
 
-The model is loaded in the lifespan (never at import) through ``riskml.scoring.load_scorer``
-unless a scorer is injected; when the URI is an alias, a background task polls it and swaps the
-new version in atomically (in-flight requests finish on the old one). The store is opened and
-migrated in the lifespan too.
+The model is loaded by a task the lifespan starts (never at import) through
+``riskml.scoring.load_scorer`` unless a scorer is injected: the service is live at once and ready
+once the model is; when the URI is an alias, the task polls it and swaps a new version in
+atomically (in-flight requests finish on the old one), and a failed load is retried. The store is
+opened and migrated in the lifespan.
 """
 
 from __future__ import annotations
@@ -122,18 +123,24 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
-async def _poll_model(app: FastAPI, every: float, loader: ScorerLoader) -> None:
-    """Look for a moved alias every ``every`` seconds; swap in the new version when it moved."""
+async def _keep_model(app: FastAPI, every: float | None, loader: ScorerLoader) -> None:
+    """Load the model now, in a worker thread, so the service is live (``/healthz``) at once and
+    ready (``/readyz``) when the model is; then, every ``every`` seconds, retry a failed load or
+    look for a moved alias and swap the new version in. ``every=None``: one attempt only.
+    """
     slot: ModelSlot = app.state.models
     metrics: ServiceMetrics = app.state.metrics
     while True:
-        await asyncio.sleep(every)
         before = slot.current
         if await asyncio.to_thread(slot.refresh, loader):
             if before is not None:
                 metrics.model_loaded.labels(before.model_version).set(0)
             if slot.current is not None:
                 metrics.model_loaded.labels(slot.current.model_version).set(1)
+        pinned = slot.current is not None and "@" not in (slot.uri or "")
+        if every is None or pinned:  # a pinned version never moves
+            return
+        await asyncio.sleep(every)
 
 
 def create_app(
@@ -156,13 +163,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = await asyncio.to_thread(open_store, settings.store_url)
         log.info("store: %s", app.state.store.describe())
-        if slot.current is None and slot.uri is not None:
-            await asyncio.to_thread(slot.refresh, loader)
         if slot.current is not None:
             metrics.model_loaded.labels(slot.current.model_version).set(1)
         poller = None
-        if slot.uri is not None and "@" in slot.uri and settings.model_poll_seconds > 0:
-            poller = asyncio.create_task(_poll_model(app, settings.model_poll_seconds, loader))
+        if slot.uri is not None:
+            every = settings.model_poll_seconds if settings.model_poll_seconds > 0 else None
+            poller = asyncio.create_task(_keep_model(app, every, loader))
         try:
             yield
         finally:

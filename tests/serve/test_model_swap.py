@@ -82,7 +82,7 @@ def swapping(
 
 
 def _version(client: httpx.Client) -> str:
-    return str(client.get("/v1/model").json()["version"])
+    return str(client.get("/v1/model").json().get("version"))
 
 
 def _wait_for(client: httpx.Client, version: str) -> None:
@@ -98,7 +98,7 @@ def test_alias_move_swaps_atomically_and_in_flight_requests_finish_on_the_old_mo
     base, key, registry = swapping
     headers = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, headers=headers, timeout=30) as c:
-        assert _version(c) == "1"
+        _wait_for(c, "1")  # loaded in the background: live first, ready when loaded
         answers: dict[str, str] = {}
 
         def slow_request() -> None:
@@ -125,3 +125,41 @@ def test_alias_move_swaps_atomically_and_in_flight_requests_finish_on_the_old_mo
         assert "3" in registry.loaded
         assert _version(c) == "2"  # a broken new version never takes the service down
         assert c.get("/readyz").json()["ready"]
+
+
+def test_without_a_loadable_model_the_service_is_live_not_ready_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskml.errors import RiskmlError
+
+    monkeypatch.delenv("RISKML_SECRET", raising=False)
+    attempts: list[str] = []
+
+    def no_champion(uri: str) -> StandInScorer:
+        attempts.append(uri)
+        raise RiskmlError(f"model URI {uri!r} not found (run `riskml train --promote` first)")
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    settings = Settings(
+        store_url=url, model_poll_seconds=0.05, secret_file=str(tmp_path / "secret")
+    )
+    key = new_api_key()
+    with running_server(create_app(settings, loader=no_champion)) as base:
+        store = open_store(url)
+        store.add_api_key("s", "scorer", hash_api_key(key, load_secret(tmp_path / "secret")))
+        store.close()
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        deadline = time.monotonic() + 10
+        while len(attempts) < 3:  # a failed load is retried at the poll interval
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 503
+        assert "riskml train --promote" in ready.json()["model_error"]
+        r = httpx.post(
+            f"{base}/v1/claims/score",
+            json={"claims": [claim_json("N1")]},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert r.status_code == 503
+    assert attempts[0] == "models:/riskml-claims@champion"

@@ -8,10 +8,12 @@ model version over the whole directory; scores agree to 1e-9 and reasons name th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,6 +77,10 @@ def real_service(
             model_poll_seconds=0,
         )
         with running_server(create_app(settings)) as base:
+            deadline = time.monotonic() + 120  # the model loads in the background
+            while httpx.get(f"{base}/readyz").status_code != 200:
+                assert time.monotonic() < deadline, httpx.get(f"{base}/readyz").text
+                time.sleep(0.1)
             yield Service(url=base, store=store, secret=secret, scorer=None, keys={"scorer": key})  # type: ignore[arg-type]
         store.close()
 
