@@ -13,7 +13,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS
-from riskml.features.context import Context, day_numbers
+from riskml.features.context import (
+    Context,
+    day_numbers,
+    join_positions,
+    key_index,
+    rows_at,
+    take,
+    unmatched_nan,
+)
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -57,13 +65,7 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
     """The claim's own quantities (amount, stay, items, provider tier) for ``rows``."""
     c = ctx.claims.iloc[rows].reset_index(drop=True)
     prov = ctx.data.providers
-    pv = pd.DataFrame(
-        {
-            "provider_id": prov["provider_id"].astype("str").to_numpy(),
-            "tier": prov["tier"].astype("float64").to_numpy(),
-            "provider_type": prov["provider_type"].astype("str").to_numpy(),
-        }
-    )
+    at = join_positions(key_index(prov, "provider_id", "providers"), c["provider_id"])
     base = pd.DataFrame(
         {
             "claim_id": c["claim_id"].to_numpy(),
@@ -78,10 +80,9 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
             ),
         }
     )
-    merged = c[["provider_id"]].merge(pv, on="provider_id", how="left", sort=False)
-    base["tier"] = merged["tier"].to_numpy(dtype="float64")
+    base["tier"] = take(prov["tier"].astype("float64"), at)
     base["tier_key"] = np.nan_to_num(base["tier"].to_numpy(), nan=0.0)
-    base["provider_type"] = merged["provider_type"].to_numpy(dtype=object)
+    base["provider_type"] = take(prov["provider_type"].astype("str"), at)
     if with_items:
         agg = item_aggregates(ctx, rows)
         for col in agg.columns:
@@ -257,15 +258,14 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     base = claim_base(ctx, ctx.targets)
     c = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
     persons = ctx.data.persons
-    pp = pd.DataFrame(
+    at = join_positions(key_index(persons, "person_id", "persons"), c["person_id"])
+    per = pd.DataFrame(
         {
-            "person_id": persons["person_id"].astype("str").to_numpy(),
-            "birth_day": day_numbers(persons["birth_date"]),
-            "enrol_day": day_numbers(persons["enrolled_on"]),
-            "sex": persons["sex"].astype("str").to_numpy(),
+            "birth_day": unmatched_nan(day_numbers(rows_at(persons["birth_date"], at)), at),
+            "enrol_day": unmatched_nan(day_numbers(rows_at(persons["enrolled_on"], at)), at),
+            "sex": take(persons["sex"].astype("str"), at),
         }
     )
-    per = c[["person_id"]].merge(pp, on="person_id", how="left", sort=False)
     age = (c["ss_day"].to_numpy() - per["birth_day"].to_numpy()) / 365.25
     w = base
     w["peer_amount"] = peer_amount(base, norms)

@@ -14,7 +14,19 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, MEDICAL_BENEFITS
-from riskml.features.context import DAY_S, Context, Groups, codes, combine, day_numbers
+from riskml.features.context import (
+    DAY_S,
+    Context,
+    Groups,
+    codes,
+    combine,
+    day_numbers,
+    join_positions,
+    key_index,
+    rows_at,
+    take,
+    unmatched_nan,
+)
 from riskml.features.norms import MIN_PEERS, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -178,23 +190,14 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     # death known at submission
     persons = ctx.data.persons
-    pp = pd.DataFrame(
-        {
-            "person_id": persons["person_id"].astype("str").to_numpy(),
-            "death_day": day_numbers(persons["death_date"]),
-            "reported_day": day_numbers(persons["death_reported_on"]),
-            "home_region": persons["region_code"].astype("str").to_numpy(),
-        }
-    )
     tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
-    per = tc[["person_id"]].merge(pp, on="person_id", how="left", sort=False)
-    known = per["reported_day"].to_numpy() <= tc["sub_day"].to_numpy()
-    w["days_after_death"] = np.where(
-        known, tc["ss_day"].to_numpy() - per["death_day"].to_numpy(), np.nan
-    )
-    w["outside_home_region"] = (tc["region"].to_numpy() != per["home_region"].to_numpy()).astype(
-        "float64"
-    )
+    at = join_positions(key_index(persons, "person_id", "persons"), tc["person_id"])
+    death_day = unmatched_nan(day_numbers(rows_at(persons["death_date"], at)), at)
+    reported_day = unmatched_nan(day_numbers(rows_at(persons["death_reported_on"], at)), at)
+    home_region = take(persons["region_code"].astype("str"), at)
+    known = reported_day <= tc["sub_day"].to_numpy()
+    w["days_after_death"] = np.where(known, tc["ss_day"].to_numpy() - death_day, np.nan)
+    w["outside_home_region"] = (tc["region"].to_numpy() != home_region).astype("float64")
 
     # contributions during the unemployment spell (known ones only: month M from M+1)
     comp, persons_index = contribution_index(ctx)

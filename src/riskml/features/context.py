@@ -14,6 +14,7 @@ grouped cumulative sums; there is no Python loop over claims.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS, PROVIDER_TYPES
 from riskml.data import ClaimsData, validate_frame
+from riskml.errors import DataContractError
 
 DAY_S = 86_400
 _SHIFT = np.int64(1) << np.int64(32)
@@ -75,6 +77,62 @@ def combine(*parts: np.ndarray) -> np.ndarray:
         out = np.array(frame.groupby(list(frame.columns), sort=False).ngroup(), dtype="int64")
     out[bad] = -1
     return out
+
+
+_KEY_INDEX: dict[tuple[int, str], pd.Index] = {}
+
+
+def key_index(
+    table: pd.DataFrame, column: str, name: str = "table", cache: bool = False
+) -> pd.Index:
+    """The unique string key ``column`` of ``table`` as an Index (for :func:`join_positions`).
+
+    ``cache=True`` keeps it for the table's lifetime: only for fitted tables (norms, profiles),
+    which are never modified in place; data tables are indexed on each call.
+    """
+    ident = (id(table), column)
+    if cache and ident in _KEY_INDEX:
+        return _KEY_INDEX[ident]
+    index = pd.Index(table[column].astype("str"))
+    if not index.is_unique:
+        dup = index[index.duplicated()][0]
+        raise DataContractError(name, column, "key is not unique", dup)
+    if cache:
+        _KEY_INDEX[ident] = index
+        weakref.finalize(table, _KEY_INDEX.pop, ident, None)
+    return index
+
+
+def join_positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:
+    """Row of ``index`` (see :func:`key_index`) holding each of ``keys``, -1 for none: the row a
+    left merge on that key attaches, by one hash lookup instead of a merge per call."""
+    return np.asarray(index.get_indexer(pd.Index(keys)), dtype="int64")
+
+
+def rows_at(values: pd.Series, pos: np.ndarray) -> pd.Series:
+    """The rows ``pos`` of ``values`` (row 0 standing in for -1; ``values`` itself when empty),
+    to derive a column for the joined rows only and then :func:`unmatched_nan` it."""
+    return values.iloc[np.maximum(pos, 0)] if len(values) else values
+
+
+def unmatched_nan(values: pd.Series | np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``values`` (one per joined row, see :func:`rows_at`) with NaN where ``pos`` is -1, as a
+    left merge fills unmatched rows: float64 for numbers, object otherwise."""
+    arr = np.asarray(values)
+    dtype = "float64" if arr.dtype.kind in "biuf" else object
+    miss = pos < 0
+    if len(arr) != len(pos):  # an empty table: nothing matched
+        return np.full(len(pos), np.nan, dtype=dtype)
+    out = arr.astype(dtype)  # a copy
+    out[miss] = np.nan
+    return out
+
+
+def take(values: pd.Series | np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """``values[pos]`` (one per table row) with NaN where ``pos`` is -1, as a left merge fills
+    unmatched rows: float64 for numbers, object otherwise."""
+    arr = np.asarray(values)
+    return unmatched_nan(arr[np.maximum(pos, 0)] if len(arr) else arr, pos)
 
 
 def dx3(diagnosis: pd.Series) -> pd.Series:

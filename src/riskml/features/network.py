@@ -15,7 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from riskml.features.context import Context, Groups, combine
+from riskml.features.context import Context, Groups, combine, join_positions, key_index, take
 from riskml.features.registry import feature
 
 MAX_EVENT_SIZE = 50  # (provider, day) groups larger than this are ordinary busy days
@@ -99,16 +99,18 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the network family for the target claims."""
     tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
     has = tc["provider"].to_numpy() >= 0
-    pg = tc[["person_id"]].merge(norms["person_graph"], on="person_id", how="left", sort=False)
-    vg = tc[["provider_id"]].merge(
-        norms["provider_graph"], on="provider_id", how="left", sort=False
+    pgraph, vgraph = norms["person_graph"], norms["provider_graph"]
+    pa = join_positions(key_index(pgraph, "person_id", "person_graph", cache=True), tc["person_id"])
+    va = join_positions(
+        key_index(vgraph, "provider_id", "provider_graph", cache=True), tc["provider_id"]
     )
     w = pd.DataFrame(index=np.arange(len(tc)))
-    w["partners"] = pg["partners"].fillna(0.0).to_numpy(dtype="float64")
-    w["component"] = pg["component"].fillna(1.0).to_numpy(dtype="float64")
-    w["density"] = np.where(has, vg["density"].to_numpy(dtype="float64"), np.nan)
-    w["community"] = np.where(has, vg["community"].to_numpy(dtype="float64"), np.nan)
-    w["patients"] = np.where(has, vg["patients"].to_numpy(dtype="float64"), np.nan)
+    partners, component = take(pgraph["partners"], pa), take(pgraph["component"], pa)
+    w["partners"] = np.where(np.isnan(partners), 0.0, partners)
+    w["component"] = np.where(np.isnan(component), 1.0, component)
+    w["density"] = np.where(has, take(vgraph["density"], va), np.nan)
+    w["community"] = np.where(has, take(vgraph["community"], va), np.nan)
+    w["patients"] = np.where(has, take(vgraph["patients"], va), np.nan)
 
     rows = np.flatnonzero(ctx.rows_of_target_entities("provider"))
     s = ctx.claims.iloc[rows].reset_index(drop=True)

@@ -13,7 +13,17 @@ import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, PROVIDER_TYPES
 from riskml.features.claim import claim_base, peer_amount
-from riskml.features.context import DAY_S, Context, Groups, combine, day_numbers
+from riskml.features.context import (
+    DAY_S,
+    Context,
+    Groups,
+    combine,
+    day_numbers,
+    join_positions,
+    key_index,
+    take,
+    unmatched_nan,
+)
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -21,26 +31,28 @@ INPATIENT = BENEFIT_TYPES.index("inpatient")
 
 
 def _static(ctx: Context, provider_ids: pd.Series) -> pd.DataFrame:
+    """The providers' own columns for each of ``provider_ids`` (NaN for unknown ids), derived
+    for the joined rows only."""
     prov = ctx.data.providers
+    at = join_positions(key_index(prov, "provider_id", "providers"), provider_ids)
+    sel = prov.iloc[np.maximum(at, 0)] if len(prov) else prov
     beds = (
-        prov["beds"].astype("float64").to_numpy()
-        if "beds" in prov.columns
-        else np.full(len(prov), np.nan)
+        sel["beds"].astype("float64").to_numpy()
+        if "beds" in sel.columns
+        else np.full(len(sel), np.nan)
     )
-    table = pd.DataFrame(
+    ptype = pd.Categorical(sel["provider_type"].astype("str"), categories=list(PROVIDER_TYPES))
+    return pd.DataFrame(
         {
-            "provider_id": prov["provider_id"].astype("str").to_numpy(),
-            "ptype": pd.Categorical(
-                prov["provider_type"].astype("str"), categories=list(PROVIDER_TYPES)
-            ).codes.astype("float64"),
-            "tier": prov["tier"].astype("float64").to_numpy(),
-            "private": (prov["ownership"].astype("str") == "private").to_numpy(dtype="float64"),
-            "beds": beds,
-            "designated_day": day_numbers(prov["designated_on"]),
+            "provider_id": provider_ids.to_numpy(dtype=object),
+            "ptype": unmatched_nan(ptype.codes.astype("float64"), at),
+            "tier": unmatched_nan(sel["tier"].astype("float64").to_numpy(), at),
+            "private": unmatched_nan(
+                (sel["ownership"].astype("str") == "private").to_numpy(dtype="float64"), at
+            ),
+            "beds": unmatched_nan(beds, at),
+            "designated_day": unmatched_nan(day_numbers(sel["designated_on"]), at),
         }
-    )
-    return pd.DataFrame({"provider_id": provider_ids.to_numpy(dtype=object)}).merge(
-        table, on="provider_id", how="left", sort=False
     )
 
 
@@ -214,18 +226,17 @@ def prepare(
         w["doctor_same_dx_share"] = np.nan
 
     profile = norms["provider_profile"]
-    prof = tc[["provider_id"]].merge(profile, on="provider_id", how="left", sort=False)
-    w["claims_norm"] = prof["claims_per_30d"].to_numpy(dtype="float64")
-    w["admissions_week_norm"] = prof["admissions_per_week"].to_numpy(dtype="float64")
-    w["readmit_rate"] = prof["readmit_rate"].to_numpy(dtype="float64")
+    pa = join_positions(
+        key_index(profile, "provider_id", "provider_profile", cache=True), tc["provider_id"]
+    )
+    w["claims_norm"] = take(profile["claims_per_30d"].to_numpy(dtype="float64"), pa)
+    w["admissions_week_norm"] = take(profile["admissions_per_week"].to_numpy(dtype="float64"), pa)
+    w["readmit_rate"] = take(profile["readmit_rate"].to_numpy(dtype="float64"), pa)
+    providers = ctx.data.providers
+    va = join_positions(key_index(providers, "provider_id", "providers"), tc["provider_id"])
     peer_key = pd.DataFrame(
         {
-            "ptype": tc[["provider_id"]]
-            .merge(
-                ctx.data.providers[["provider_id", "provider_type"]].astype({"provider_id": "str"}),
-                on="provider_id",
-                how="left",
-            )["provider_type"]
+            "ptype": pd.Series(take(providers["provider_type"], va), dtype=object)
             .astype("str")
             .to_numpy(dtype=object),
             "tier_key": np.nan_to_num(w["tier"].to_numpy(), nan=0.0),
