@@ -78,9 +78,9 @@ def real_service(
         )
         with running_server(create_app(settings)) as base:
             deadline = time.monotonic() + 120  # the model loads in the background
-            while httpx.get(f"{base}/readyz").status_code != 200:
+            while httpx.get(f"{base}/readyz", timeout=60).status_code != 200:
                 assert time.monotonic() < deadline, httpx.get(f"{base}/readyz").text
-                time.sleep(0.1)
+                time.sleep(0.2)
             yield Service(url=base, store=store, secret=secret, scorer=None, keys={"scorer": key})  # type: ignore[arg-type]
         store.close()
 
