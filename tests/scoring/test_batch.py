@@ -180,3 +180,23 @@ def test_bad_input_is_refused_without_output(synth_dir: Path, tmp_path: Path) ->
     with pytest.raises(DataContractError, match="does not exist"):
         score_backlog(tmp_path / "missing", out, URI, show_progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_scores_fill_the_triage_queue(
+    full_run: pd.DataFrame, backlog_dir: Path, tmp_path: Path
+) -> None:
+    from riskml.data import load_data_dir
+    from riskml.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    store.ingest(load_data_dir(backlog_dir))
+    stored = store.record_batch_scores(full_run)
+    flagged = full_run.loc[full_run["risk_band"] != "low"]
+    assert stored == len(flagged) > 0
+    queue = store.queue(limit=10_000)
+    assert {q["claim_id"] for q in queue} == set(flagged["claim_id"])
+    scores = [q["risk_score"] for q in queue]
+    assert scores == sorted(scores, reverse=True)
+    assert store.record_batch_scores(full_run) == stored  # reloading upserts, never duplicates
+    assert len(store.queue(limit=10_000)) == len(queue)
+    assert "load_batch_scores" in set(store.audit_log()["action"])

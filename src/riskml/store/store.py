@@ -9,6 +9,7 @@ ingesting a million claims is practical and ingesting the same data again is har
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import time
@@ -655,6 +656,54 @@ class Store:
                 self._upsert_records(conn, "scores", scores)
             if audit:
                 conn.execute(sa.insert(self.tables["audit_log"]), audit)
+
+    def record_batch_scores(self, scores: pd.DataFrame, actor: str = "batch") -> int:
+        """Load batch scores (``riskml score`` output) of flagged claims for the triage queue.
+
+        Only the ``high`` and ``medium`` bands are kept (the queue's), upserted by claim and model
+        version, with one audit row per load (persons stay out of it: the batch is the subject).
+        Returns the number of scores stored.
+        """
+        flagged = scores.loc[scores["risk_band"].isin(FLAGGED_BANDS)]
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        records = [
+            {
+                "claim_id": cid,
+                "model_version": version,
+                "risk_score": score,
+                "risk_band": band,
+                "reasons": json.loads(reasons) if isinstance(reasons, str) else reasons,
+                "scored_at": now,
+            }
+            for cid, version, score, band, reasons in zip(
+                flagged["claim_id"].astype(str).tolist(),
+                flagged["model_version"].astype(str).tolist(),
+                flagged["risk_score"].astype("float64").tolist(),
+                flagged["risk_band"].astype(str).tolist(),
+                flagged["reasons"].tolist(),
+                strict=True,
+            )
+        ]
+        versions = sorted(flagged["model_version"].astype(str).unique().tolist())
+        with self._write() as conn:
+            for part in _chunks(records, 5_000):
+                self._upsert_records(conn, "scores", list(part))
+            conn.execute(
+                sa.insert(self.tables["audit_log"]),
+                [
+                    {
+                        "at": now,
+                        "actor": actor,
+                        "role": "admin",
+                        "action": "load_batch_scores",
+                        "claim_id": None,
+                        "subject": None,
+                        "model_version": ",".join(versions) or None,
+                        "outcome": f"{len(records)} flagged scores",
+                    }
+                ],
+            )
+        return len(records)
 
     def audit(self, rows: list[dict[str, Any]]) -> None:
         """Append rows to the audit log in their own transaction."""
