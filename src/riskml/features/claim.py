@@ -22,7 +22,13 @@ from riskml.features.context import (
     take,
     unmatched_nan,
 )
-from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
+from riskml.features.norms import (
+    MIN_PEERS,
+    lookup_backoff,
+    lookup_exact,
+    median_table,
+    safe_ratio,
+)
 from riskml.features.registry import feature
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
@@ -146,7 +152,8 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     it = it.loc[it["dx3"].isin(known_dx)]
     if it.empty:
         return np.full(n, np.nan), np.full(n, np.nan)
-    shares = it.merge(table, on=["dx3", "item_code"], how="left")["share"].fillna(0.0).to_numpy()
+    shares = lookup_exact(it, ["dx3", "item_code"], table, "share")
+    shares = np.where(np.isnan(shares), 0.0, shares)
     pos = it["pos"].to_numpy()
     count = np.bincount(pos, minlength=ctx.n).astype("float64")
     total = np.bincount(pos, weights=shares, minlength=ctx.n)

@@ -41,8 +41,10 @@ class _TableIndex:
     tables of the whole table on every call (the fixed cost of scoring one claim online).
     """
 
-    def __init__(self, table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any]) -> None:
-        right = table[[*keys, "median"]]
+    def __init__(
+        self, table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any], value: str
+    ) -> None:
+        right = table[[*keys, value]]
         for k, dtype in zip(keys, dtypes, strict=True):
             right = right.astype({k: dtype})
         self.levels = [pd.Index(pd.unique(right[k])) for k in keys]
@@ -53,7 +55,7 @@ class _TableIndex:
         self.rows = self._combine(table_codes)
         if not self.rows.is_unique:  # a merge would duplicate probe rows: not a norm table
             raise ValueError(f"norm table keys {list(keys)} are not unique")
-        self.median = right["median"].to_numpy(dtype="float64")
+        self.median = right[value].to_numpy(dtype="float64")
 
     def _combine(self, codes: Sequence[np.ndarray]) -> pd.Index:
         """Mixed-radix int64 code of a key tuple (-1 when some level value is unknown); a
@@ -80,18 +82,20 @@ class _TableIndex:
         return vals
 
 
-_TABLE_INDEX: dict[tuple[int, tuple[str, ...], tuple[str, ...]], _TableIndex] = {}
+_TABLE_INDEX: dict[tuple[int, tuple[str, ...], tuple[str, ...], str], _TableIndex] = {}
 
 
-def _table_index(table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any]) -> _TableIndex:
+def _table_index(
+    table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any], value: str = "median"
+) -> _TableIndex:
     """The cached :class:`_TableIndex` of ``table``; entries go when the table is collected.
 
     Norm tables are fitted state and never modified in place, so identity is a safe cache key.
     """
-    key = (id(table), tuple(keys), tuple(str(d) for d in dtypes))
+    key = (id(table), tuple(keys), tuple(str(d) for d in dtypes), value)
     index = _TABLE_INDEX.get(key)
     if index is None:
-        index = _TableIndex(table, keys, dtypes)
+        index = _TableIndex(table, keys, dtypes, value)
         _TABLE_INDEX[key] = index
         weakref.finalize(table, _TABLE_INDEX.pop, key, None)
     return index
@@ -115,6 +119,17 @@ def lookup_backoff(
         fill = np.isnan(out) & ~np.isnan(vals)
         out[fill] = vals[fill]
     return out
+
+
+def lookup_exact(
+    frame: pd.DataFrame, keys: Sequence[str], table: pd.DataFrame, value: str
+) -> np.ndarray:
+    """For each row of ``frame``, ``value`` of the ``table`` row with the same ``keys`` (NaN for
+    none): a left merge on the table's unique keys, through the cached key index."""
+    if table.empty:
+        return np.full(len(frame), np.nan)
+    columns = [frame[k] for k in keys]
+    return _table_index(table, keys, [col.dtype for col in columns], value).lookup(columns)
 
 
 def safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
