@@ -47,7 +47,9 @@ class _TableIndex:
         right = table[[*keys, value]]
         for k, dtype in zip(keys, dtypes, strict=True):
             right = right.astype({k: dtype})
-        self.levels = [pd.Index(pd.unique(right[k])) for k in keys]
+        # levels keep the probe's dtype (no string inference): object probes then hash against
+        # an object index instead of being converted per call
+        self.levels = [pd.Index(pd.unique(right[k]), dtype=right[k].dtype) for k in keys]
         self.sizes = [max(len(level), 1) for level in self.levels]
         table_codes = [
             lvl.get_indexer(pd.Index(right[k])) for lvl, k in zip(self.levels, keys, strict=True)
@@ -73,7 +75,8 @@ class _TableIndex:
     def lookup(self, columns: Sequence[pd.Series]) -> np.ndarray:
         """The median of each probing row's key tuple, NaN when the table has none."""
         codes = [
-            lvl.get_indexer(pd.Index(col)) for lvl, col in zip(self.levels, columns, strict=True)
+            lvl.get_indexer(pd.Index(col, dtype=lvl.dtype))
+            for lvl, col in zip(self.levels, columns, strict=True)
         ]
         pos = self.rows.get_indexer(self._combine(codes))
         vals = np.full(len(pos), np.nan)
