@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import (
@@ -64,6 +65,7 @@ class BatchPlan:
     chunk_size: int
     n_claims: int
     explain: str
+    since: str | None = None
 
     @property
     def n_chunks(self) -> int:
@@ -109,8 +111,12 @@ def score_backlog(
     num_threads: int = 2,
     scorer: Scorer | None = None,
     show_progress: bool = True,
+    since: pd.Timestamp | None = None,
 ) -> dict[str, object]:
     """Score every claim of ``data_dir`` into ``out``; resume from ``out``'s work folder if present.
+
+    With ``since``, only claims submitted at or after it are scored (the backlog); every claim of
+    the directory still serves as history.
 
     Returns a summary (claims, flagged per band, model version, seconds, resumed chunks).
     """
@@ -123,12 +129,18 @@ def score_backlog(
     started = time.perf_counter()
     data = load_data_dir(data_dir)
     scorer = scorer or load_scorer(model_uri, num_threads=num_threads)
+    backlog = data.claims
+    if since is not None:
+        backlog = backlog.loc[backlog["submitted_at"] >= since]
+        if backlog.empty:
+            raise RiskmlError(f"--since {since}: no claim of {data_dir} was submitted since then")
     plan = BatchPlan(
         model_version=scorer.model_version,
         data_fingerprint=data_fingerprint(data_dir),
         chunk_size=chunk_size,
-        n_claims=len(data.claims),
+        n_claims=len(backlog),
         explain=explain,
+        since=None if since is None else str(since),
     )
     work = out.parent / f".{out.name}.parts"
     checkpoint = work / "checkpoint.json"
@@ -152,7 +164,7 @@ def score_backlog(
         tmp.write_text(json.dumps(plan.__dict__, indent=2))
         os.replace(tmp, checkpoint)
 
-    order = data.claims.sort_values(["submitted_at", "claim_id"], kind="stable").index.to_numpy()
+    order = backlog.sort_values(["submitted_at", "claim_id"], kind="stable").index.to_numpy()
     progress = _progress() if show_progress else None
     done = 0
     t0 = time.perf_counter()

@@ -145,13 +145,16 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="folder for the demo's data and stores")] = Path(
         "demo"
     ),
-    persons: Annotated[int, typer.Option(min=100)] = 20_000,
+    persons: Annotated[int, typer.Option(min=500, help="synthetic insured persons")] = 10_000,
     seed: Annotated[int, typer.Option()] = 7,
+    serve: Annotated[bool, typer.Option(help="start the service at the end")] = True,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Run the main job on embedded defaults: generate a synthetic data set and summarise it."""
+    """Run the main job on embedded defaults: data, champion, store, backlog scores, service."""
     from riskml.demo import run_demo
 
-    run_demo(workdir=workdir, persons=persons, seed=seed)
+    run_demo(workdir=workdir, persons=persons, seed=seed, serve=serve, host=host, port=port)
 
 
 @app.command()
@@ -166,15 +169,27 @@ def score(
     engine: Annotated[str, typer.Option(help="pandas (one machine) or spark")] = "pandas",
     chunk_size: Annotated[int, typer.Option(min=1, help="claims per checkpointed chunk")] = 50_000,
     threads: Annotated[int, typer.Option(min=1, help="LightGBM threads")] = 2,
+    since: Annotated[
+        str | None,
+        typer.Option(help="score only claims submitted at or after this date (YYYY-MM-DD)"),
+    ] = None,
 ) -> None:
     """Batch-score every claim of a data directory, resumable after a crash."""
     import json
+
+    import pandas as pd
 
     from riskml.batch import score_backlog
     from riskml.errors import RiskmlError
 
     if engine != "pandas":
         raise RiskmlError(f"--engine {engine!r} is not available in this build; use pandas")
+    since_ts = None
+    if since is not None:
+        try:
+            since_ts = pd.Timestamp(since)
+        except ValueError as exc:
+            raise RiskmlError(f"--since: {since!r} is not a date (YYYY-MM-DD)") from exc
     summary = score_backlog(
         data,
         out,
@@ -182,6 +197,7 @@ def score(
         explain=explain,  # type: ignore[arg-type]
         chunk_size=chunk_size,
         num_threads=threads,
+        since=since_ts,
     )
     typer.echo(json.dumps(summary))
 
