@@ -5,7 +5,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export OMP_WAIT_POLICY := passive
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup services demo test lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -17,6 +17,11 @@ $(UV):
 
 setup: .venv/.synced
 
+# The service tests start a real PostgreSQL server of their own; install its binaries when missing.
+services:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
 demo: setup
 	$(UV) run --frozen --no-sync riskml demo
 
@@ -25,7 +30,7 @@ lint: setup
 	$(UV) run --frozen --no-sync ruff format --check src tests serve benchmarks
 	$(UV) run --frozen --no-sync mypy
 
-test: setup lint
+test: setup services lint
 	$(UV) run --frozen --no-sync pytest
 
 bench: setup
