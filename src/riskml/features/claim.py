@@ -8,6 +8,8 @@ on earlier claims) and impersonation (diagnoses implausible for the claimant's a
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -165,6 +167,34 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     return mean[ctx.targets], np.where(has, atypical, np.nan)[ctx.targets]
 
 
+_ITEM_PROFILES: dict[int, tuple[pd.Index, pd.Index, sp.csr_matrix] | None] = {}
+
+
+def _item_profile(table: pd.DataFrame) -> tuple[pd.Index, pd.Index, sp.csr_matrix] | None:
+    """The fitted item profile as diagnosis and item indexes and a sparse (items x diagnoses)
+    share matrix; None without profiles. Built once per fitted table (never modified in place)
+    and kept while the table lives, instead of on every call."""
+    key = id(table)
+    if key in _ITEM_PROFILES:
+        return _ITEM_PROFILES[key]
+    prof = table.loc[table["item_code"] != ""]
+    fitted: tuple[pd.Index, pd.Index, sp.csr_matrix] | None = None
+    if not prof.empty:
+        dx_index = pd.Index(prof["dx3"].unique())
+        item_index = pd.Index(prof["item_code"].unique())
+        profile = sp.csr_matrix(
+            (
+                prof["share"].to_numpy(dtype="float64"),
+                (item_index.get_indexer(prof["item_code"]), dx_index.get_indexer(prof["dx3"])),
+            ),
+            shape=(len(item_index), len(dx_index)),
+        )
+        fitted = (dx_index, item_index, profile)
+    _ITEM_PROFILES[key] = fitted
+    weakref.finalize(table, _ITEM_PROFILES.pop, key, None)
+    return fitted
+
+
 def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per target: the diagnosis category whose fitted item profile best explains the claim's
     items, and by how much it beats the billed diagnosis (mean share per distinct item).
@@ -173,24 +203,16 @@ def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarra
     """
     n = len(ctx.targets)
     none = (np.full(n, None, dtype=object), np.full(n, np.nan))
-    prof = table.loc[table["item_code"] != ""]
-    if prof.empty:
+    fitted = _item_profile(table)
+    if fitted is None:
         return none
-    dx_index = pd.Index(prof["dx3"].unique())
-    item_index = pd.Index(prof["item_code"].unique())
-    profile = sp.csr_matrix(
-        (
-            prof["share"].to_numpy(dtype="float64"),
-            (item_index.get_indexer(prof["item_code"]), dx_index.get_indexer(prof["dx3"])),
-        ),
-        shape=(len(item_index), len(dx_index)),
-    )
+    dx_index, item_index, profile = fitted
     it = ctx.items_of(ctx.targets)[["pos", "item_code"]].drop_duplicates()
     if it.empty:
         return none
     upos, r = np.unique(it["pos"].to_numpy(), return_inverse=True)
     count = np.bincount(r, minlength=len(upos)).astype("float64")
-    col = item_index.get_indexer(it["item_code"])
+    col = item_index.get_indexer(pd.Index(it["item_code"]))
     known = col >= 0
     claims_items = sp.csr_matrix(
         (np.ones(int(known.sum())), (r[known], col[known])), shape=(len(upos), len(item_index))
