@@ -19,7 +19,6 @@ from riskml.features.context import (
     Context,
     day_numbers,
     join_positions,
-    key_index,
     rows_at,
     take,
     unmatched_nan,
@@ -73,7 +72,7 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
     """The claim's own quantities (amount, stay, items, provider tier) for ``rows``."""
     c = ctx.claims.iloc[rows].reset_index(drop=True)
     prov = ctx.data.providers
-    at = join_positions(key_index(prov, "provider_id", "providers"), c["provider_id"])
+    at = join_positions(ctx.key_index("providers", "provider_id"), c["provider_id"])
     base = pd.DataFrame(
         {
             "claim_id": c["claim_id"].to_numpy(),
@@ -287,7 +286,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     base = claim_base(ctx, ctx.targets)
     c = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
     persons = ctx.data.persons
-    at = join_positions(key_index(persons, "person_id", "persons"), c["person_id"])
+    at = join_positions(ctx.key_index("persons", "person_id"), c["person_id"])
     per = pd.DataFrame(
         {
             "birth_day": unmatched_nan(day_numbers(rows_at(persons["birth_date"], at)), at),

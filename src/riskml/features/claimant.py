@@ -22,12 +22,11 @@ from riskml.features.context import (
     combine,
     day_numbers,
     join_positions,
-    key_index,
     rows_at,
     take,
     unmatched_nan,
 )
-from riskml.features.norms import MIN_PEERS, median_table, safe_ratio
+from riskml.features.norms import MIN_PEERS, lookup_exact, median_table, safe_ratio
 from riskml.features.registry import feature
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
@@ -191,7 +190,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # death known at submission
     persons = ctx.data.persons
     tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
-    at = join_positions(key_index(persons, "person_id", "persons"), tc["person_id"])
+    at = join_positions(ctx.key_index("persons", "person_id"), tc["person_id"])
     death_day = unmatched_nan(day_numbers(rows_at(persons["death_date"], at)), at)
     reported_day = unmatched_nan(day_numbers(rows_at(persons["death_reported_on"], at)), at)
     home_region = take(persons["region_code"].astype("str"), at)
@@ -253,11 +252,7 @@ def _drug_history(
     g = Groups(combine(person, item), rank, sub)
     qty = lines["quantity"].to_numpy(dtype="float64")
     table = norms["drug_quantity"]
-    standard = (
-        table.set_index("item_code")["median"].reindex(lines["item_code"].to_numpy()).to_numpy()
-        if not table.empty
-        else np.full(len(lines), np.nan)
-    )
+    standard = lookup_exact(lines, ["item_code"], table, "median")
     width = 90 * DAY_S
     prior_qty = g.window_sum(qty, sub, width)
     fills = g.window_count(sub, width)

@@ -15,7 +15,7 @@ grouped cumulative sums; there is no Python loop over claims.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -287,6 +287,14 @@ class Context:
     claims: pd.DataFrame
     targets: np.ndarray
     _items: pd.DataFrame | None = None
+    _keys: dict[tuple[str, str], pd.Index] = field(default_factory=dict)
+
+    def key_index(self, table: str, column: str) -> pd.Index:
+        """:func:`key_index` of the data's ``table`` (e.g. ``"persons"``), built once per
+        context: several families join the same static table."""
+        if (table, column) not in self._keys:
+            self._keys[(table, column)] = key_index(getattr(self.data, table), column, table)
+        return self._keys[(table, column)]
 
     @property
     def items(self) -> pd.DataFrame:

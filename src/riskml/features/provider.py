@@ -34,7 +34,7 @@ def _static(ctx: Context, provider_ids: pd.Series) -> pd.DataFrame:
     """The providers' own columns for each of ``provider_ids`` (NaN for unknown ids), derived
     for the joined rows only."""
     prov = ctx.data.providers
-    at = join_positions(key_index(prov, "provider_id", "providers"), provider_ids)
+    at = join_positions(ctx.key_index("providers", "provider_id"), provider_ids)
     sel = prov.iloc[np.maximum(at, 0)] if len(prov) else prov
     beds = (
         sel["beds"].astype("float64").to_numpy()
@@ -233,7 +233,7 @@ def prepare(
     w["admissions_week_norm"] = take(profile["admissions_per_week"].to_numpy(dtype="float64"), pa)
     w["readmit_rate"] = take(profile["readmit_rate"].to_numpy(dtype="float64"), pa)
     providers = ctx.data.providers
-    va = join_positions(key_index(providers, "provider_id", "providers"), tc["provider_id"])
+    va = join_positions(ctx.key_index("providers", "provider_id"), tc["provider_id"])
     peer_key = pd.DataFrame(
         {
             "ptype": pd.Series(take(providers["provider_type"], va), dtype=object)
