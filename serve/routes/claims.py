@@ -162,7 +162,7 @@ def make_router(settings: Settings) -> APIRouter:
         now = dt.datetime.now()
         ids = claims["claim_id"].astype(str).tolist()
         try:
-            world = world_for(store.history_for(claims), claims, items)
+            world = world_for(store.history_for(claims, items), claims, items)
             to_score = world.claims.iloc[len(world.claims) - len(claims) :]
             results = {str(r.claim_id): r for r in scorer.score(world, to_score)}
             ordered = [results[cid] for cid in ids]

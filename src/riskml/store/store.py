@@ -548,16 +548,17 @@ class Store:
         self._small_cache[table] = (now, frame)
         return frame
 
-    def history_for(self, claims: pd.DataFrame) -> ClaimsData:
+    def history_for(self, claims: pd.DataFrame, items: pd.DataFrame | None = None) -> ClaimsData:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
         The same selection as :func:`riskml.features.history_for` makes from a data directory:
-        every stored claim (with its items) sharing a person, provider or employer with one of
-        ``claims`` and submitted no later than the latest of them (the feature builder keeps, per
-        claim, only those strictly before it), except stored claims with the same ``claim_id`` as
-        one of ``claims`` (a retry never sees itself); the contributions of all persons of these
-        claims and of the employers ``claims`` are tied to; the persons appearing in any of these
-        rows; and all providers and employers (small tables). Dtypes are those of
+        every stored claim (with its items) sharing a person, provider, employer or (when
+        recorded) doctor with one of ``claims``, or billing a drug trace code that ``items`` (the
+        request's line items) bill, submitted no later than the latest of ``claims`` (the feature
+        builder keeps, per claim, only those strictly before it), except stored claims with the
+        same ``claim_id`` as one of ``claims`` (a retry never sees itself); the contributions of
+        the claimants and of the employers ``claims`` are tied to; the persons appearing in any of
+        these rows; and all providers and employers (small tables). Dtypes are those of
         :func:`riskml.data.load_data_dir`; ``labels`` is None.
         """
         persons_ids = claims["person_id"].dropna().astype(str).unique().tolist()
@@ -565,13 +566,25 @@ class Store:
         employer_ids = claims["employer_id"].dropna().astype(str).unique().tolist()
         until = pd.Timestamp(claims["submitted_at"].max()).to_pydatetime()
         exclude = set(claims["claim_id"].astype(str))
+        doctor_ids: list[str] = []
+        if "doctor_id" in claims.columns:
+            doctor_ids = claims["doctor_id"].dropna().astype(str).unique().tolist()
+        trace_codes: list[str] = []
+        if items is not None and "trace_code" in items.columns:
+            trace_codes = items["trace_code"].dropna().astype(str).unique().tolist()
         c = self.tables["claims"]
+        ci = self.tables["claim_items"]
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
             claim_conds = (
                 [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)]
                 + [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
                 + [c.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)]
+                + [c.c.doctor_id.in_(p) for p in _chunks(doctor_ids, _IN_CHUNK)]
+                + [
+                    c.c.claim_id.in_(sa.select(ci.c.claim_id).where(ci.c.trace_code.in_(p)))
+                    for p in _chunks(trace_codes, _IN_CHUNK)
+                ]
             )
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
@@ -580,10 +593,7 @@ class Store:
             hist_ids = hist["claim_id"].astype(str).tolist()
             items = self._select_items(conn, claim_conds, until)
             items = items.loc[items["claim_id"].isin(hist_ids)].reset_index(drop=True)
-            contributors = (
-                pd.concat([claims["person_id"], hist["person_id"]]).dropna().astype(str).unique()
-            ).tolist()
-            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(contributors, _IN_CHUNK)] + [
+            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
                 co.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)
             ]
             contributions = self._select_many(
