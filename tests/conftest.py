@@ -3,15 +3,25 @@
 ``synth_dir`` is generated once (about 2,500 persons, 24 months, stress preset, seed 11) into
 a session temporary folder; ``synth_data`` is that directory loaded through the contract
 loader. Feature, training and service tests build on them.
+
+``trained`` is one small model per session, trained on ``synth_dir``, registered and promoted
+in a temporary MLflow store. ``MLFLOW_TRACKING_URI`` points at that store only while a test
+module that uses ``trained`` or ``mlflow_store`` runs, so other modules see their own
+environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from riskml.config import TrainConfig
 from riskml.data import ClaimsData, load_data_dir
+from riskml.registry import GateDecision, RegisteredVersion
+from riskml.train import TrainResult
 
 SYNTH_PERSONS = 2_500
 SYNTH_SEED = 11
@@ -32,3 +42,74 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def synth_data(synth_dir: Path) -> ClaimsData:
     """The loaded (validated) tables of ``synth_dir``."""
     return load_data_dir(synth_dir)
+
+
+# small and single-threaded: the suite shares two cores with everything else
+SMALL = {
+    "experiment": "riskml-tests",
+    "lightgbm": {
+        "num_threads": 1,
+        "imbalance": ["none", "scale_pos_weight"],
+        "sizes": [{"num_leaves": 7, "max_trees": 40}, {"num_leaves": 15, "max_trees": 80}],
+        "default_size": 1,
+        "early_stopping_rounds": 15,
+        "explain_rows": 300,
+    },
+    "baselines": {"max_train_rows": 5_000},
+    # fairness bounds as configured by default: the first model must pass them to be promoted
+}
+
+
+@dataclass
+class Trained:
+    config: TrainConfig
+    result: TrainResult
+    registered: RegisteredVersion
+    decision: GateDecision
+    store: Path
+
+
+def _mlflow_env(mp: pytest.MonkeyPatch, root: Path) -> None:
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mp.setenv("OMP_WAIT_POLICY", "passive")
+
+
+@pytest.fixture(scope="session")
+def small_config() -> TrainConfig:
+    return TrainConfig().with_overrides(SMALL)
+
+
+@pytest.fixture(scope="session")
+def _trained_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    synth_data: ClaimsData,
+    synth_dir: Path,
+    small_config: TrainConfig,
+) -> Trained:
+    """Train, register and promote the session's model (the environment is restored after)."""
+    from riskml.batch import data_fingerprint
+    from riskml.registry import log_and_register, promote_if_better
+    from riskml.train import train_model
+
+    root = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as mp:
+        _mlflow_env(mp, root)
+        result = train_model(synth_data, small_config, fingerprint=data_fingerprint(synth_dir))
+        registered = log_and_register(result)
+        decision = promote_if_better(registered, synth_data, result)
+    return Trained(small_config, result, registered, decision, root)
+
+
+@pytest.fixture(scope="module")
+def mlflow_store(_trained_once: Trained) -> Iterator[Path]:
+    """The session's MLflow store, set through MLFLOW_TRACKING_URI for this module."""
+    with pytest.MonkeyPatch.context() as mp:
+        _mlflow_env(mp, _trained_once.store)
+        yield _trained_once.store
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_store: Path, _trained_once: Trained) -> Trained:
+    """The session's trained, registered and promoted model (its store set for this module)."""
+    return _trained_once

@@ -18,7 +18,7 @@ from riskml.batch import CheckpointMismatchError, score_backlog
 from riskml.data import ClaimsData
 from riskml.errors import DataContractError, RiskmlError
 from riskml.scoring import load_scorer
-from tests.model.conftest import Trained, mlflow_store, small_config, trained  # noqa: F401
+from tests.conftest import Trained
 
 URI = "models:/riskml-claims@champion"
 
@@ -49,7 +49,7 @@ def backlog_dir(synth_data: ClaimsData, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def full_run(
-    trained: Trained,  # noqa: F811
+    trained: Trained,
     backlog_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> pd.DataFrame:
@@ -69,7 +69,7 @@ def test_every_claim_scored_exactly_once(full_run: pd.DataFrame, backlog_dir: Pa
 
 def test_bands_follow_the_cut_offs_fixed_at_training(
     full_run: pd.DataFrame,
-    trained: Trained,  # noqa: F811
+    trained: Trained,
 ) -> None:
     cut = load_scorer(URI).bundle.band_thresholds
     expected = np.where(

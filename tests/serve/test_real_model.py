@@ -23,7 +23,7 @@ from serve.settings import Settings
 from riskml.data import ClaimsData
 from riskml.security import hash_api_key, load_secret, new_api_key
 from riskml.store import open_store
-from tests.model.conftest import Trained, mlflow_store, small_config, trained  # noqa: F401
+from tests.conftest import Trained
 from tests.serve.conftest import Service
 from tests.serve.support import running_server
 
@@ -55,7 +55,7 @@ def _jsonable(claims: pd.DataFrame, items: pd.DataFrame) -> list[dict[str, Any]]
 
 @pytest.fixture(scope="module")
 def real_service(
-    trained: Trained,  # noqa: F811
+    trained: Trained,
     synth_dir: Path,
     synth_data: ClaimsData,
     tmp_path_factory: pytest.TempPathFactory,
