@@ -586,6 +586,8 @@ class Store:
                     for p in _chunks(trace_codes, _IN_CHUNK)
                 ]
             )
+            # one query for all relations: a claim related several ways is read once
+            claim_conds = [sa.or_(*claim_conds)] if claim_conds else []
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
