@@ -576,7 +576,7 @@ class Store:
         ci = self.tables["claim_items"]
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
-            claim_conds = (
+            relations = (
                 [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)]
                 + [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
                 + [c.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)]
@@ -587,7 +587,7 @@ class Store:
                 ]
             )
             # one query for all relations: a claim related several ways is read once
-            claim_conds = [sa.or_(*claim_conds)] if claim_conds else []
+            claim_conds: list[sa.ColumnElement[bool]] = [sa.or_(*relations)] if relations else []
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
