@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import psutil
+from serve.schemas import request_claims
 
 ENV = {**os.environ, "OMP_WAIT_POLICY": "passive", "PYTHONUNBUFFERED": "1"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
@@ -92,24 +92,12 @@ def _wait_ready(url: str, timeout: float = 300) -> None:
 
 def _claim_bodies(data_dir: Path, n: int) -> list[dict[str, Any]]:
     """``n`` claims of the last month as a client would send them, with their items."""
-    claims = pd.read_parquet(data_dir / "claims.parquet")
-    items = pd.read_parquet(data_dir / "claim_items.parquet")
-    last = claims.sort_values("submitted_at").tail(n)
-    by_claim = dict(tuple(items[items["claim_id"].isin(last["claim_id"])].groupby("claim_id")))
-    bodies = []
-    for row in last.to_dict("records"):
-        claim = {
-            k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else v)
-            for k, v in row.items()
-        }
-        for k in ("submitted_at", "service_start", "service_end"):
-            v = pd.Timestamp(claim[k])
-            claim[k] = v.isoformat() if k == "submitted_at" else v.date().isoformat()
-        lines = by_claim.get(row["claim_id"])
-        if lines is not None:
-            claim["items"] = json.loads(lines.drop(columns="claim_id").to_json(orient="records"))
-        bodies.append(json.loads(json.dumps(claim, default=str)))
-    return bodies
+    from riskml.data import load_data_dir
+
+    data = load_data_dir(data_dir, tables=["claims", "claim_items"])
+    last = data.claims.sort_values("submitted_at").tail(n)
+    items = data.claim_items
+    return request_claims(last, items[items["claim_id"].isin(last["claim_id"])])
 
 
 def _load(

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from riskml.contract import OUTCOMES, TABLES, TYPOLOGIES, ColumnSpec
@@ -211,3 +212,31 @@ class ModelInfo(BaseModel):
     trained_at: str | None = None
     features: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def request_claims(claims: pd.DataFrame, items: pd.DataFrame) -> list[dict[str, Any]]:
+    """Claims of a data directory (loader dtypes) as a client sends them to the score route.
+
+    Dates become ISO dates, ``submitted_at`` an ISO timestamp, nulls ``None``; each claim carries
+    its line items. Values stay Python numbers, so the online score sees exactly what a batch run
+    reads from Parquet.
+    """
+    out = []
+    by_claim = {cid: g for cid, g in items.groupby("claim_id", sort=False)}
+    for row in claims.to_dict("records"):
+        body: dict[str, Any] = {}
+        for k, v in row.items():
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                body[str(k)] = None
+            elif isinstance(v, pd.Timestamp):
+                body[str(k)] = v.isoformat() if k == "submitted_at" else v.date().isoformat()
+            else:
+                body[str(k)] = v
+        lines = by_claim.get(row["claim_id"])
+        if lines is not None:
+            body["items"] = [
+                {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+                for r in lines.drop(columns="claim_id").astype(object).to_dict("records")
+            ]
+        out.append(body)
+    return out

@@ -108,6 +108,8 @@ def _train_champion(data_dir: Path) -> None:
 
 def _score_backlog(data_dir: Path, workdir: Path) -> tuple[Path, dict[str, object]]:
     """Score the last months with reasons, fill the triage queue; one flagged claim as example."""
+    from serve.schemas import request_claims
+
     from riskml.batch import score_backlog
     from riskml.data import load_data_dir
     from riskml.store import open_store
@@ -125,22 +127,5 @@ def _score_backlog(data_dir: Path, workdir: Path) -> tuple[Path, dict[str, objec
     flagged = scores.loc[scores["risk_band"] == "high"].sort_values("risk_score")
     data = load_data_dir(data_dir, tables=["claims", "claim_items"])
     claim_id = flagged["claim_id"].iloc[-1] if len(flagged) else scores["claim_id"].iloc[-1]
-    return out, _claim_body(data.claims, data.claim_items, str(claim_id))
-
-
-def _claim_body(claims: pd.DataFrame, items: pd.DataFrame, claim_id: str) -> dict[str, object]:
-    """A claim as a client sends it (contract columns, ISO dates, its line items)."""
-    row = claims.loc[claims["claim_id"] == claim_id].iloc[0]
-    body: dict[str, object] = {}
-    for key, value in row.items():
-        if pd.isna(value):
-            body[str(key)] = None
-        elif isinstance(value, pd.Timestamp):
-            body[str(key)] = (
-                value.isoformat() if key == "submitted_at" else value.date().isoformat()
-            )
-        else:
-            body[str(key)] = value.item() if hasattr(value, "item") else value
-    lines = items.loc[items["claim_id"] == claim_id].drop(columns="claim_id")
-    body["items"] = json.loads(lines.to_json(orient="records"))
-    return body
+    example = request_claims(data.claims.loc[data.claims["claim_id"] == claim_id], data.claim_items)
+    return out, example[0]

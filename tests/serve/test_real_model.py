@@ -11,13 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from serve.app import create_app
+from serve.schemas import request_claims
 from serve.settings import Settings
 
 from riskml.data import ClaimsData
@@ -28,29 +28,6 @@ from tests.serve.conftest import Service
 from tests.serve.support import running_server
 
 MODEL_URI = "models:/riskml-claims@champion"
-
-
-def _jsonable(claims: pd.DataFrame, items: pd.DataFrame) -> list[dict[str, Any]]:
-    """Claims of a data directory as a client would send them, items included."""
-    out = []
-    by_claim = {cid: g for cid, g in items.groupby("claim_id", sort=False)}
-    for row in claims.to_dict("records"):
-        body = {}
-        for k, v in row.items():
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
-                body[k] = None
-            elif isinstance(v, pd.Timestamp):
-                body[k] = v.isoformat() if k == "submitted_at" else v.date().isoformat()
-            else:
-                body[k] = v
-        lines = by_claim.get(row["claim_id"])
-        if lines is not None:
-            body["items"] = [
-                {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
-                for r in lines.drop(columns="claim_id").astype(object).to_dict("records")
-            ]
-        out.append(body)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +77,13 @@ def test_online_score_equals_batch_score(real_service: Service, synth_data: Clai
         info = c.get("/v1/model").json()
         assert info["version"] == scorer.model_version and info["features"]
         online = []
-        for body in _jsonable(picked, synth_data.claim_items):  # one claim per request
+        for body in request_claims(picked, synth_data.claim_items):  # one claim per request
             r = c.post("/v1/claims/score", json={"claims": [body]})
             assert r.status_code == 200, r.text
             online.extend(r.json()["results"])
-        r = c.post("/v1/claims/score", json={"claims": _jsonable(picked, synth_data.claim_items)})
+        r = c.post(
+            "/v1/claims/score", json={"claims": request_claims(picked, synth_data.claim_items)}
+        )
         assert r.status_code == 200, r.text
         together = r.json()["results"]
     for one, both in zip(online, together, strict=True):
