@@ -108,28 +108,32 @@ class Scorer:
                     reasons[row] = rs
         return scores, bands, reasons
 
+    def _score(
+        self, data: ClaimsData, claims: pd.DataFrame | None, explain: Explain
+    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]]]:
+        """Claim ids, scores, bands and reasons: features, then :meth:`score_matrix`."""
+        feats = self.features(data, claims)
+        matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
+        return (feats.index, *self.score_matrix(matrix, explain))
+
     def score(
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "all"
     ) -> list[ScoreResult]:
         """Score ``claims`` against the history in ``data``; results in the order of ``claims``."""
-        feats = self.features(data, claims)
-        matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
-        scores, bands, reasons = self.score_matrix(matrix, explain)
+        ids, scores, bands, reasons = self._score(data, claims, explain)
         return [
             ScoreResult(str(cid), float(s), str(b), r)
-            for cid, s, b, r in zip(feats.index, scores, bands, reasons, strict=True)
+            for cid, s, b, r in zip(ids, scores, bands, reasons, strict=True)
         ]
 
     def score_frame(
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "flagged"
     ) -> pd.DataFrame:
         """The batch output of CONTRACT.md section 2 (``reasons`` as a JSON list per claim)."""
-        feats = self.features(data, claims)
-        matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
-        scores, bands, reasons = self.score_matrix(matrix, explain)
+        ids, scores, bands, reasons = self._score(data, claims, explain)
         return pd.DataFrame(
             {
-                "claim_id": feats.index.astype(str),
+                "claim_id": ids.astype(str),
                 "risk_score": scores,
                 "risk_band": bands.astype(str),
                 "model_version": self.model_version,
