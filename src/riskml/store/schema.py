@@ -99,12 +99,12 @@ def contract_table(
                     comment=f"{col.name} or '' when null (primary-key companion)",
                 )
             )
-    indexes = [
+    declared = [
         sa.Index(f"ix_{spec.name}_{'_'.join(idx)}", *idx)
         for idx in indexes.get(spec.name, ())
         if set(idx) <= wanted
     ]
-    return sa.Table(spec.name, metadata, *cols, *indexes, comment=spec.description or None)
+    return sa.Table(spec.name, metadata, *cols, *declared, comment=spec.description or None)
 
 
 def build_metadata(contract_columns: Mapping[str, Iterable[str]] | None = None) -> sa.MetaData:
