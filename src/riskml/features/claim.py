@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS
 from riskml.features.context import (
+    Columns,
     Context,
     day_numbers,
     join_positions,
@@ -73,19 +74,16 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
     c = ctx.claims.iloc[rows].reset_index(drop=True)
     prov = ctx.data.providers
     at = join_positions(ctx.key_index("providers", "provider_id"), c["provider_id"])
-    base = pd.DataFrame(
-        {
-            "claim_id": c["claim_id"].to_numpy(),
-            "bt": c["bt"].to_numpy(),
-            "dx3": c["dx3"].to_numpy(dtype=object),
-            "province": c["province"].to_numpy(),
-            "amount": c["amount"].to_numpy(),
-            "los": np.where(
-                c["bt"].to_numpy() == INPATIENT,
-                c["se_day"].to_numpy() - c["ss_day"].to_numpy() + 1.0,
-                np.nan,
-            ),
-        }
+    base = Columns(pd.RangeIndex(len(c)))  # one DataFrame built at the end (see Columns)
+    base["claim_id"] = c["claim_id"].to_numpy()
+    base["bt"] = c["bt"].to_numpy()
+    base["dx3"] = c["dx3"].to_numpy(dtype=object)
+    base["province"] = c["province"].to_numpy()
+    base["amount"] = c["amount"].to_numpy()
+    base["los"] = np.where(
+        c["bt"].to_numpy() == INPATIENT,
+        c["se_day"].to_numpy() - c["ss_day"].to_numpy() + 1.0,
+        np.nan,
     )
     base["tier"] = take(prov["tier"].astype("float64"), at)
     base["tier_key"] = np.nan_to_num(base["tier"].to_numpy(), nan=0.0)
@@ -96,7 +94,7 @@ def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.Da
             base[col] = agg[col].to_numpy()
         base["charges_per_day"] = safe_ratio(base["amount"].to_numpy(), base["los"].to_numpy())
         base["lines_per_day"] = safe_ratio(base["n_lines"].to_numpy(), base["los"].to_numpy())
-    return base
+    return base.frame()
 
 
 def fit(base: pd.DataFrame, min_peers: int = MIN_PEERS) -> dict[str, pd.DataFrame]:
@@ -295,7 +293,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         }
     )
     age = (c["ss_day"].to_numpy() - per["birth_day"].to_numpy()) / 365.25
-    w = base
+    w = Columns(base.index, start=base)
     w["peer_amount"] = peer_amount(base, norms)
     w["los_norm"] = lookup_backoff(
         base.assign(all=0), [(["dx3"], norms["los_dx"]), (["all"], norms["los_all"])]
@@ -322,7 +320,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         )
     else:
         w["typicality"] = w["atypical"] = w["dx_gap"] = w["implied_peer"] = np.nan
-    return w
+    return w.frame()
 
 
 def _trace_seen(ctx: Context) -> np.ndarray:

@@ -16,6 +16,7 @@ import pandas as pd
 from riskml.contract import BENEFIT_TYPES, MEDICAL_BENEFITS
 from riskml.features.context import (
     DAY_S,
+    Columns,
     Context,
     Groups,
     codes,
@@ -103,7 +104,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     se_day = s["se_day"].to_numpy()
     inpatient = bt == INPATIENT
     medical = np.isin(bt, MEDICAL)
-    w = pd.DataFrame(index=np.arange(len(t)))
+    w = Columns(np.arange(len(t)))
 
     g = Groups(person, rank, sub_s)
     w["prior_30d"] = g.window_count(sub_s, 30 * DAY_S)[t]
@@ -209,8 +210,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["contrib_during_unemployment"] = count_months(comp, pcode, spell_t, cutoff)
 
     # drugs: supply against days elapsed, pharmacies for the same drug
-    w = w.join(_drug_history(ctx, rows, s, t, norms))
-    return w
+    w.update(_drug_history(ctx, rows, s, t, norms))
+    return w.frame()
 
 
 def _identical_items(ctx: Context, rows: np.ndarray, s: pd.DataFrame, t: np.ndarray) -> np.ndarray:

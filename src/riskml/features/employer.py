@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskml.features.context import DAY_S, Context, Groups, combine, day_numbers, month_index
+from riskml.features.context import (
+    DAY_S,
+    Columns,
+    Context,
+    Groups,
+    combine,
+    day_numbers,
+    month_index,
+)
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -71,7 +79,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the employer family for the target claims."""
     tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
     n = len(tc)
-    w = pd.DataFrame(index=np.arange(n))
+    w = Columns(np.arange(n))
     has_emp = tc["employer"].to_numpy() >= 0
     cutoff = tc["sub_month"].to_numpy() - 1.0  # last contribution month known at submission
     ss_day = tc["ss_day"].to_numpy()
@@ -204,7 +212,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     reg_day = reg.reindex(tc["employer_id"].fillna("").to_numpy()).to_numpy()
     w["employer_age_days"] = np.where(has_emp, ss_day - reg_day, np.nan)
-    return w
+    return w.frame()
 
 
 def _month_start_day(mi: np.ndarray) -> np.ndarray:

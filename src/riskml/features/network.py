@@ -15,7 +15,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from riskml.features.context import Context, Groups, combine, join_positions, key_index, take
+from riskml.features.context import (
+    Columns,
+    Context,
+    Groups,
+    combine,
+    join_positions,
+    key_index,
+    take,
+)
 from riskml.features.registry import feature
 
 MAX_EVENT_SIZE = 50  # (provider, day) groups larger than this are ordinary busy days
@@ -104,7 +112,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     va = join_positions(
         key_index(vgraph, "provider_id", "provider_graph", cache=True), tc["provider_id"]
     )
-    w = pd.DataFrame(index=np.arange(len(tc)))
+    w = Columns(np.arange(len(tc)))
     partners, component = take(pgraph["partners"], pa), take(pgraph["component"], pa)
     w["partners"] = np.where(np.isnan(partners), 0.0, partners)
     w["component"] = np.where(np.isnan(component), 1.0, component)
@@ -122,7 +130,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy())
     same_day = g.prior_count()
     w["same_day_patients"] = np.where(ok & has, same_day[ti] if len(s) else np.nan, np.nan)
-    return w
+    return w.frame()
 
 
 # --- features -------------------------------------------------------------------------------

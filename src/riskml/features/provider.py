@@ -15,6 +15,7 @@ from riskml.contract import BENEFIT_TYPES, PROVIDER_TYPES
 from riskml.features.claim import claim_base, peer_amount
 from riskml.features.context import (
     DAY_S,
+    Columns,
     Context,
     Groups,
     combine,
@@ -133,7 +134,7 @@ def prepare(
     n = len(tc)
     has = tc["provider"].to_numpy() >= 0
     st = _static(ctx, tc["provider_id"])
-    w = pd.DataFrame(index=np.arange(n))
+    w = Columns(np.arange(n))
     w["ptype"] = st["ptype"].to_numpy()
     w["tier"] = st["tier"].to_numpy()
     w["private"] = st["private"].to_numpy()
@@ -244,7 +245,7 @@ def prepare(
     )
     w["peer_readmit"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_readmit"])])
     w["peer_case_mix"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_case_mix"])])
-    return w
+    return w.frame()
 
 
 # --- features -------------------------------------------------------------------------------
