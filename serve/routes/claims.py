@@ -91,10 +91,24 @@ def request_frames(body: "ScoreRequest") -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _combine(history: pd.DataFrame, new: pd.DataFrame, table: str) -> pd.DataFrame:
-    """History rows followed by the request's rows, with the loader's dtypes."""
+    """History rows followed by the request's rows, with the loader's dtypes.
+
+    Both parts are contract-clean already (the store's rows were validated when they entered it,
+    the request's by :func:`request_frames`), and the contract's row rules are per row, so when
+    both have the same columns and dtypes and share no ``claim_id`` (no key can repeat), their
+    concatenation is what :func:`validate_frame` would return: it is returned without the second
+    validation (about 15 ms on a one-claim request). Anything else goes through it as before.
+    """
     if not len(history):
         return new.reset_index(drop=True)
-    return validate_frame(pd.concat([history, new], ignore_index=True), table)
+    combined = pd.concat([history, new], ignore_index=True)
+    same_layout = list(history.columns) == list(new.columns) and all(
+        history[c].dtype == new[c].dtype for c in history.columns
+    )
+    seen = pd.Index(history["claim_id"]).unique().get_indexer(new["claim_id"]) >= 0  # hash lookup
+    if same_layout and not seen.any():
+        return combined
+    return validate_frame(combined, table)
 
 
 def world_for(history: ClaimsData, claims: pd.DataFrame, items: pd.DataFrame) -> ClaimsData:
