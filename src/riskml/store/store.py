@@ -234,10 +234,16 @@ def _typed_column(values: Sequence[Any], kind: str) -> pd.Series:
             return pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
     arr = pa.array(values, _ARROW_READ[kind])
     if kind == "str":
-        return pd.Series(arr.to_pandas(), dtype="str")
+        return pd.Series(arr, dtype="str")  # straight from Arrow, no NumPy round trip
     if kind == "float":
         return pd.Series(arr.to_numpy(zero_copy_only=False), dtype="float64")
     return pd.Series(arr.to_pandas(), dtype=object).astype(_DTYPES[kind])
+
+
+def _positions(keys: Sequence[str] | pd.Series, values: pd.Series) -> np.ndarray:
+    """Position of each of ``values`` among the unique ``keys``, -1 where absent."""
+    index = pd.Index(keys, dtype="str").unique()
+    return np.asarray(index.get_indexer(values.astype("str")), dtype="int64")
 
 
 class Store:
@@ -318,8 +324,7 @@ class Store:
             return
         stmt = self._upsert_statement(self.tables[table], list(records[0]))
         conn.execute(stmt, records)
-        self._optional_present.clear()
-        self._small_cache.clear()
+        self._forget(table)
 
     def _upsert_sql(self, table: sa.Table, columns: Sequence[str]) -> str:
         """``INSERT ... ON CONFLICT (key) DO UPDATE`` in the driver's own parameter style."""
@@ -371,8 +376,14 @@ class Store:
             self._copy_upsert(conn, self.tables[table], columns, rows)
         else:
             conn.exec_driver_sql(self._upsert_sql(self.tables[table], columns), rows)
-        self._optional_present.clear()
-        self._small_cache.clear()
+        self._forget(table)
+
+    def _forget(self, table: str) -> None:
+        """Drop what is cached about ``table`` after a write to it (and only it: every scored
+        request upserts its claims, which must not evict the cached providers and employers)."""
+        self._small_cache.pop(table, None)
+        for key in [k for k in self._optional_present if k[0] == table]:
+            self._optional_present.pop(key, None)
 
     def upsert_frame(
         self,
@@ -503,6 +514,8 @@ class Store:
         frames = [self._select_contract(conn, table, [cond, *extra]) for cond in conditions]
         if not frames:
             frames = [self._select_contract(conn, table, [sa.false()])]
+        if len(frames) == 1:  # one query of one table: no row twice (every table has a key)
+            return frames[0]
         frames = [f for f in frames if len(f)] or frames[:1]
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return out.drop_duplicates(subset=list(key), ignore_index=True)
@@ -531,7 +544,9 @@ class Store:
                 .where(cond, c.c.submitted_at <= until)
             )
             frames.append(_frame_from_result(conn.execute(stmt), spec))
-        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        if len(frames) == 1:  # items joined to their one claim: no item twice
+            return frames[0]
+        out = pd.concat(frames, ignore_index=True)
         return out.drop_duplicates(subset=list(spec.key), ignore_index=True)
 
     def _small_table(self, conn: Connection, table: str) -> pd.DataFrame:
@@ -591,10 +606,14 @@ class Store:
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
-            hist = hist.loc[~hist["claim_id"].isin(exclude)].reset_index(drop=True)
-            hist_ids = hist["claim_id"].astype(str).tolist()
+            # membership by hash lookups (Series.isin of Arrow strings converts value by value)
+            excluded = _positions(list(exclude), hist["claim_id"]) >= 0
+            if excluded.any():
+                hist = hist.loc[~excluded].reset_index(drop=True)
             items = self._select_items(conn, claim_conds, until)
-            items = items.loc[items["claim_id"].isin(hist_ids)].reset_index(drop=True)
+            in_hist = _positions(hist["claim_id"], items["claim_id"]) >= 0
+            if not in_hist.all():
+                items = items.loc[in_hist].reset_index(drop=True)
             contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
                 co.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)
             ]
