@@ -242,8 +242,8 @@ def _typed_column(values: Sequence[Any], kind: str) -> pd.Series:
 
 def _positions(keys: Sequence[str] | pd.Series, values: pd.Series) -> np.ndarray:
     """Position of each of ``values`` among the unique ``keys``, -1 where absent."""
-    index = pd.Index(keys, dtype="str").unique()
-    return np.asarray(index.get_indexer(values.astype("str")), dtype="int64")
+    index = pd.Index(pd.Series(keys, dtype="str")).unique()
+    return np.asarray(index.get_indexer(pd.Index(values.astype("str"))), dtype="int64")
 
 
 class Store:
