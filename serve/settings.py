@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0, description="request size limit")
     max_batch_claims: int = Field(default=500, gt=0, description="claims per score request")
     max_items_per_claim: int = Field(default=1000, gt=0, description="line items per claim")
+    scoring_concurrency: int = Field(
+        default=2, gt=0, description="score requests computed at once (the rest wait their turn)"
+    )
     max_queue_limit: int = Field(default=500, gt=0, description="largest ?limit= of the queue")
     secret_file: str | None = Field(
         default=None, description="file of the server secret when RISKML_SECRET is not set"

@@ -12,6 +12,7 @@ neither duplicates it nor sees itself in its history.
 import datetime as dt
 import logging
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -151,6 +152,9 @@ def make_router(settings: Settings) -> APIRouter:
     """The claims router, with the request models sized by ``settings``."""
     router = APIRouter(prefix="/v1/claims", tags=["claims"])
     score_request = build_request_models(settings.max_batch_claims, settings.max_items_per_claim)
+    # Scoring is CPU-bound Python (pandas, the GIL): more threads at once only take turns on
+    # the GIL, with every request slowed; queued requests wait here instead.
+    gate = threading.BoundedSemaphore(settings.scoring_concurrency)
 
     @router.post("/score", response_model=ScoreResponse)
     def score_claims(
@@ -162,82 +166,83 @@ def make_router(settings: Settings) -> APIRouter:
         metrics: MetricsDep,
     ) -> ScoreResponse:
         """Score claims with reasons; every score is stored with its model version and audited."""
-        started = time.perf_counter()
-        claims, items = request_frames(body)
-        bad = store.unknown_reference(claims)
-        if bad is not None:
-            pos, column, value = bad
-            raise _invalid(
-                ("body", "claims", pos, column), f"unknown {column}: not in the store", value
-            )
-        secret: bytes = request.app.state.secret
-        subjects = [pseudonymise(p, secret) for p in claims["person_id"].astype(str)]
-        version = str(scorer.model_version)
-        now = dt.datetime.now()
-        ids = claims["claim_id"].astype(str).tolist()
-        try:
-            world = world_for(store.history_for(claims, items), claims, items)
-            to_score = world.claims.iloc[len(world.claims) - len(claims) :]
-            results = {str(r.claim_id): r for r in scorer.score(world, to_score)}
-            ordered = [results[cid] for cid in ids]
-        except Exception as exc:
-            store.audit(
+        with gate:  # at most settings.scoring_concurrency requests compute at once
+            started = time.perf_counter()
+            claims, items = request_frames(body)
+            bad = store.unknown_reference(claims)
+            if bad is not None:
+                pos, column, value = bad
+                raise _invalid(
+                    ("body", "claims", pos, column), f"unknown {column}: not in the store", value
+                )
+            secret: bytes = request.app.state.secret
+            subjects = [pseudonymise(p, secret) for p in claims["person_id"].astype(str)]
+            version = str(scorer.model_version)
+            now = dt.datetime.now()
+            ids = claims["claim_id"].astype(str).tolist()
+            try:
+                world = world_for(store.history_for(claims, items), claims, items)
+                to_score = world.claims.iloc[len(world.claims) - len(claims) :]
+                results = {str(r.claim_id): r for r in scorer.score(world, to_score)}
+                ordered = [results[cid] for cid in ids]
+            except Exception as exc:
+                store.audit(
+                    [
+                        {
+                            "at": now,
+                            "actor": user.name,
+                            "role": user.role,
+                            "action": "score",
+                            "claim_id": cid,
+                            "subject": subj,
+                            "model_version": version,
+                            "outcome": "error",
+                        }
+                        for cid, subj in zip(ids, subjects, strict=True)
+                    ]
+                )
+                log.error("scoring %d claims failed: %s", len(ids), type(exc).__name__)
+                raise HTTPException(
+                    status.HTTP_500_INTERNAL_SERVER_ERROR, "scoring failed; the attempt is audited"
+                ) from exc
+            out = [
+                {
+                    "claim_id": cid,
+                    "risk_score": float(r.risk_score),
+                    "risk_band": str(r.risk_band),
+                    "reasons": _reasons(r),
+                }
+                for cid, r in zip(ids, ordered, strict=True)
+            ]
+            store.record_scoring(
+                claims,
+                items,
+                [{**o, "model_version": version, "scored_at": now} for o in out],
                 [
                     {
                         "at": now,
                         "actor": user.name,
                         "role": user.role,
                         "action": "score",
-                        "claim_id": cid,
+                        "claim_id": o["claim_id"],
                         "subject": subj,
                         "model_version": version,
-                        "outcome": "error",
+                        "outcome": o["risk_band"],
                     }
-                    for cid, subj in zip(ids, subjects, strict=True)
-                ]
+                    for o, subj in zip(out, subjects, strict=True)
+                ],
             )
-            log.error("scoring %d claims failed: %s", len(ids), type(exc).__name__)
-            raise HTTPException(
-                status.HTTP_500_INTERNAL_SERVER_ERROR, "scoring failed; the attempt is audited"
-            ) from exc
-        out = [
-            {
-                "claim_id": cid,
-                "risk_score": float(r.risk_score),
-                "risk_band": str(r.risk_band),
-                "reasons": _reasons(r),
-            }
-            for cid, r in zip(ids, ordered, strict=True)
-        ]
-        store.record_scoring(
-            claims,
-            items,
-            [{**o, "model_version": version, "scored_at": now} for o in out],
-            [
-                {
-                    "at": now,
-                    "actor": user.name,
-                    "role": user.role,
-                    "action": "score",
-                    "claim_id": o["claim_id"],
-                    "subject": subj,
-                    "model_version": version,
-                    "outcome": o["risk_band"],
-                }
-                for o, subj in zip(out, subjects, strict=True)
-            ],
-        )
-        for o in out:
-            metrics.claims_scored.labels(o["risk_band"]).inc()
-        log.info(
-            "scored %d claims (subjects %s) with model %s for %s in %.1f ms",
-            len(out),
-            ",".join(subjects[:5]) + (",..." if len(subjects) > 5 else ""),
-            version,
-            user.name,
-            1000 * (time.perf_counter() - started),
-        )
-        return ScoreResponse.model_validate({"model_version": version, "results": out})
+            for o in out:
+                metrics.claims_scored.labels(o["risk_band"]).inc()
+            log.info(
+                "scored %d claims (subjects %s) with model %s for %s in %.1f ms",
+                len(out),
+                ",".join(subjects[:5]) + (",..." if len(subjects) > 5 else ""),
+                version,
+                user.name,
+                1000 * (time.perf_counter() - started),
+            )
+            return ScoreResponse.model_validate({"model_version": version, "results": out})
 
     @router.post(
         "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED
