@@ -71,7 +71,7 @@ def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
 
 def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.DataFrame:
     """The claim's own quantities (amount, stay, items, provider tier) for ``rows``."""
-    c = ctx.claims.iloc[rows].reset_index(drop=True)
+    c = ctx.target_claims() if rows is ctx.targets else ctx.claims.iloc[rows].reset_index(drop=True)
     prov = ctx.data.providers
     at = join_positions(ctx.key_index("providers", "provider_id"), c["provider_id"])
     base = Columns(pd.RangeIndex(len(c)))  # one DataFrame built at the end (see Columns)
@@ -282,7 +282,7 @@ def implausible_for_age_sex(
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the claim family for the target claims."""
     base = claim_base(ctx, ctx.targets)
-    c = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    c = ctx.target_claims()
     persons = ctx.data.persons
     at = join_positions(ctx.key_index("persons", "person_id"), c["person_id"])
     per = pd.DataFrame(

@@ -91,8 +91,7 @@ def count_months(
 
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the claimant family for the target claims."""
-    rows = np.flatnonzero(ctx.rows_of_target_entities("person"))
-    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    rows, s = ctx.entity_claims("person")
     local = pd.Series(np.arange(len(rows)), index=rows)
     t = local.reindex(ctx.targets).to_numpy().astype("int64")
     rank = s["rank"].to_numpy()
@@ -190,7 +189,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     # death known at submission
     persons = ctx.data.persons
-    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    tc = ctx.target_claims()
     at = join_positions(ctx.key_index("persons", "person_id"), tc["person_id"])
     death_day = unmatched_nan(day_numbers(rows_at(persons["death_date"], at)), at)
     reported_day = unmatched_nan(day_numbers(rows_at(persons["death_reported_on"], at)), at)

@@ -330,6 +330,23 @@ class Context:
     targets: np.ndarray
     _items: pd.DataFrame | None = None
     _keys: dict[tuple[str, str], pd.Index] = field(default_factory=dict)
+    _slices: dict[str, tuple[np.ndarray, pd.DataFrame]] = field(default_factory=dict)
+
+    def target_claims(self) -> pd.DataFrame:
+        """``claims`` at the target positions (a fresh RangeIndex), sliced once per context:
+        every family reads it, and families never modify it."""
+        if "" not in self._slices:
+            frame = self.claims.iloc[self.targets].reset_index(drop=True)
+            self._slices[""] = (self.targets, frame)
+        return self._slices[""][1]
+
+    def entity_claims(self, column: str) -> tuple[np.ndarray, pd.DataFrame]:
+        """Positions of the claims sharing a ``column`` code with a target (see
+        :meth:`rows_of_target_entities`) and ``claims`` at them, sliced once per context."""
+        if column not in self._slices:
+            rows = np.flatnonzero(self.rows_of_target_entities(column))
+            self._slices[column] = (rows, self.claims.iloc[rows].reset_index(drop=True))
+        return self._slices[column]
 
     def key_index(self, table: str, column: str) -> pd.Index:
         """:func:`key_index` of the data's ``table`` (e.g. ``"persons"``), built once per

@@ -77,7 +77,7 @@ def fit(
 
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the employer family for the target claims."""
-    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    tc = ctx.target_claims()
     n = len(tc)
     w = Columns(np.arange(n))
     has_emp = tc["employer"].to_numpy() >= 0
@@ -189,8 +189,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["employer_hire_share"] = np.where(eok, hires_3m / np.maximum(members, 1.0), np.nan)
 
     # employer's earlier claims of the same benefit in 365 days, per member
-    rows = np.flatnonzero(ctx.rows_of_target_entities("employer"))
-    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    rows, s = ctx.entity_claims("employer")
     local = pd.Series(np.arange(len(rows)), index=rows)
     t = local.reindex(ctx.targets).to_numpy()
     g = Groups(

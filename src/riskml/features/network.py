@@ -105,7 +105,7 @@ def fit(ctx: Context, window_rows: np.ndarray, seed: int = 0) -> dict[str, pd.Da
 
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the network family for the target claims."""
-    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    tc = ctx.target_claims()
     has = tc["provider"].to_numpy() >= 0
     pgraph, vgraph = norms["person_graph"], norms["provider_graph"]
     pa = join_positions(key_index(pgraph, "person_id", "person_graph", cache=True), tc["person_id"])
@@ -120,8 +120,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["community"] = np.where(has, take(vgraph["community"], va), np.nan)
     w["patients"] = np.where(has, take(vgraph["patients"], va), np.nan)
 
-    rows = np.flatnonzero(ctx.rows_of_target_entities("provider"))
-    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    rows, s = ctx.entity_claims("provider")
     local = pd.Series(np.arange(len(rows)), index=rows)
     t = local.reindex(ctx.targets).to_numpy()
     ok = ~np.isnan(t)

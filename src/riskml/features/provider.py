@@ -130,7 +130,7 @@ def prepare(
     ctx: Context, norms: dict[str, pd.DataFrame], claim_norms: dict[str, pd.DataFrame]
 ) -> pd.DataFrame:
     """Intermediate columns of the provider family for the target claims."""
-    tc = ctx.claims.iloc[ctx.targets].reset_index(drop=True)
+    tc = ctx.target_claims()
     n = len(tc)
     has = tc["provider"].to_numpy() >= 0
     st = _static(ctx, tc["provider_id"])
@@ -141,8 +141,7 @@ def prepare(
     w["beds"] = st["beds"].to_numpy()
     w["designated_days"] = tc["ss_day"].to_numpy() - st["designated_day"].to_numpy()
 
-    rows = np.flatnonzero(ctx.rows_of_target_entities("provider"))
-    s = ctx.claims.iloc[rows].reset_index(drop=True)
+    rows, s = ctx.entity_claims("provider")
     local = pd.Series(np.arange(len(rows)), index=rows)
     t = local.reindex(ctx.targets).to_numpy()
     t_ok = ~np.isnan(t)
@@ -206,8 +205,7 @@ def prepare(
     # the treating doctor (optional column): volume and templated diagnoses
     doc = ctx.claims["doctor"].to_numpy()
     if (doc[ctx.targets] >= 0).any():
-        rows_d = np.flatnonzero(ctx.rows_of_target_entities("doctor"))
-        d = ctx.claims.iloc[rows_d].reset_index(drop=True)
+        rows_d, d = ctx.entity_claims("doctor")
         local_d = pd.Series(np.arange(len(rows_d)), index=rows_d)
         td = local_d.reindex(ctx.targets).to_numpy()
         ok_d = ~np.isnan(td)
