@@ -90,7 +90,7 @@ def _example(df: pd.DataFrame, mask: pd.Series | np.ndarray, spec: TableSpec, co
     return f"{value!s}" + (f" at {key}" if key else "")
 
 
-def _coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
+def coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
     """Convert one Arrow column to its in-memory dtype, accepting lenient but unambiguous types."""
     t = arr.type
     if pa.types.is_dictionary(t):
@@ -169,7 +169,7 @@ def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.D
             if col.optional:
                 continue
             raise DataContractError(spec.name, col.name, "required column is missing")
-        out[col.name] = _coerce_column(table.column(col.name), col, spec.name)
+        out[col.name] = coerce_column(table.column(col.name), col, spec.name)
     df = pd.DataFrame(out)
     for col in spec.columns:
         if col.name in df.columns:
@@ -313,20 +313,13 @@ def load_data_dir(
             continue
         frames[name] = validate_frame(arrow, spec)
     check_references(frames)
-    empty_items = pd.DataFrame(
-        {
-            c.name: pd.Series(dtype=_empty_dtype(c.kind))
-            for c in TABLES["claim_items"].columns
-            if not c.optional
-        }
-    )
     return ClaimsData(
-        persons=frames.get("persons", _empty("persons")),
-        employers=frames.get("employers", _empty("employers")),
-        providers=frames.get("providers", _empty("providers")),
-        contributions=frames.get("contributions", _empty("contributions")),
-        claims=frames.get("claims", _empty("claims")),
-        claim_items=frames.get("claim_items", empty_items),
+        persons=frames.get("persons", empty_table("persons")),
+        employers=frames.get("employers", empty_table("employers")),
+        providers=frames.get("providers", empty_table("providers")),
+        contributions=frames.get("contributions", empty_table("contributions")),
+        claims=frames.get("claims", empty_table("claims")),
+        claim_items=frames.get("claim_items", empty_table("claim_items")),
         labels=frames.get("labels"),
     )
 
@@ -342,7 +335,8 @@ def _empty_dtype(kind: str) -> str:
     }[kind]
 
 
-def _empty(table: str) -> pd.DataFrame:
+def empty_table(table: str) -> pd.DataFrame:
+    """A table with no rows and the contract's required columns in their dtypes."""
     return pd.DataFrame(
         {
             c.name: pd.Series(dtype=_empty_dtype(c.kind))
