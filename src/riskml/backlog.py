@@ -12,6 +12,9 @@ whatever the length of the backlog.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from riskml.contract import TABLES, TableSpec
-from riskml.data import ClaimsData, coerce_column, empty_table, validate_frame
+from riskml.data import ClaimsData, coerce_column, empty_table, isin, validate_frame
 from riskml.errors import DataContractError
 from riskml.features.history import contribution_reach_start, history_for, reach_start
 
@@ -30,6 +33,19 @@ from riskml.features.history import contribution_reach_start, history_for, reach
 BATCH_ROWS = 262_144
 SMALL_TABLES = ("persons", "employers", "providers")
 Predicate = Callable[[pd.DataFrame], np.ndarray]
+
+
+def release_memory() -> None:
+    """Hand memory freed by Arrow and by the C allocator back to the system.
+
+    Both allocators keep freed pages for reuse; between chunks of a long batch run that would
+    hold the high-water mark of every earlier chunk (measured: 990 MB resident for 460 MB live
+    after the checking pass of a 1M-claim directory).
+    """
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):  # not glibc (e.g. musl): nothing to trim
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _source(directory: Path, spec: TableSpec) -> pads.Dataset | None:
@@ -59,6 +75,12 @@ def _coerced(batch: pa.RecordBatch, spec: TableSpec, columns: list[str]) -> pd.D
     return pd.DataFrame(
         {c: coerce_column(batch.column(c), spec.column(c), spec.name) for c in columns}
     )
+
+
+def _key_hash(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
+    """A 64-bit hash of each row's key (the columns of ``spec.key`` present)."""
+    key = [k for k in spec.key if k in frame.columns]
+    return np.asarray(pd.util.hash_pandas_object(frame[key], index=False), dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -112,39 +134,55 @@ class DataDirReader:
         for name in ("contributions", "claim_items"):
             if name in self.sources:
                 self._check(name, [])
+        del self._known[("claims", "claim_id")]  # only the checks need it
+        release_memory()
 
     # -- the checking pass ----------------------------------------------------------------
 
     def _check(self, name: str, keep: list[str]) -> pd.DataFrame:
         """Validate every batch of ``name``; check its key and references across batches.
 
-        Returns the columns ``keep`` of the whole table (contract dtypes).
+        The key is checked by a 64-bit hash per row (8 bytes a row, not the key's strings); rows
+        whose hash repeats are read again and compared by value, so a hash collision is never
+        reported as a duplicate. Returns the columns ``keep`` of the whole table.
         """
         spec = TABLES[name]
-        key = list(spec.key)
-        keys: list[pa.Table] = []
+        hashes: list[np.ndarray] = []
         kept: list[pd.DataFrame] = []
         for batch in _batches(self.sources[name], spec):
             frame = validate_frame(pa.Table.from_batches([batch]), spec)
             self._check_references(frame, spec)
-            present = [k for k in key if k in frame.columns]
-            keys.append(pa.Table.from_pandas(frame[present], preserve_index=False))
+            hashes.append(_key_hash(frame, spec))
             if keep:
                 kept.append(frame[keep])
-        if keys:
-            table = pa.concat_tables(keys)
-            present = table.column_names
-            counts = table.group_by(present).aggregate([([], "count_all")])
-            dup = counts.filter(pa.compute.greater(counts["count_all"], 1))
-            if dup.num_rows:
-                row = dup.slice(0, 1).to_pylist()[0]
-                example = ", ".join(f"{k}={row[k]!s}" for k in present)
-                raise DataContractError(name, ",".join(present), "duplicate key", example)
+            del frame
+            release_memory()
+        if hashes:
+            ordered = np.sort(np.concatenate(hashes))
+            repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+            if repeated.size:
+                self._raise_duplicate(name, repeated)
         if not keep:
             return pd.DataFrame()
         if not kept:
             return empty_table(name)[keep]
         return pd.concat(kept, ignore_index=True)
+
+    def _raise_duplicate(self, name: str, repeated: np.ndarray) -> None:
+        """Raise for the first key of ``name`` held by two rows, among rows hashed to
+        ``repeated``; return if those rows only collide."""
+        spec = TABLES[name]
+        candidates = []
+        for batch in _batches(self.sources[name], spec):
+            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            candidates.append(frame.loc[np.isin(_key_hash(frame, spec), repeated)])
+        rows = pd.concat(candidates, ignore_index=True)
+        key = [k for k in spec.key if k in rows.columns]
+        dup = rows.duplicated(subset=key, keep=False)
+        if dup.any():
+            row = rows.loc[dup].iloc[0]
+            example = ", ".join(f"{k}={row[k]!s}" for k in key)
+            raise DataContractError(name, ",".join(key), "duplicate key", example)
 
     def _check_references(self, frame: pd.DataFrame, spec: TableSpec) -> None:
         for col in spec.columns:
@@ -196,28 +234,22 @@ class DataDirReader:
 
         claims = self.read("claims", in_chunk, ["submitted_at", "claim_id"])
         start = reach_start(claims)
-        persons = pd.Index(claims["person_id"].unique())
 
         def related(f: pd.DataFrame) -> np.ndarray:
             upto = _key_at_or_before(f, bounds.upto)
             recent = np.asarray(f["submitted_at"] >= start)
-            own = persons.get_indexer(pd.Index(f["person_id"])) >= 0
+            own = isin(f["person_id"], claims["person_id"])
             return upto & (recent | own)
 
         hist = self.read("claims", related, ["submitted_at", "claim_id", "person_id"])
-        ids = pd.Index(hist["claim_id"])
-        items = self.read(
-            "claim_items", lambda f: ids.get_indexer(pd.Index(f["claim_id"])) >= 0, ["claim_id"]
-        )
-        employers = pd.Index(claims["employer_id"].dropna().unique())
+        ids = pa.array(hist["claim_id"])  # distinct: claim_id is the key
+        items = self.read("claim_items", lambda f: isin(f["claim_id"], ids), ["claim_id"])
         month0 = contribution_reach_start(claims)
 
         def contributing(f: pd.DataFrame) -> np.ndarray:
-            own = persons.get_indexer(pd.Index(f["person_id"])) >= 0
-            members = (employers.get_indexer(pd.Index(f["employer_id"])) >= 0) & np.asarray(
-                f["employer_id"].notna() & (f["month"] >= month0)
-            )
-            return own | members
+            own = isin(f["person_id"], claims["person_id"])
+            members = isin(f["employer_id"], claims["employer_id"])
+            return own | (members & np.asarray(f["month"] >= month0))
 
         contributions = self.read(
             "contributions", contributing, ["person_id", "employer_id", "month"]

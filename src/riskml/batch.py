@@ -34,7 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from riskml.backlog import ChunkBounds, DataDirReader
+from riskml.backlog import ChunkBounds, DataDirReader, release_memory
 from riskml.contract import TABLES
 from riskml.errors import RiskmlError
 from riskml.io import atomic_path
@@ -212,6 +212,7 @@ def score_backlog(
                     pq.write_table(table, tmp_part, compression="zstd")
                 scored_now += sizes[i]
                 del history, chunk, frame, table
+                release_memory()
             done += sizes[i]
             if progress is not None:
                 rate = scored_now / max(time.perf_counter() - t0, 1e-9)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
@@ -51,6 +52,28 @@ class ClaimsData:
                 write_table(frame, tmp / f"{name}.parquet", name)
             for fname, obj in (extra_files or {}).items():
                 (tmp / fname).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def isin(
+    values: pd.Series | pd.Index, wanted: pd.Series | pd.Index | np.ndarray | pa.Array
+) -> np.ndarray:
+    """``values.isin(wanted)`` as a bool array, by one Arrow hash lookup.
+
+    pandas' own ``isin`` on Arrow strings converts ``wanted`` one value at a time (seconds for the
+    hundreds of thousands of ids a batch chunk's history holds). Missing values never match.
+    ``wanted`` as an Arrow array is taken as it is (distinct, no nulls), for repeated lookups.
+    """
+    if isinstance(wanted, pa.Array):
+        wanted_arr = wanted
+    else:
+        wanted_arr = pa.array(pd.Series(wanted).dropna().unique(), from_pandas=True)
+    values_arr = pa.array(values, from_pandas=True)
+    if len(wanted_arr) == 0 or len(values_arr) == 0:
+        return np.zeros(len(values_arr), dtype=bool)
+    if wanted_arr.type != values_arr.type:
+        wanted_arr = wanted_arr.cast(values_arr.type)
+    hit = pc.is_in(values_arr, value_set=wanted_arr, skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:

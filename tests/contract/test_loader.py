@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -219,6 +220,22 @@ def test_duplicate_composite_key(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claim_items", lambda f: f.assign(line_no=[1, 1, 1]))
     with pytest.raises(DataContractError, match=r"claim_items\.claim_id,line_no: duplicate key"):
         load(good_dir)
+
+
+def test_streaming_key_check_tells_collisions_from_duplicates(
+    good_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streaming reader compares keys by hash first: with every hash equal, distinct keys
+    still pass and a real duplicate is still named."""
+    import riskml.backlog
+
+    monkeypatch.setattr(
+        riskml.backlog, "_key_hash", lambda frame, spec: np.zeros(len(frame), dtype=np.uint64)
+    )
+    riskml.backlog.DataDirReader(good_dir)
+    _rewrite(good_dir, "claims", lambda f: f.assign(claim_id=["C1", "C3", "C3"]))
+    with pytest.raises(DataContractError, match=r"claims\.claim_id: duplicate key .*claim_id=C3"):
+        riskml.backlog.DataDirReader(good_dir)
 
 
 def test_dangling_claim_to_person(good_dir: Path) -> None:

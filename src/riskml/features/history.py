@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskml.data import ClaimsData
+from riskml.data import ClaimsData, isin
 
 DAY_S = 86_400
 
@@ -81,29 +81,27 @@ def history_for(data: ClaimsData, claims: pd.DataFrame) -> ClaimsData:
             all_claims.iloc[:0],
             data.claim_items.iloc[:0],
         )
-    shared = all_claims["provider_id"].isin(claims["provider_id"].dropna()) | all_claims[
-        "employer_id"
-    ].isin(claims["employer_id"].dropna())
+    shared = isin(all_claims["provider_id"], claims["provider_id"]) | isin(
+        all_claims["employer_id"], claims["employer_id"]
+    )
     if "doctor_id" in all_claims.columns and "doctor_id" in claims.columns:
-        shared |= all_claims["doctor_id"].isin(claims["doctor_id"].dropna())
+        shared |= isin(all_claims["doctor_id"], claims["doctor_id"])
     items = data.claim_items
     if "trace_code" in items.columns:
-        own = items.loc[items["claim_id"].isin(claims["claim_id"]), "trace_code"].dropna()
+        own = items.loc[isin(items["claim_id"], claims["claim_id"]), "trace_code"].dropna()
         if len(own):
-            sharing = items.loc[items["trace_code"].isin(own), "claim_id"]
-            shared |= all_claims["claim_id"].isin(sharing)
+            sharing = items.loc[isin(items["trace_code"], own), "claim_id"]
+            shared |= isin(all_claims["claim_id"], sharing)
     recent = np.asarray(all_claims["submitted_at"] >= reach_start(claims))
-    related = np.asarray(all_claims["person_id"].isin(claims["person_id"])) | (
-        recent & np.asarray(shared)
-    )
+    related = isin(all_claims["person_id"], claims["person_id"]) | (recent & shared)
     hist = all_claims.loc[_upto(all_claims, claims) & related]
-    wanted_items = items["claim_id"].isin(hist["claim_id"]) | items["claim_id"].isin(
-        claims["claim_id"]
+    wanted_items = isin(items["claim_id"], hist["claim_id"]) | isin(
+        items["claim_id"], claims["claim_id"]
     )
     contributions = data.contributions
-    needed = contributions["person_id"].isin(claims["person_id"]) | (
-        contributions["employer_id"].isin(claims["employer_id"].dropna())
-        & (contributions["month"] >= contribution_reach_start(claims))
+    needed = isin(contributions["person_id"], claims["person_id"]) | (
+        isin(contributions["employer_id"], claims["employer_id"])
+        & np.asarray(contributions["month"] >= contribution_reach_start(claims))
     )
     return ClaimsData(
         persons=data.persons,
