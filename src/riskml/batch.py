@@ -1,8 +1,10 @@
 """Batch scoring of a claims backlog: chunked, with progress, checkpointed and resumable.
 
-The backlog is scored in chunks of claims in (submitted_at, claim_id) order. Each chunk is scored
-against the history its features read (:func:`riskml.features.history_for`) and
-written as its own Parquet part, atomically. ``checkpoint.json`` records the model version, the data
+The backlog is scored in chunks of claims in (submitted_at, claim_id) order. The data directory is
+never loaded whole: it is checked against the contract in one streaming pass, then each chunk is
+read with exactly the history its features need (:class:`riskml.backlog.DataDirReader`: the
+claimants' own claims and a bounded reach of other people's), scored and written as its own
+Parquet part, atomically. ``checkpoint.json`` records the model version, the data
 fingerprint and the chunk plan; a run that was killed and started again skips the finished parts,
 so every claim is scored exactly once and never by two model versions. The finished parts are then
 streamed into the output file (atomically) and the work folder is removed.
@@ -32,10 +34,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from riskml.backlog import ChunkBounds, DataDirReader, release_memory
 from riskml.contract import TABLES
-from riskml.data import load_data_dir
 from riskml.errors import RiskmlError
-from riskml.features import history_for
 from riskml.io import atomic_path
 from riskml.scoring import DEFAULT_MODEL_URI, Explain, Scorer, load_scorer
 
@@ -88,6 +89,24 @@ def data_fingerprint(data_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _chunk_bounds(
+    keys: pd.DataFrame, chunk_size: int, since: pd.Timestamp | None
+) -> list[ChunkBounds]:
+    """Each chunk as the (submitted_at, claim_id) range of its claims, ``keys`` in that order."""
+    sub = keys["submitted_at"].to_numpy()
+    cid = keys["claim_id"].to_numpy()
+    lasts = list(range(chunk_size - 1, len(keys), chunk_size))
+    if not lasts or lasts[-1] != len(keys) - 1:
+        lasts.append(len(keys) - 1)
+    bounds: list[ChunkBounds] = []
+    after: tuple[pd.Timestamp, str] | None = None
+    for last in lasts:
+        upto = (pd.Timestamp(sub[last]), str(cid[last]))
+        bounds.append(ChunkBounds(after=after, upto=upto, since=since))
+        after = upto
+    return bounds
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]scoring"),
@@ -127,9 +146,9 @@ def score_backlog(
     if chunk_size < 1:
         raise RiskmlError(f"--chunk-size must be positive, not {chunk_size}")
     started = time.perf_counter()
-    data = load_data_dir(data_dir)
+    reader = DataDirReader(data_dir)
     scorer = scorer or load_scorer(model_uri, num_threads=num_threads)
-    backlog = data.claims
+    backlog = reader.claim_keys
     if since is not None:
         backlog = backlog.loc[backlog["submitted_at"] >= since]
         if backlog.empty:
@@ -164,7 +183,10 @@ def score_backlog(
         tmp.write_text(json.dumps(plan.__dict__, indent=2))
         os.replace(tmp, checkpoint)
 
-    order = backlog.sort_values(["submitted_at", "claim_id"], kind="stable").index.to_numpy()
+    keys = backlog.sort_values(["submitted_at", "claim_id"], kind="stable")
+    bounds = _chunk_bounds(keys, chunk_size, since)
+    sizes = [min(chunk_size, plan.n_claims - i * chunk_size) for i in range(plan.n_chunks)]
+    del keys, backlog
     progress = _progress() if show_progress else None
     done = 0
     t0 = time.perf_counter()
@@ -174,18 +196,24 @@ def score_backlog(
         task = progress.add_task("score", total=plan.n_claims, rate="")
     try:
         for i in range(plan.n_chunks):
-            rows = order[i * chunk_size : (i + 1) * chunk_size]
             part = work / f"part-{i:06d}.parquet"
             if part.is_file():
                 resumed += 1
             else:
-                chunk = data.claims.loc[rows]
-                frame = scorer.score_frame(history_for(data, chunk), chunk, explain=explain)
+                history, chunk = reader.chunk(bounds[i])
+                if len(chunk) != sizes[i]:
+                    raise RiskmlError(
+                        f"{data_dir} changed during the run: chunk {i} holds {len(chunk)} claims, "
+                        f"not {sizes[i]}"
+                    )
+                frame = scorer.score_frame(history, chunk, explain=explain)
                 table = pa.Table.from_pandas(frame, schema=SCORES_SCHEMA, preserve_index=False)
                 with atomic_path(part) as tmp_part:
                     pq.write_table(table, tmp_part, compression="zstd")
-                scored_now += len(rows)
-            done += len(rows)
+                scored_now += sizes[i]
+                del history, chunk, frame, table
+                release_memory()
+            done += sizes[i]
             if progress is not None:
                 rate = scored_now / max(time.perf_counter() - t0, 1e-9)
                 progress.update(task, completed=done, rate=f"{rate:,.0f} claims/s")

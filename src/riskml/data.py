@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
@@ -51,6 +52,28 @@ class ClaimsData:
                 write_table(frame, tmp / f"{name}.parquet", name)
             for fname, obj in (extra_files or {}).items():
                 (tmp / fname).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def isin(
+    values: pd.Series | pd.Index, wanted: pd.Series | pd.Index | np.ndarray | pa.Array
+) -> np.ndarray:
+    """``values.isin(wanted)`` as a bool array, by one Arrow hash lookup.
+
+    pandas' own ``isin`` on Arrow strings converts ``wanted`` one value at a time (seconds for the
+    hundreds of thousands of ids a batch chunk's history holds). Missing values never match.
+    ``wanted`` as an Arrow array is taken as it is (distinct, no nulls), for repeated lookups.
+    """
+    if isinstance(wanted, pa.Array):
+        wanted_arr = wanted
+    else:
+        wanted_arr = pa.array(pd.Series(wanted).dropna().unique(), from_pandas=True)
+    values_arr = pa.array(values, from_pandas=True)
+    if len(wanted_arr) == 0 or len(values_arr) == 0:
+        return np.zeros(len(values_arr), dtype=bool)
+    if wanted_arr.type != values_arr.type:
+        wanted_arr = wanted_arr.cast(values_arr.type)
+    hit = pc.is_in(values_arr, value_set=wanted_arr, skip_nulls=True)
+    return np.asarray(hit.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:
@@ -90,7 +113,7 @@ def _example(df: pd.DataFrame, mask: pd.Series | np.ndarray, spec: TableSpec, co
     return f"{value!s}" + (f" at {key}" if key else "")
 
 
-def _coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
+def coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
     """Convert one Arrow column to its in-memory dtype, accepting lenient but unambiguous types."""
     t = arr.type
     if pa.types.is_dictionary(t):
@@ -169,7 +192,7 @@ def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.D
             if col.optional:
                 continue
             raise DataContractError(spec.name, col.name, "required column is missing")
-        out[col.name] = _coerce_column(table.column(col.name), col, spec.name)
+        out[col.name] = coerce_column(table.column(col.name), col, spec.name)
     df = pd.DataFrame(out)
     for col in spec.columns:
         if col.name in df.columns:
@@ -313,20 +336,13 @@ def load_data_dir(
             continue
         frames[name] = validate_frame(arrow, spec)
     check_references(frames)
-    empty_items = pd.DataFrame(
-        {
-            c.name: pd.Series(dtype=_empty_dtype(c.kind))
-            for c in TABLES["claim_items"].columns
-            if not c.optional
-        }
-    )
     return ClaimsData(
-        persons=frames.get("persons", _empty("persons")),
-        employers=frames.get("employers", _empty("employers")),
-        providers=frames.get("providers", _empty("providers")),
-        contributions=frames.get("contributions", _empty("contributions")),
-        claims=frames.get("claims", _empty("claims")),
-        claim_items=frames.get("claim_items", empty_items),
+        persons=frames.get("persons", empty_table("persons")),
+        employers=frames.get("employers", empty_table("employers")),
+        providers=frames.get("providers", empty_table("providers")),
+        contributions=frames.get("contributions", empty_table("contributions")),
+        claims=frames.get("claims", empty_table("claims")),
+        claim_items=frames.get("claim_items", empty_table("claim_items")),
         labels=frames.get("labels"),
     )
 
@@ -342,7 +358,8 @@ def _empty_dtype(kind: str) -> str:
     }[kind]
 
 
-def _empty(table: str) -> pd.DataFrame:
+def empty_table(table: str) -> pd.DataFrame:
+    """A table with no rows and the contract's required columns in their dtypes."""
     return pd.DataFrame(
         {
             c.name: pd.Series(dtype=_empty_dtype(c.kind))

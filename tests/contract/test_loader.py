@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -105,6 +106,21 @@ def good_dir(tmp_path: Path) -> Path:
     return out
 
 
+Loader = Callable[[Path], object]
+
+
+@pytest.fixture(params=["load_data_dir", "streaming"])
+def load(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Loader:
+    """Both ways into a data directory refuse the same bad input: the loader, and the streaming
+    reader of batch scoring (in batches of 2 rows, so keys and references cross batches)."""
+    if request.param == "load_data_dir":
+        return load_data_dir
+    import riskml.backlog
+
+    monkeypatch.setattr(riskml.backlog, "BATCH_ROWS", 2)
+    return riskml.backlog.DataDirReader
+
+
 def _rewrite(directory: Path, table: str, edit: Callable[[pd.DataFrame], pd.DataFrame]) -> None:
     """Replace one table file with an edited copy, written with pandas' own type inference."""
     path = directory / f"{table}.parquet"
@@ -134,10 +150,10 @@ def test_missing_directory(tmp_path: Path) -> None:
         load_data_dir(tmp_path / "nope")
 
 
-def test_missing_table(good_dir: Path) -> None:
+def test_missing_table(good_dir: Path, load: Loader) -> None:
     (good_dir / "providers.parquet").unlink()
     with pytest.raises(DataContractError, match=r"^providers: table is missing"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
 def test_optional_tables_and_columns_may_be_absent(good_dir: Path) -> None:
@@ -161,10 +177,10 @@ def test_table_as_folder_of_parts(good_dir: Path) -> None:
     assert len(load_data_dir(good_dir).claims) == 3
 
 
-def test_missing_column_names_table_and_column(good_dir: Path) -> None:
+def test_missing_column_names_table_and_column(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claims", lambda f: f.drop(columns=["amount_claimed"]))
     with pytest.raises(DataContractError, match=r"^claims\.amount_claimed: required column"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
 def test_unknown_extra_columns_are_ignored(good_dir: Path) -> None:
@@ -172,10 +188,10 @@ def test_unknown_extra_columns_are_ignored(good_dir: Path) -> None:
     assert "note" not in load_data_dir(good_dir).claims.columns
 
 
-def test_wrong_type(good_dir: Path) -> None:
+def test_wrong_type(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claims", lambda f: f.assign(amount_claimed=f["amount_claimed"].astype(str)))
     with pytest.raises(DataContractError, match=r"claims\.amount_claimed: expected float"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
 def test_value_outside_allowed_set_names_the_value(good_dir: Path) -> None:
@@ -188,22 +204,38 @@ def test_value_outside_allowed_set_names_the_value(good_dir: Path) -> None:
         load_data_dir(good_dir)
 
 
-def test_bad_region_code(good_dir: Path) -> None:
+def test_bad_region_code(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "persons", lambda f: f.assign(region_code=["11010", "310115"]))
     with pytest.raises(DataContractError, match=r"persons\.region_code: .*'11010 at person_id=P1'"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_duplicate_id(good_dir: Path) -> None:
+def test_duplicate_id(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claims", lambda f: f.assign(claim_id=["C1", "C1", "C3"]))
     with pytest.raises(DataContractError, match=r"claims\.claim_id: duplicate key .*claim_id=C1"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_duplicate_composite_key(good_dir: Path) -> None:
+def test_duplicate_composite_key(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claim_items", lambda f: f.assign(line_no=[1, 1, 1]))
     with pytest.raises(DataContractError, match=r"claim_items\.claim_id,line_no: duplicate key"):
-        load_data_dir(good_dir)
+        load(good_dir)
+
+
+def test_streaming_key_check_tells_collisions_from_duplicates(
+    good_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streaming reader compares keys by hash first: with every hash equal, distinct keys
+    still pass and a real duplicate is still named."""
+    import riskml.backlog
+
+    monkeypatch.setattr(
+        riskml.backlog, "_key_hash", lambda frame, spec: np.zeros(len(frame), dtype=np.uint64)
+    )
+    riskml.backlog.DataDirReader(good_dir)
+    _rewrite(good_dir, "claims", lambda f: f.assign(claim_id=["C1", "C3", "C3"]))
+    with pytest.raises(DataContractError, match=r"claims\.claim_id: duplicate key .*claim_id=C3"):
+        riskml.backlog.DataDirReader(good_dir)
 
 
 def test_dangling_claim_to_person(good_dir: Path) -> None:
@@ -222,42 +254,42 @@ def test_dangling_item_to_claim(good_dir: Path) -> None:
         load_data_dir(good_dir)
 
 
-def test_null_in_required_column(good_dir: Path) -> None:
+def test_null_in_required_column(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claims", lambda f: f.assign(channel=["counter", None, "online"]))
     with pytest.raises(DataContractError, match=r"claims\.channel: null .*claim_id=C2"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_negative_amount(good_dir: Path) -> None:
+def test_negative_amount(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claims", lambda f: f.assign(amount_claimed=[1.0, -5.0, 2.0]))
     with pytest.raises(DataContractError, match=r"claims\.amount_claimed: value must be >= 0"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_non_positive_quantity(good_dir: Path) -> None:
+def test_non_positive_quantity(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "claim_items", lambda f: f.assign(quantity=[1.0, 0.0, 1.0]))
     with pytest.raises(DataContractError, match=r"claim_items\.quantity: value must be > 0"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_service_end_before_start(good_dir: Path) -> None:
+def test_service_end_before_start(good_dir: Path, load: Loader) -> None:
     _rewrite(
         good_dir,
         "claims",
         lambda f: f.assign(service_end=pd.to_datetime(["2024-01-01", "2024-03-31", "2024-03-06"])),
     )
     with pytest.raises(DataContractError, match=r"claims\.service_end: .*before service_start"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_contribution_month_not_first_day(good_dir: Path) -> None:
+def test_contribution_month_not_first_day(good_dir: Path, load: Loader) -> None:
     _rewrite(
         good_dir,
         "contributions",
         lambda f: f.assign(month=pd.to_datetime(["2024-01-01", "2024-02-15"])),
     )
     with pytest.raises(DataContractError, match=r"contributions\.month: .*first day"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
 def test_lenient_types_are_accepted(good_dir: Path) -> None:
@@ -271,32 +303,32 @@ def test_lenient_types_are_accepted(good_dir: Path) -> None:
     assert data.providers["tier"].tolist() == [2]
 
 
-def test_date_with_time_of_day_is_refused(good_dir: Path) -> None:
+def test_date_with_time_of_day_is_refused(good_dir: Path, load: Loader) -> None:
     _rewrite(
         good_dir,
         "providers",
         lambda f: f.assign(designated_on=pd.to_datetime(["2001-01-01 13:00"])),
     )
     with pytest.raises(DataContractError, match=r"providers\.designated_on: .*not at midnight"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_fractional_int_is_refused(good_dir: Path) -> None:
+def test_fractional_int_is_refused(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "providers", lambda f: f.assign(tier=[2.5]))
     with pytest.raises(DataContractError, match=r"providers\.tier: integer column holds fractions"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_tier_out_of_range(good_dir: Path) -> None:
+def test_tier_out_of_range(good_dir: Path, load: Loader) -> None:
     _rewrite(good_dir, "providers", lambda f: f.assign(tier=[4]))
     with pytest.raises(DataContractError, match=r"providers\.tier: value must be <= 3"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
-def test_unreadable_parquet(good_dir: Path) -> None:
+def test_unreadable_parquet(good_dir: Path, load: Loader) -> None:
     (good_dir / "claims.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataContractError, match=r"^claims: cannot read Parquet"):
-        load_data_dir(good_dir)
+        load(good_dir)
 
 
 def test_validate_frame_on_in_memory_claims() -> None:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from riskml.data import ClaimsData
 from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end, history_for
+from riskml.features.history import reach_start
 
 from .test_point_in_time import as_known_at
 
@@ -37,6 +38,21 @@ def test_synthetic_data_set_end_to_end(synth_data: ClaimsData) -> None:
         part = synth_data.claims.iloc[np.sort(chunk)]
         history = history_for(synth_data, part)
         assert len(history.claims) < len(synth_data.claims)
+        got = b.transform(history, claims=part)
+        pd.testing.assert_frame_equal(
+            got, X.loc[got.index], check_exact=False, rtol=1e-9, atol=1e-9
+        )
+
+    # time-ordered chunks late in the data, as batch scoring cuts them: other people's claims
+    # older than the reach are left out, and the features are still those of the one pass
+    ordered = synth_data.claims.sort_values(["submitted_at", "claim_id"])
+    for rows in np.array_split(np.arange(len(ordered)), 8)[-2:]:
+        part = ordered.iloc[rows]
+        history = history_for(synth_data, part)
+        start = reach_start(part)
+        old = history.claims.loc[history.claims["submitted_at"] < start]
+        assert old["person_id"].isin(part["person_id"]).all()
+        assert (synth_data.claims["submitted_at"] < start).sum() > len(old)
         got = b.transform(history, claims=part)
         pd.testing.assert_frame_equal(
             got, X.loc[got.index], check_exact=False, rtol=1e-9, atol=1e-9

@@ -110,6 +110,22 @@ def test_chunking_changes_nothing(
     assert (chunked["risk_band"] == full_run["risk_band"]).all()
 
 
+def test_since_scores_the_later_claims_against_all_history(
+    full_run: pd.DataFrame, backlog_dir: Path, tmp_path: Path
+) -> None:
+    """``since``: only later claims are scored, each as in the full run (history still whole)."""
+    claims = pd.read_parquet(backlog_dir / "claims.parquet", columns=["claim_id", "submitted_at"])
+    since = pd.Timestamp(claims["submitted_at"].quantile(0.8)).normalize()
+    out = tmp_path / "since.parquet"
+    summary = score_backlog(backlog_dir, out, URI, chunk_size=700, show_progress=False, since=since)
+    later = set(claims.loc[claims["submitted_at"] >= since, "claim_id"])
+    got = pd.read_parquet(out)
+    assert summary["chunks"] > 1 and set(got["claim_id"]) == later and len(got) == len(later)
+    ref = full_run.set_index("claim_id").loc[got["claim_id"]]
+    np.testing.assert_allclose(got["risk_score"], ref["risk_score"], rtol=0, atol=1e-9)
+    assert (got["risk_band"].to_numpy() == ref["risk_band"].to_numpy()).all()
+
+
 def test_killed_run_resumes_and_scores_every_claim_once(
     full_run: pd.DataFrame, backlog_dir: Path, tmp_path: Path
 ) -> None:

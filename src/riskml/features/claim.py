@@ -18,12 +18,14 @@ from riskml.contract import BENEFIT_TYPES, CHANNELS
 from riskml.features.context import (
     Columns,
     Context,
+    Groups,
     day_numbers,
     join_positions,
     rows_at,
     take,
     unmatched_nan,
 )
+from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import (
     MIN_PEERS,
     lookup_backoff,
@@ -324,7 +326,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _trace_seen(ctx: Context) -> np.ndarray:
-    """Per target: lines whose drug trace code was already billed on an earlier claim."""
+    """Per target: lines whose drug trace code was billed on an earlier claim submitted within a
+    year before (``LOOKBACK_DAYS``; a trace code is read no further back than that)."""
     it = ctx.items
     if "trace" not in it.columns:
         return np.full(len(ctx.targets), np.nan)
@@ -335,13 +338,13 @@ def _trace_seen(ctx: Context) -> np.ndarray:
     if not tr.empty:
         key = tr["trace"].to_numpy().astype("int64")
         pos = tr["pos"].to_numpy().astype("int64")  # the history position is the claim's rank
-        comp = key * (np.int64(1) << np.int64(32)) + pos
-        sorted_comp = np.sort(comp)
-        # earlier *claims* only: lines of the same claim share its position (side="left")
-        seen = np.searchsorted(sorted_comp, comp, side="left") - np.searchsorted(
-            sorted_comp, key * (np.int64(1) << np.int64(32)), side="left"
-        )
-        out = np.bincount(pos, weights=(seen > 0).astype("float64"), minlength=ctx.n)
+        # one row per (code, claim): lines of the same claim are not earlier claims
+        pair, line_pair = np.unique(key * (np.int64(1) << np.int64(32)) + pos, return_inverse=True)
+        p_key = pair >> np.int64(32)
+        p_pos = pair & np.int64(0xFFFFFFFF)
+        sub_s = ctx.claims["sub_s"].to_numpy()[p_pos]
+        seen = Groups(p_key, p_pos, sub_s).window_count(sub_s, LOOKBACK_S)
+        out = np.bincount(pos, weights=(seen[line_pair] > 0).astype("float64"), minlength=ctx.n)
     return out[ctx.targets]
 
 
@@ -506,12 +509,13 @@ def diagnosis_implausible_for_age_sex(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
-    reason="{value:.0f} drug trace codes on this claim were already billed on earlier claims",
+    reason="{value:.0f} drug trace codes on this claim were already billed in the past year",
     unit="lines",
 )
 def trace_codes_seen_before(w: pd.DataFrame) -> np.ndarray:
-    """Lines whose drug traceability code (药品追溯码) was already billed on an earlier claim: a
-    box can be sold once, so a resurfacing code means substitution or resold drugs (回流药)."""
+    """Lines whose drug traceability code (药品追溯码) was already billed on an earlier claim in
+    the past year: a box can be sold once, so a resurfacing code means substitution or resold
+    drugs (回流药)."""
     return w["trace_seen"].to_numpy(dtype="float64")
 
 

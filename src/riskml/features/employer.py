@@ -20,6 +20,7 @@ from riskml.features.context import (
     day_numbers,
     month_index,
 )
+from riskml.features.history import HIRE_GAP_MONTHS
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -156,8 +157,14 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     at_emp = np.isin(e_all, te[te >= 0]) & (e_all >= 0)
     ee, pp, mm = e_all[at_emp], p_all[at_emp], mi_all[at_emp]
     member_pair = ee * max(len(p_uniq), 1) + pp
-    first_month = pd.Series(mm).groupby(member_pair).transform("min").to_numpy()
-    hire = (mm == first_month).astype("float64")
+    # a hire: a member's first month at the employer, or the first after more than 12 months
+    # without contributions there (a member's contributions are read no further back than that)
+    by_pair = np.lexsort((mm, member_pair))
+    ps, ms = member_pair[by_pair], mm[by_pair]
+    starts = np.ones(len(ps), dtype=bool)
+    starts[1:] = (ps[1:] != ps[:-1]) | (ms[1:] - ms[:-1] > HIRE_GAP_MONTHS)
+    hire = np.empty(len(ps), dtype="float64")
+    hire[by_pair] = starts
     em_key, em_idx = np.unique(ee * _SHIFT + mm, return_inverse=True)
     members_m = np.bincount(em_idx, minlength=len(em_key)).astype("float64")
     hires_m = np.bincount(em_idx, weights=hire, minlength=len(em_key))
@@ -275,7 +282,8 @@ def contribution_base_vs_regional_median(w: pd.DataFrame) -> np.ndarray:
     "employer", reason="the employer took on {value:.0f} new members in 3 months", unit="persons"
 )
 def employer_new_members_3m(w: pd.DataFrame) -> np.ndarray:
-    """New contributors at the claim's employer in the last three known months."""
+    """New contributors at the claim's employer in the last three known months (first month
+    there, or first after more than a year without contributions there)."""
     return w["employer_hires_3m"].to_numpy(dtype="float64")
 
 

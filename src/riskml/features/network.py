@@ -24,6 +24,7 @@ from riskml.features.context import (
     key_index,
     take,
 )
+from riskml.features.history import LOOKBACK_S
 from riskml.features.registry import feature
 
 MAX_EVENT_SIZE = 50  # (provider, day) groups larger than this are ordinary busy days
@@ -126,8 +127,9 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ok = ~np.isnan(t)
     ti = np.nan_to_num(t, nan=0).astype("int64")
     day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
-    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy())
-    same_day = g.prior_count()
+    sub_s = s["sub_s"].to_numpy()
+    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy(), sub_s)
+    same_day = g.window_count(sub_s, LOOKBACK_S)
     w["same_day_patients"] = np.where(ok & has, same_day[ti] if len(s) else np.nan, np.nan)
     return w.frame()
 
@@ -186,6 +188,6 @@ def provider_community_size(w: pd.DataFrame) -> np.ndarray:
     unit="patients",
 )
 def same_day_copatients(w: pd.DataFrame) -> np.ndarray:
-    """Earlier-submitted claims at the same provider for the same service day (any benefit):
-    co-admission bursts."""
+    """Earlier-submitted claims at the same provider for the same service day (any benefit,
+    submitted within a year before this one): co-admission bursts."""
     return w["same_day_patients"].to_numpy(dtype="float64")

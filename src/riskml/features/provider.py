@@ -25,6 +25,7 @@ from riskml.features.context import (
     take,
     unmatched_nan,
 )
+from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -163,13 +164,13 @@ def prepare(
     day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
     w["same_day_admissions"] = np.where(
         tc["bt"].to_numpy() == INPATIENT,
-        at(Groups(combine(prov, day, inp), rank).prior_count()),
+        at(Groups(combine(prov, day, inp), rank, sub_s).window_count(sub_s, LOOKBACK_S)),
         np.nan,
     )
     week = np.floor_divide(day + 3, 7)  # weeks starting Monday
     w["same_week_admissions"] = np.where(
         tc["bt"].to_numpy() == INPATIENT,
-        at(Groups(combine(prov, week, inp), rank).prior_count()),
+        at(Groups(combine(prov, week, inp), rank, sub_s).window_count(sub_s, LOOKBACK_S)),
         np.nan,
     )
     g = Groups(prov, rank, sub_s)
@@ -193,7 +194,11 @@ def prepare(
             g_inp.window_sum(wvalid, sub_s, 90 * DAY_S),
         )
     )
-    new_patient = Groups(combine(s["person"].to_numpy(), prov), rank).first_in_group()
+    # first visit in a year: a patient's claims at the provider longer ago are not read
+    seen = Groups(combine(s["person"].to_numpy(), prov), rank, sub_s).window_count(
+        sub_s, LOOKBACK_S
+    )
+    new_patient = seen == 0
     w["new_patient_share_30d"] = at(
         safe_ratio(
             g.window_sum(new_patient.astype("float64"), sub_s, 30 * DAY_S),
@@ -302,8 +307,8 @@ def provider_census_vs_beds(w: pd.DataFrame) -> np.ndarray:
     unit="admissions",
 )
 def provider_same_day_admissions(w: pd.DataFrame) -> np.ndarray:
-    """Earlier-submitted admissions to the same provider on the same day: batch admissions of
-    recruited "free check-up" patients."""
+    """Earlier-submitted admissions to the same provider on the same day (submitted within a
+    year before this one): batch admissions of recruited "free check-up" patients."""
     return w["same_day_admissions"].to_numpy(dtype="float64")
 
 
@@ -372,7 +377,7 @@ def provider_readmission_vs_peers(w: pd.DataFrame) -> np.ndarray:
 )
 def provider_new_patient_share_30d(w: pd.DataFrame) -> np.ndarray:
     """Share of the provider's claims in the previous 30 days that were a patient's first claim
-    there: a wave of recruited patients."""
+    there in a year: a wave of recruited patients."""
     return w["new_patient_share_30d"].to_numpy(dtype="float64")
 
 

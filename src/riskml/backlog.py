@@ -1,0 +1,266 @@
+"""A data directory read a slice at a time: what batch scoring uses instead of loading it whole.
+
+:class:`DataDirReader` checks the whole directory against the contract in one streaming pass
+(record batches of :data:`BATCH_ROWS` rows: every value, rule, key and reference that
+:func:`riskml.data.load_data_dir` checks, with only key columns kept across batches), then
+serves the claims of one chunk of a backlog with exactly the history their features read
+(:func:`riskml.features.history_for`): the claimants' own claims, and other people's claims from
+:data:`riskml.features.history.REACH_DAYS` before the chunk. Memory is one record batch, one
+chunk and its reach, plus the key columns of the claims (for the chunk plan and references),
+whatever the length of the backlog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from riskml.contract import TABLES, TableSpec
+from riskml.data import ClaimsData, coerce_column, empty_table, isin, validate_frame
+from riskml.errors import DataContractError
+from riskml.features.history import contribution_reach_start, history_for, reach_start
+
+#: Rows per record batch read from a table.
+BATCH_ROWS = 262_144
+SMALL_TABLES = ("persons", "employers", "providers")
+Predicate = Callable[[pd.DataFrame], np.ndarray]
+
+
+def release_memory() -> None:
+    """Hand memory freed by Arrow and by the C allocator back to the system.
+
+    Both allocators keep freed pages for reuse; between chunks of a long batch run that would
+    hold the high-water mark of every earlier chunk (measured: 990 MB resident for 460 MB live
+    after the checking pass of a 1M-claim directory).
+    """
+    pa.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):  # not glibc (e.g. musl): nothing to trim
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _source(directory: Path, spec: TableSpec) -> pads.Dataset | None:
+    file = directory / f"{spec.name}.parquet"
+    folder = directory / spec.name
+    try:
+        if file.is_file():
+            return pads.dataset(file, format="parquet")
+        if folder.is_dir():
+            return pads.dataset(folder, format="parquet")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
+    return None
+
+
+def _batches(dataset: pads.Dataset, spec: TableSpec) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in dataset.to_batches(batch_size=BATCH_ROWS):
+            if batch.num_rows:
+                yield batch
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
+
+
+def _coerced(batch: pa.RecordBatch, spec: TableSpec, columns: list[str]) -> pd.DataFrame:
+    """``columns`` of ``batch`` in contract dtypes (for predicates; not validated further)."""
+    return pd.DataFrame(
+        {c: coerce_column(batch.column(c), spec.column(c), spec.name) for c in columns}
+    )
+
+
+def _key_hash(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
+    """A 64-bit hash of each row's key (the columns of ``spec.key`` present)."""
+    key = [k for k in spec.key if k in frame.columns]
+    return np.asarray(pd.util.hash_pandas_object(frame[key], index=False), dtype=np.uint64)
+
+
+@dataclass(frozen=True)
+class ChunkBounds:
+    """Claims with ``(submitted_at, claim_id)`` in ``(after, upto]`` (``after`` None: no lower
+    bound) and, with ``since``, submitted at or after it."""
+
+    after: tuple[pd.Timestamp, str] | None
+    upto: tuple[pd.Timestamp, str]
+    since: pd.Timestamp | None = None
+
+
+def _key_at_or_before(frame: pd.DataFrame, bound: tuple[pd.Timestamp, str]) -> np.ndarray:
+    sub, cid = frame["submitted_at"], frame["claim_id"]
+    return np.asarray((sub < bound[0]) | ((sub == bound[0]) & (cid <= bound[1])))
+
+
+class DataDirReader:
+    """A contract-checked data directory, read per chunk (see the module docstring)."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise DataContractError(
+                "data", None, f"data directory {str(self.directory)!r} does not exist"
+            )
+        self.sources: dict[str, pads.Dataset] = {}
+        for name, spec in TABLES.items():
+            if name == "labels":
+                continue  # labels are not read for scoring
+            src = _source(self.directory, spec)
+            if src is None:
+                if spec.required:
+                    raise DataContractError(
+                        name, None, f"table is missing: no {name}.parquet or {name}/ in {directory}"
+                    )
+                continue
+            self.sources[name] = src
+        small: dict[str, pd.DataFrame] = {}
+        for name in SMALL_TABLES:
+            small[name] = validate_frame(self.sources[name].to_table(), name)
+        self.persons = small["persons"]
+        self.employers = small["employers"]
+        self.providers = small["providers"]
+        self._known: dict[tuple[str, str], pd.Index] = {
+            (name, TABLES[name].key[0]): pd.Index(frame[TABLES[name].key[0]])
+            for name, frame in small.items()
+        }
+        self.claim_keys = self._check("claims", ["claim_id", "submitted_at"])
+        self._known[("claims", "claim_id")] = pd.Index(self.claim_keys["claim_id"])
+        for name in ("contributions", "claim_items"):
+            if name in self.sources:
+                self._check(name, [])
+        del self._known[("claims", "claim_id")]  # only the checks need it
+        release_memory()
+
+    # -- the checking pass ----------------------------------------------------------------
+
+    def _check(self, name: str, keep: list[str]) -> pd.DataFrame:
+        """Validate every batch of ``name``; check its key and references across batches.
+
+        The key is checked by a 64-bit hash per row (8 bytes a row, not the key's strings); rows
+        whose hash repeats are read again and compared by value, so a hash collision is never
+        reported as a duplicate. Returns the columns ``keep`` of the whole table.
+        """
+        spec = TABLES[name]
+        hashes: list[np.ndarray] = []
+        kept: list[pd.DataFrame] = []
+        for batch in _batches(self.sources[name], spec):
+            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            self._check_references(frame, spec)
+            hashes.append(_key_hash(frame, spec))
+            if keep:
+                kept.append(frame[keep])
+            del frame
+            release_memory()
+        if hashes:
+            ordered = np.sort(np.concatenate(hashes))
+            repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+            if repeated.size:
+                self._raise_duplicate(name, repeated)
+        if not keep:
+            return pd.DataFrame()
+        if not kept:
+            return empty_table(name)[keep]
+        return pd.concat(kept, ignore_index=True)
+
+    def _raise_duplicate(self, name: str, repeated: np.ndarray) -> None:
+        """Raise for the first key of ``name`` held by two rows, among rows hashed to
+        ``repeated``; return if those rows only collide."""
+        spec = TABLES[name]
+        candidates = []
+        for batch in _batches(self.sources[name], spec):
+            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            candidates.append(frame.loc[np.isin(_key_hash(frame, spec), repeated)])
+        rows = pd.concat(candidates, ignore_index=True)
+        key = [k for k in spec.key if k in rows.columns]
+        dup = rows.duplicated(subset=key, keep=False)
+        if dup.any():
+            row = rows.loc[dup].iloc[0]
+            example = ", ".join(f"{k}={row[k]!s}" for k in key)
+            raise DataContractError(name, ",".join(key), "duplicate key", example)
+
+    def _check_references(self, frame: pd.DataFrame, spec: TableSpec) -> None:
+        for col in spec.columns:
+            if col.references is None or col.name not in frame.columns:
+                continue
+            known = self._known.get(col.references)
+            if known is None:
+                continue
+            values = frame[col.name]
+            bad = np.asarray(values.notna()) & (known.get_indexer(pd.Index(values)) < 0)
+            if bad.any():
+                row = frame.loc[bad].iloc[0]
+                where = ", ".join(
+                    f"{k}={row[k]!s}" for k in spec.key if k in frame.columns and k != col.name
+                )
+                raise DataContractError(
+                    spec.name,
+                    col.name,
+                    f"refers to an unknown {col.references[0]}.{col.references[1]}",
+                    f"{row[col.name]!s}" + (f" at {where}" if where else ""),
+                )
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read(self, name: str, predicate: Predicate, columns: list[str]) -> pd.DataFrame:
+        """Rows of table ``name`` where ``predicate`` (on ``columns`` in contract dtypes) holds."""
+        spec = TABLES[name]
+        if name not in self.sources:
+            return empty_table(name)
+        parts: list[pa.RecordBatch] = []
+        for batch in _batches(self.sources[name], spec):
+            mask = predicate(_coerced(batch, spec, columns))
+            if mask.any():
+                parts.append(batch.filter(pa.array(mask)))
+        if not parts:
+            return empty_table(name)
+        return validate_frame(pa.Table.from_batches(parts), spec)
+
+    def chunk(self, bounds: ChunkBounds) -> tuple[ClaimsData, pd.DataFrame]:
+        """The claims of one chunk and the history their features read."""
+
+        def in_chunk(f: pd.DataFrame) -> np.ndarray:
+            mask = _key_at_or_before(f, bounds.upto)
+            if bounds.after is not None:
+                mask = mask & ~_key_at_or_before(f, bounds.after)
+            if bounds.since is not None:
+                mask = mask & np.asarray(f["submitted_at"] >= bounds.since)
+            return mask
+
+        claims = self.read("claims", in_chunk, ["submitted_at", "claim_id"])
+        start = reach_start(claims)
+
+        def related(f: pd.DataFrame) -> np.ndarray:
+            upto = _key_at_or_before(f, bounds.upto)
+            recent = np.asarray(f["submitted_at"] >= start)
+            own = isin(f["person_id"], claims["person_id"])
+            return upto & (recent | own)
+
+        hist = self.read("claims", related, ["submitted_at", "claim_id", "person_id"])
+        ids = pa.array(hist["claim_id"])  # distinct: claim_id is the key
+        items = self.read("claim_items", lambda f: isin(f["claim_id"], ids), ["claim_id"])
+        month0 = contribution_reach_start(claims)
+
+        def contributing(f: pd.DataFrame) -> np.ndarray:
+            own = isin(f["person_id"], claims["person_id"])
+            members = isin(f["employer_id"], claims["employer_id"])
+            return own | (members & np.asarray(f["month"] >= month0))
+
+        contributions = self.read(
+            "contributions", contributing, ["person_id", "employer_id", "month"]
+        )
+        world = ClaimsData(
+            persons=self.persons,
+            employers=self.employers,
+            providers=self.providers,
+            contributions=contributions,
+            claims=hist,
+            claim_items=items,
+            labels=None,
+        )
+        return history_for(world, claims), claims
