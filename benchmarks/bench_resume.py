@@ -7,7 +7,7 @@ scores of the reference, and the second start must have skipped the finished chu
 
     python -m benchmarks --only resume                      # 80,000 persons, about 1M claims
     python -m benchmarks --only resume --persons 8000       # quicker
-    python -m benchmarks --only resume --data DIR --model-db mlflow.db   # an existing set-up
+    python -m benchmarks --only resume --data DIR --model-db mlflow.db --reference SCORES
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunk-size", type=int, default=50_000)
     parser.add_argument("--data", type=Path, default=None, help="an existing data directory")
     parser.add_argument("--model-db", type=Path, default=None, help="its MLflow SQLite store")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="an uninterrupted run's scores of --data"
+    )
     args, _ = parser.parse_known_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="riskml-bench-resume-") as tmp:
@@ -65,7 +68,10 @@ def main(argv: list[str] | None = None) -> None:
             ENV["MLFLOW_TRACKING_URI"] = f"sqlite:///{args.model_db.resolve()}"
         reference = work / "reference.parquet"
         t0 = time.perf_counter()
-        _riskml(work, *_score_cmd(data_dir, reference, args.chunk_size)[3:])
+        if args.reference is None:
+            _riskml(work, *_score_cmd(data_dir, reference, args.chunk_size)[3:])
+        else:
+            reference = args.reference.resolve()
         uninterrupted_s = time.perf_counter() - t0
 
         out = work / "scores.parquet"
@@ -106,7 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         rows = [
             ("claims in the backlog", f"{len(claims):,}"),
             ("chunks", f"{summary['chunks']} of {args.chunk_size:,} claims"),
-            ("uninterrupted run", f"{uninterrupted_s:,.0f} s"),
+            (
+                "uninterrupted run",
+                f"{uninterrupted_s:,.0f} s" if args.reference is None else "given",
+            ),
             ("killed (SIGKILL) with parts written", f"{killed_with}"),
             ("files in the work folder besides parts", ", ".join(leftovers) or "none"),
             ("second start skipped (resumed) chunks", f"{summary['resumed_chunks']}"),
