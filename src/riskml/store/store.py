@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from riskml.contract import TABLES, TableSpec
 from riskml.data import ClaimsData, validate_frame
 from riskml.errors import ConfigError
+from riskml.features.history import contribution_reach_start, reach_start
 from riskml.store.schema import KEY_SUFFIX, METADATA
 
 log = logging.getLogger(__name__)
@@ -567,12 +568,14 @@ class Store:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
         The same selection as :func:`riskml.features.history_for` makes from a data directory:
-        every stored claim (with its items) sharing a person, provider, employer or (when
+        every stored claim (with its items) of a claimant of ``claims``, or, submitted at most
+        ``REACH_DAYS`` before the earliest of them, sharing a provider, employer or (when
         recorded) doctor with one of ``claims``, or billing a drug trace code that ``items`` (the
-        request's line items) bill, submitted no later than the latest of ``claims`` (the feature
-        builder keeps, per claim, only those strictly before it), except stored claims with the
-        same ``claim_id`` as one of ``claims`` (a retry never sees itself); the contributions of
-        the claimants and of the employers ``claims`` are tied to; the persons appearing in any of
+        request's line items) bill; all submitted no later than the latest of ``claims`` (the
+        feature builder keeps, per claim, only those strictly before it), except stored claims
+        with the same ``claim_id`` as one of ``claims`` (a retry never sees itself); the
+        contributions of the claimants, and of the employers' members from
+        ``CONTRIBUTION_REACH_MONTHS`` before; the persons appearing in any of
         these rows; and all providers and employers (small tables). Dtypes are those of
         :func:`riskml.data.load_data_dir`; ``labels`` is None.
         """
@@ -591,15 +594,19 @@ class Store:
         ci = self.tables["claim_items"]
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
-            relations = (
-                [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)]
-                + [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
+            shared = (
+                [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
                 + [c.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)]
                 + [c.c.doctor_id.in_(p) for p in _chunks(doctor_ids, _IN_CHUNK)]
                 + [
                     c.c.claim_id.in_(sa.select(ci.c.claim_id).where(ci.c.trace_code.in_(p)))
                     for p in _chunks(trace_codes, _IN_CHUNK)
                 ]
+            )
+            # other people's claims only within the features' reach (riskml.features.history)
+            since = reach_start(claims).to_pydatetime()
+            relations = [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + (
+                [sa.and_(c.c.submitted_at >= since, sa.or_(*shared))] if shared else []
             )
             # one query for all relations: a claim related several ways is read once
             claim_conds: list[sa.ColumnElement[bool]] = [sa.or_(*relations)] if relations else []
@@ -614,8 +621,10 @@ class Store:
             in_hist = _positions(hist["claim_id"], items["claim_id"]) >= 0
             if not in_hist.all():
                 items = items.loc[in_hist].reset_index(drop=True)
+            month0 = contribution_reach_start(claims).to_pydatetime()
             contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
-                co.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)
+                sa.and_(co.c.month >= month0, co.c.employer_id.in_(p))
+                for p in _chunks(employer_ids, _IN_CHUNK)
             ]
             contributions = self._select_many(
                 conn,
