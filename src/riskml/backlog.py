@@ -25,7 +25,16 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from riskml.contract import TABLES, TableSpec
-from riskml.data import ClaimsData, coerce_column, empty_table, isin, validate_frame
+from riskml.data import (
+    ClaimsData,
+    check_key,
+    check_references,
+    coerce_column,
+    empty_table,
+    isin,
+    table_dataset,
+    validate_frame,
+)
 from riskml.errors import DataContractError
 from riskml.features.history import contribution_reach_start, history_for, reach_start
 
@@ -46,19 +55,6 @@ def release_memory() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):  # not glibc (e.g. musl): nothing to trim
             ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _source(directory: Path, spec: TableSpec) -> pads.Dataset | None:
-    file = directory / f"{spec.name}.parquet"
-    folder = directory / spec.name
-    try:
-        if file.is_file():
-            return pads.dataset(file, format="parquet")
-        if folder.is_dir():
-            return pads.dataset(folder, format="parquet")
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
-    return None
 
 
 def _batches(dataset: pads.Dataset, spec: TableSpec) -> Iterator[pa.RecordBatch]:
@@ -111,7 +107,7 @@ class DataDirReader:
         for name, spec in TABLES.items():
             if name == "labels":
                 continue  # labels are not read for scoring
-            src = _source(self.directory, spec)
+            src = table_dataset(self.directory, spec)
             if src is None:
                 if spec.required:
                     raise DataContractError(
@@ -125,16 +121,14 @@ class DataDirReader:
         self.persons = small["persons"]
         self.employers = small["employers"]
         self.providers = small["providers"]
-        self._known: dict[tuple[str, str], pd.Index] = {
-            (name, TABLES[name].key[0]): pd.Index(frame[TABLES[name].key[0]])
-            for name, frame in small.items()
-        }
+        # what references are checked against: the small tables, then the claims' keys
+        self._parents = dict(small)
         self.claim_keys = self._check("claims", ["claim_id", "submitted_at"])
-        self._known[("claims", "claim_id")] = pd.Index(self.claim_keys["claim_id"])
+        self._parents["claims"] = self.claim_keys
         for name in ("contributions", "claim_items"):
             if name in self.sources:
                 self._check(name, [])
-        del self._known[("claims", "claim_id")]  # only the checks need it
+        del self._parents  # only the checks need it
         release_memory()
 
     # -- the checking pass ----------------------------------------------------------------
@@ -151,7 +145,7 @@ class DataDirReader:
         kept: list[pd.DataFrame] = []
         for batch in _batches(self.sources[name], spec):
             frame = validate_frame(pa.Table.from_batches([batch]), spec)
-            self._check_references(frame, spec)
+            check_references({**self._parents, name: frame})
             hashes.append(_key_hash(frame, spec))
             if keep:
                 kept.append(frame[keep])
@@ -176,34 +170,7 @@ class DataDirReader:
         for batch in _batches(self.sources[name], spec):
             frame = validate_frame(pa.Table.from_batches([batch]), spec)
             candidates.append(frame.loc[np.isin(_key_hash(frame, spec), repeated)])
-        rows = pd.concat(candidates, ignore_index=True)
-        key = [k for k in spec.key if k in rows.columns]
-        dup = rows.duplicated(subset=key, keep=False)
-        if dup.any():
-            row = rows.loc[dup].iloc[0]
-            example = ", ".join(f"{k}={row[k]!s}" for k in key)
-            raise DataContractError(name, ",".join(key), "duplicate key", example)
-
-    def _check_references(self, frame: pd.DataFrame, spec: TableSpec) -> None:
-        for col in spec.columns:
-            if col.references is None or col.name not in frame.columns:
-                continue
-            known = self._known.get(col.references)
-            if known is None:
-                continue
-            values = frame[col.name]
-            bad = np.asarray(values.notna()) & (known.get_indexer(pd.Index(values)) < 0)
-            if bad.any():
-                row = frame.loc[bad].iloc[0]
-                where = ", ".join(
-                    f"{k}={row[k]!s}" for k in spec.key if k in frame.columns and k != col.name
-                )
-                raise DataContractError(
-                    spec.name,
-                    col.name,
-                    f"refers to an unknown {col.references[0]}.{col.references[1]}",
-                    f"{row[col.name]!s}" + (f" at {where}" if where else ""),
-                )
+        check_key(pd.concat(candidates, ignore_index=True), spec)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -242,8 +209,9 @@ class DataDirReader:
             return upto & (recent | own)
 
         hist = self.read("claims", related, ["submitted_at", "claim_id", "person_id"])
-        ids = pa.array(hist["claim_id"])  # distinct: claim_id is the key
-        items = self.read("claim_items", lambda f: isin(f["claim_id"], ids), ["claim_id"])
+        items = self.read(
+            "claim_items", lambda f: isin(f["claim_id"], hist["claim_id"]), ["claim_id"]
+        )
         month0 = contribution_reach_start(claims)
 
         def contributing(f: pd.DataFrame) -> np.ndarray:

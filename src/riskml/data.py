@@ -54,19 +54,14 @@ class ClaimsData:
                 (tmp / fname).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
 
 
-def isin(
-    values: pd.Series | pd.Index, wanted: pd.Series | pd.Index | np.ndarray | pa.Array
-) -> np.ndarray:
+def isin(values: pd.Series | pd.Index, wanted: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
     """``values.isin(wanted)`` as a bool array, by one Arrow hash lookup.
 
     pandas' own ``isin`` on Arrow strings converts ``wanted`` one value at a time (seconds for the
-    hundreds of thousands of ids a batch chunk's history holds). Missing values never match.
-    ``wanted`` as an Arrow array is taken as it is (distinct, no nulls), for repeated lookups.
+    hundreds of thousands of ids a batch chunk's history holds). Missing values never match;
+    ``wanted`` may repeat values (Arrow's lookup set takes them as they are, without a copy).
     """
-    if isinstance(wanted, pa.Array):
-        wanted_arr = wanted
-    else:
-        wanted_arr = pa.array(pd.Series(wanted).dropna().unique(), from_pandas=True)
+    wanted_arr = pa.array(pd.Series(wanted), from_pandas=True)
     values_arr = pa.array(values, from_pandas=True)
     if len(wanted_arr) == 0 or len(values_arr) == 0:
         return np.zeros(len(values_arr), dtype=bool)
@@ -93,17 +88,29 @@ def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
 
 
-def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
+def table_dataset(directory: Path, spec: TableSpec) -> pads.Dataset | None:
+    """The table ``spec`` of ``directory`` (``name.parquet`` or a ``name/`` folder of parts) as an
+    Arrow dataset, not read yet; None when absent."""
     file = directory / f"{spec.name}.parquet"
     folder = directory / spec.name
     try:
         if file.is_file():
-            return pq.read_table(file)
+            return pads.dataset(file, format="parquet")
         if folder.is_dir():
-            return pads.dataset(folder, format="parquet").to_table()
+            return pads.dataset(folder, format="parquet")
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
     return None
+
+
+def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
+    dataset = table_dataset(directory, spec)
+    if dataset is None:
+        return None
+    try:
+        return dataset.to_table()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
 
 
 def _example(df: pd.DataFrame, mask: pd.Series | np.ndarray, spec: TableSpec, column: str) -> str:
@@ -197,7 +204,7 @@ def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.D
     for col in spec.columns:
         if col.name in df.columns:
             _check_values(df, col, spec)
-    _check_key(df, spec)
+    check_key(df, spec)
     _check_rules(df, spec)
     return df
 
@@ -261,7 +268,8 @@ def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
                 )
 
 
-def _check_key(df: pd.DataFrame, spec: TableSpec) -> None:
+def check_key(df: pd.DataFrame, spec: TableSpec) -> None:
+    """Refuse two rows of ``df`` with the same key of ``spec`` (the columns of it present)."""
     key = [k for k in spec.key if k in df.columns]
     dup = df.duplicated(subset=key, keep=False)
     if dup.any():
@@ -302,8 +310,7 @@ def check_references(tables: dict[str, pd.DataFrame]) -> None:
             if ref_table not in tables:
                 continue
             values = frame[col.name]
-            known = tables[ref_table][ref_col]
-            bad = values.notna() & ~values.isin(known)
+            bad = np.asarray(values.notna()) & ~isin(values, tables[ref_table][ref_col])
             if bad.any():
                 raise DataContractError(
                     name,
