@@ -6,25 +6,19 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.serve.support import free_port, wait_until_ok
 
 
 def test_demo_sets_up_and_the_printed_curl_scores_a_claim(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "RISKML_"))}
     env["OMP_WAIT_POLICY"] = "passive"
-    port = _free_port()
+    port = free_port()
     work = tmp_path / "demo"
     setup = subprocess.run(
         [
@@ -73,16 +67,7 @@ def test_demo_sets_up_and_the_printed_curl_scores_a_claim(tmp_path: Path) -> Non
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the demo's service never became ready"
-            time.sleep(0.5)
+        wait_until_ok(f"{base}/readyz", server, 180, "the demo's service never became ready")
         headers = {"Authorization": f"Bearer {key.group(1)}"}
         r = httpx.post(f"{base}/v1/claims/score", json=body, headers=headers, timeout=60)
         assert r.status_code == 200, r.text

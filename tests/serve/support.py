@@ -304,6 +304,25 @@ def shared_postgres() -> PostgresServer:
 # -- a real HTTP server -------------------------------------------------------------------------
 
 
+def wait_until_ok(url: str, proc: subprocess.Popen[Any], timeout: float, what: str) -> None:
+    """Poll ``url`` until it answers 200, failing with the server's stderr if ``proc`` exits and
+    with ``what`` when ``timeout`` seconds pass."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(err.decode()[-3000:] if isinstance(err, bytes) else err)
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def running_server(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn in a thread on a free port; yield its base URL."""

@@ -79,11 +79,10 @@ def test_serve_verb_starts_live_and_not_ready_without_a_model(workdir: Path) -> 
     import os
     import subprocess
     import sys
-    import time
 
     import httpx
 
-    from tests.serve.support import free_port
+    from tests.serve.support import free_port, wait_until_ok
 
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workdir / 'mlflow.db'}"}
@@ -96,16 +95,7 @@ def test_serve_verb_starts_live_and_not_ready_without_a_model(workdir: Path) -> 
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "riskml serve did not come up"
-            time.sleep(0.2)
+        wait_until_ok(f"http://127.0.0.1:{port}/healthz", proc, 60, "riskml serve did not come up")
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
         assert ready.status_code == 503
         assert ready.json()["model_version"] is None and ready.json()["store"] == "ok"
