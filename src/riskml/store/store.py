@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from riskml.contract import TABLES, TableSpec
-from riskml.data import ClaimsData, validate_frame
+from riskml.data import ClaimsData, isin, validate_frame
 from riskml.errors import ConfigError
 from riskml.features.history import contribution_reach_start, reach_start
 from riskml.store.schema import KEY_SUFFIX, METADATA
@@ -239,12 +239,6 @@ def _typed_column(values: Sequence[Any], kind: str) -> pd.Series:
     if kind == "float":
         return pd.Series(arr.to_numpy(zero_copy_only=False), dtype="float64")
     return pd.Series(arr.to_pandas(), dtype=object).astype(_DTYPES[kind])
-
-
-def _positions(keys: Sequence[str] | pd.Series, values: pd.Series) -> np.ndarray:
-    """Position of each of ``values`` among the unique ``keys``, -1 where absent."""
-    index = pd.Index(pd.Series(keys, dtype="str")).unique()
-    return np.asarray(index.get_indexer(pd.Index(values.astype("str"))), dtype="int64")
 
 
 class Store:
@@ -614,11 +608,11 @@ class Store:
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
             # membership by hash lookups (Series.isin of Arrow strings converts value by value)
-            excluded = _positions(list(exclude), hist["claim_id"]) >= 0
+            excluded = isin(hist["claim_id"], pd.Series(sorted(exclude), dtype="str"))
             if excluded.any():
                 hist = hist.loc[~excluded].reset_index(drop=True)
             items = self._select_items(conn, claim_conds, until)
-            in_hist = _positions(hist["claim_id"], items["claim_id"]) >= 0
+            in_hist = isin(items["claim_id"], hist["claim_id"])
             if not in_hist.all():
                 items = items.loc[in_hist].reset_index(drop=True)
             month0 = contribution_reach_start(claims).to_pydatetime()
