@@ -8,8 +8,6 @@ on earlier claims) and impersonation (diagnoses implausible for the claimant's a
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -28,6 +26,7 @@ from riskml.features.context import (
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import (
     MIN_PEERS,
+    fitted_cache,
     lookup_backoff,
     lookup_exact,
     median_table,
@@ -166,19 +165,15 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     return mean[ctx.targets], np.where(has, atypical, np.nan)[ctx.targets]
 
 
-_ITEM_PROFILES: dict[int, tuple[pd.Index, pd.Index, sp.csr_matrix] | None] = {}
-
-
 def _item_profile(table: pd.DataFrame) -> tuple[pd.Index, pd.Index, sp.csr_matrix] | None:
     """The fitted item profile as diagnosis and item indexes and a sparse (items x diagnoses)
-    share matrix; None without profiles. Built once per fitted table (never modified in place)
-    and kept while the table lives, instead of on every call."""
-    key = id(table)
-    if key in _ITEM_PROFILES:
-        return _ITEM_PROFILES[key]
-    prof = table.loc[table["item_code"] != ""]
-    fitted: tuple[pd.Index, pd.Index, sp.csr_matrix] | None = None
-    if not prof.empty:
+    share matrix; None without profiles. Built once per fitted table (:func:`fitted_cache`)
+    instead of on every call."""
+
+    def build() -> tuple[pd.Index, pd.Index, sp.csr_matrix] | None:
+        prof = table.loc[table["item_code"] != ""]
+        if prof.empty:
+            return None
         dx_index = pd.Index(prof["dx3"].unique())
         item_index = pd.Index(prof["item_code"].unique())
         profile = sp.csr_matrix(
@@ -188,10 +183,9 @@ def _item_profile(table: pd.DataFrame) -> tuple[pd.Index, pd.Index, sp.csr_matri
             ),
             shape=(len(item_index), len(dx_index)),
         )
-        fitted = (dx_index, item_index, profile)
-    _ITEM_PROFILES[key] = fitted
-    weakref.finalize(table, _ITEM_PROFILES.pop, key, None)
-    return fitted
+        return dx_index, item_index, profile
+
+    return fitted_cache(table, "item_profile", build)
 
 
 def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

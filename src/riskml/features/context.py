@@ -14,7 +14,6 @@ grouped cumulative sums; there is no Python loop over claims.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ import pandas as pd
 from riskml.contract import BENEFIT_TYPES, CHANNELS, PROVIDER_TYPES
 from riskml.data import ClaimsData, validate_frame
 from riskml.errors import DataContractError
+from riskml.features.norms import fitted_cache
 
 DAY_S = 86_400
 _SHIFT = np.int64(1) << np.int64(32)
@@ -79,28 +79,24 @@ def combine(*parts: np.ndarray) -> np.ndarray:
     return out
 
 
-_KEY_INDEX: dict[tuple[int, str], pd.Index] = {}
-
-
 def key_index(
     table: pd.DataFrame, column: str, name: str = "table", cache: bool = False
 ) -> pd.Index:
     """The unique string key ``column`` of ``table`` as an Index (for :func:`join_positions`).
 
-    ``cache=True`` keeps it for the table's lifetime: only for fitted tables (norms, profiles),
-    which are never modified in place; data tables are indexed on each call.
+    ``cache=True`` keeps it for the table's lifetime (:func:`fitted_cache`): only for fitted
+    tables (norms, profiles), which are never modified in place; data tables are indexed on each
+    call.
     """
-    ident = (id(table), column)
-    if cache and ident in _KEY_INDEX:
-        return _KEY_INDEX[ident]
-    index = pd.Index(table[column].astype("str"))
-    if not index.is_unique:
-        dup = index[index.duplicated()][0]
-        raise DataContractError(name, column, "key is not unique", dup)
-    if cache:
-        _KEY_INDEX[ident] = index
-        weakref.finalize(table, _KEY_INDEX.pop, ident, None)
-    return index
+
+    def build() -> pd.Index:
+        index = pd.Index(table[column].astype("str"))
+        if not index.is_unique:
+            dup = index[index.duplicated()][0]
+            raise DataContractError(name, column, "key is not unique", dup)
+        return index
+
+    return fitted_cache(table, ("key_index", column), build) if cache else build()
 
 
 def join_positions(index: pd.Index, keys: pd.Series | np.ndarray) -> np.ndarray:

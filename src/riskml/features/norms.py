@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
+
+T = TypeVar("T")
 
 MIN_PEERS = 5
 
@@ -85,23 +87,31 @@ class _TableIndex:
         return vals
 
 
-_TABLE_INDEX: dict[tuple[int, tuple[str, ...], tuple[str, ...], str], _TableIndex] = {}
+_FITTED: dict[tuple[int, Hashable], Any] = {}
+
+
+def fitted_cache(table: pd.DataFrame, key: Hashable, build: Callable[[], T]) -> T:
+    """``build()`` once per fitted ``table`` and ``key``; the entry goes when the table is
+    collected.
+
+    Only for fitted state (norms, profiles), which is never modified in place, so the table's
+    identity is a safe cache key; data tables must not be cached this way.
+    """
+    ident = (id(table), key)
+    if ident in _FITTED:
+        return cast(T, _FITTED[ident])
+    value = build()
+    _FITTED[ident] = value
+    weakref.finalize(table, _FITTED.pop, ident, None)
+    return value
 
 
 def _table_index(
     table: pd.DataFrame, keys: Sequence[str], dtypes: Sequence[Any], value: str = "median"
 ) -> _TableIndex:
-    """The cached :class:`_TableIndex` of ``table``; entries go when the table is collected.
-
-    Norm tables are fitted state and never modified in place, so identity is a safe cache key.
-    """
-    key = (id(table), tuple(keys), tuple(str(d) for d in dtypes), value)
-    index = _TABLE_INDEX.get(key)
-    if index is None:
-        index = _TableIndex(table, keys, dtypes, value)
-        _TABLE_INDEX[key] = index
-        weakref.finalize(table, _TABLE_INDEX.pop, key, None)
-    return index
+    """The cached :class:`_TableIndex` of ``table`` (see :func:`fitted_cache`)."""
+    key = ("table_index", tuple(keys), tuple(str(d) for d in dtypes), value)
+    return fitted_cache(table, key, lambda: _TableIndex(table, keys, dtypes, value))
 
 
 def lookup_backoff(
