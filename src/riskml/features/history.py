@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.data import ClaimsData, isin
-
-DAY_S = 86_400
+from riskml.features.context import DAY_S
 
 #: The furthest back a feature reads through a provider, doctor, employer or trace code.
 LOOKBACK_DAYS = 365
