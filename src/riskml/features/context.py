@@ -285,6 +285,61 @@ class Groups:
         """True for the earliest row of each group."""
         return (self.pos == self.start) & self.valid
 
+    def window_previous(self, time: np.ndarray, width: int) -> np.ndarray:
+        """Row index of the latest earlier row of the group with time >= ``time - width``, or -1."""
+        prev = self.previous()
+        has = prev >= 0
+        t = np.asarray(time, dtype="int64")
+        has[has] = t[has] - t[prev[has]] <= width
+        return np.where(has, prev, -1)
+
+    def window_pairs(self, time: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, earlier row of its group with time >= ``time - width``) pair, as two arrays
+        of row indexes, grouped by the first.
+
+        The cost is the sum of the window counts: fine for per-person windows (tens of claims),
+        not for a provider's year.
+        """
+        j = self.window_start(time, width)
+        counts = np.where(self.valid, np.maximum(self.pos - j, 0), 0)
+        row = np.repeat(np.arange(self.n, dtype="int64"), counts)
+        first = np.cumsum(counts) - counts
+        offset = np.arange(len(row), dtype="int64") - np.repeat(first, counts)
+        return row, self.order[np.repeat(j, counts) + offset]
+
+    def window_max(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+        """Maximum of ``values`` over the earlier rows of the group with time >= ``time - width``
+        (NaN when none or all NaN)."""
+        row, other = self.window_pairs(time, width)
+        out = np.full(self.n, np.nan)
+        v = np.asarray(values, dtype="float64")[other]
+        keep = ~np.isnan(v)
+        np.fmax.at(out, row[keep], v[keep])
+        return out
+
+    def window_min(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+        """Minimum of ``values`` over the earlier rows of the group with time >= ``time - width``
+        (NaN when none or all NaN)."""
+        return -self.window_max(-np.asarray(values, dtype="float64"), time, width)
+
+    def window_distinct(
+        self, codes: np.ndarray, time: np.ndarray, width: int, include_self: bool = False
+    ) -> np.ndarray:
+        """Distinct non-negative ``codes`` among the earlier rows of the group with time >=
+        ``time - width`` (and the row itself with ``include_self``); NaN for rows in no group."""
+        row, other = self.window_pairs(time, width)
+        c = np.asarray(codes, dtype="int64")
+        if include_self:
+            row = np.concatenate([row, np.flatnonzero(self.valid)])
+            other = np.concatenate([other, np.flatnonzero(self.valid)])
+        code = c[other]
+        keep = code >= 0
+        radix = np.int64(c.max(initial=0)) + 1
+        pairs = np.unique(row[keep] * radix + code[keep])
+        out = np.bincount(pairs // radix, minlength=self.n).astype("float64")
+        out[~self.valid] = np.nan
+        return out
+
 
 def index_items(claim_items: pd.DataFrame, claim_ids: pd.Series) -> pd.DataFrame:
     """Line items keyed by the history position of their claim (``pos``; items of claims not in

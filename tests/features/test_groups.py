@@ -1,0 +1,71 @@
+"""The windowed group operations against a brute-force reading of their definitions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from riskml.features.context import Groups
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    n = 400
+    key = rng.integers(-1, 12, n)  # -1: in no group
+    time = np.sort(rng.integers(0, 200, n))  # non-decreasing with rank, with ties
+    values = np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n))
+    codes = rng.integers(-1, 6, n)  # -1: missing code
+    return {"key": key, "rank": np.arange(n), "time": time, "values": values, "codes": codes}
+
+
+def brute(rows: dict[str, np.ndarray], width: int) -> list[np.ndarray]:
+    """Per row, the earlier rows of its group with time >= time - width."""
+    key, rank, time = rows["key"], rows["rank"], rows["time"]
+    out = []
+    for i in range(len(key)):
+        if key[i] < 0:
+            out.append(np.array([], dtype="int64"))
+            continue
+        out.append(np.flatnonzero((key == key[i]) & (rank < rank[i]) & (time >= time[i] - width)))
+    return out
+
+
+@pytest.mark.parametrize("width", [0, 7, 50, 1_000])
+def test_windowed_operations_match_their_definition(
+    rows: dict[str, np.ndarray], width: int
+) -> None:
+    g = Groups(rows["key"], rows["rank"], rows["time"])
+    windows = brute(rows, width)
+    valid = rows["key"] >= 0
+    values, codes, time = rows["values"], rows["codes"], rows["time"]
+
+    expected_max = np.array(
+        [np.nanmax(values[w]) if np.isfinite(values[w]).any() else np.nan for w in windows]
+    )
+    np.testing.assert_array_equal(g.window_max(values, time, width), expected_max)
+    expected_min = np.array(
+        [np.nanmin(values[w]) if np.isfinite(values[w]).any() else np.nan for w in windows]
+    )
+    np.testing.assert_array_equal(g.window_min(values, time, width), expected_min)
+
+    distinct = np.array([len(set(codes[w][codes[w] >= 0])) for w in windows], dtype="float64")
+    distinct[~valid] = np.nan
+    np.testing.assert_array_equal(g.window_distinct(codes, time, width), distinct)
+    with_self = np.array(
+        [
+            len(set(codes[np.append(w, i)][codes[np.append(w, i)] >= 0]))
+            for i, w in enumerate(windows)
+        ],
+        dtype="float64",
+    )
+    with_self[~valid] = np.nan
+    np.testing.assert_array_equal(
+        g.window_distinct(codes, time, width, include_self=True), with_self
+    )
+
+    latest = np.array([w[-1] if len(w) else -1 for w in windows])
+    np.testing.assert_array_equal(g.window_previous(time, width), latest)
+    counts = np.array([len(w) for w in windows], dtype="float64")
+    counts[~valid] = np.nan
+    np.testing.assert_array_equal(g.window_count(time, width), counts)
