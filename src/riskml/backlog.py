@@ -4,10 +4,11 @@
 (record batches of :data:`BATCH_ROWS` rows: every value, rule, key and reference that
 :func:`riskml.data.load_data_dir` checks, with only key columns kept across batches), then
 serves the claims of one chunk of a backlog with exactly the history their features read
-(:func:`riskml.features.history_for`): the claimants' own claims, and other people's claims from
-:data:`riskml.features.history.REACH_DAYS` before the chunk. Memory is one record batch, one
-chunk and its reach, plus the key columns of the claims (for the chunk plan and references),
-whatever the length of the backlog.
+(:func:`riskml.features.history_for`): claims from :data:`riskml.features.history.REACH_DAYS`
+before the chunk. While scoring, memory is one chunk and its reach, whatever the length of the
+backlog; the checking pass before it holds one record batch plus the key columns of the claims
+(for the references and the chunk plan, about 40 bytes a claim), which batch scoring takes once
+(:meth:`DataDirReader.pop_claim_keys`) and drops when the chunks are planned.
 """
 
 from __future__ import annotations
@@ -204,11 +205,9 @@ class DataDirReader:
 
         def related(f: pd.DataFrame) -> np.ndarray:
             upto = _key_at_or_before(f, bounds.upto)
-            recent = np.asarray(f["submitted_at"] >= start)
-            own = isin(f["person_id"], claims["person_id"])
-            return upto & (recent | own)
+            return upto & np.asarray(f["submitted_at"] >= start)
 
-        hist = self.read("claims", related, ["submitted_at", "claim_id", "person_id"])
+        hist = self.read("claims", related, ["submitted_at", "claim_id"])
         items = self.read(
             "claim_items", lambda f: isin(f["claim_id"], hist["claim_id"]), ["claim_id"]
         )

@@ -193,6 +193,33 @@ def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
     assert val(X, "C99", "duplicate_claims_same_day") == 1.0
 
 
+@pytest.mark.parametrize(("days_later", "seen"), [(300, 1.0), (380, 0.0)])
+def test_the_claimant_past_is_read_a_year_back(
+    tiny_data: ClaimsData, days_later: int, seen: float
+) -> None:
+    """The same bill again: within a year of C04's submission it is a repeat, later it is not
+    (no feature reads further back than ``LOOKBACK_DAYS``)."""
+    claims = tiny_data.claims
+    copy = claims.loc[claims["claim_id"] == "C04"].copy()
+    copy["claim_id"] = "C99"
+    copy["submitted_at"] = copy["submitted_at"] + pd.Timedelta(days=days_later)
+    items = tiny_data.claim_items
+    copied = items.loc[items["claim_id"] == "C04"].assign(claim_id="C99")
+    data = ClaimsData(
+        tiny_data.persons,
+        tiny_data.employers,
+        tiny_data.providers,
+        tiny_data.contributions,
+        pd.concat([claims, copy], ignore_index=True),
+        pd.concat([items, copied], ignore_index=True),
+    )
+    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    assert val(X, "C99", "identical_item_list_before") == seen
+    assert val(X, "C99", "duplicate_claims_same_day") == seen
+    # the earlier stays with this diagnosis (C04, C05) count only within the year
+    assert math.isnan(val(X, "C99", "readmission_days_same_diagnosis")) == (not seen)
+
+
 def test_doctor_features_when_the_scheme_records_doctors(tiny_data: ClaimsData) -> None:
     claims = tiny_data.claims.copy()
     claims["doctor_id"] = np.where(claims["claim_id"].isin(["C16", "C17"]), "D7", None)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from riskml.data import ClaimsData
 from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end, history_for
-from riskml.features.history import reach_start
+from riskml.features.history import contribution_reach_start, reach_start
 
 from .test_point_in_time import as_known_at
 
@@ -43,16 +43,19 @@ def test_synthetic_data_set_end_to_end(synth_data: ClaimsData) -> None:
             got, X.loc[got.index], check_exact=False, rtol=1e-9, atol=1e-9
         )
 
-    # time-ordered chunks late in the data, as batch scoring cuts them: other people's claims
-    # older than the reach are left out, and the features are still those of the one pass
+    # time-ordered chunks late in the data, as batch scoring cuts them: claims (the claimants'
+    # own too) and contributions older than the reach are left out, and the features are still
+    # those of the one pass
     ordered = synth_data.claims.sort_values(["submitted_at", "claim_id"])
     for rows in np.array_split(np.arange(len(ordered)), 8)[-2:]:
         part = ordered.iloc[rows]
         history = history_for(synth_data, part)
         start = reach_start(part)
-        old = history.claims.loc[history.claims["submitted_at"] < start]
-        assert old["person_id"].isin(part["person_id"]).all()
-        assert (synth_data.claims["submitted_at"] < start).sum() > len(old)
+        assert history.claims["submitted_at"].min() >= start
+        older = synth_data.claims.loc[synth_data.claims["submitted_at"] < start]
+        assert older["person_id"].isin(part["person_id"]).sum() > 100  # a cut that matters
+        assert history.contributions["month"].min() >= contribution_reach_start(part)
+        assert (synth_data.contributions["month"] < contribution_reach_start(part)).any()
         got = b.transform(history, claims=part)
         pd.testing.assert_frame_equal(
             got, X.loc[got.index], check_exact=False, rtol=1e-9, atol=1e-9

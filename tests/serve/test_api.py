@@ -102,6 +102,7 @@ def test_score_answers_in_request_order_persists_and_audits(service: Service) ->
     p1 = rows.set_index("claim_id").loc["S1", "subject"]
     assert p1 == pseudonymise("P1", service.secret) and "P1" not in p1
     # the claims are in the store now, items included; the aware timestamp became local time
+    # (a later claim within the features' one-year reach sees them)
     hist = service.store.history_for(
         pd.DataFrame(
             {
@@ -109,7 +110,7 @@ def test_score_answers_in_request_order_persists_and_audits(service: Service) ->
                 "person_id": ["P1"],
                 "provider_id": [None],
                 "employer_id": [None],
-                "submitted_at": [pd.Timestamp("2030-01-01")],
+                "submitted_at": [pd.Timestamp("2024-12-01")],
             }
         )
     )

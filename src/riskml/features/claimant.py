@@ -2,8 +2,13 @@
 
 Point in time: a claim sees only the claimant's claims sorting before it, a death only once it was
 reported (``death_reported_on`` on or before the claim's submission date) and contributions of
-month M only from month M+1 on. Signals: pension after death, duplicate benefits across regions,
-unemployment benefit while contributing, split hospitalisation (readmissions), duplicate claims,
+month M only from month M+1 on. Every look at the past is bounded by
+:data:`riskml.features.history.LOOKBACK_DAYS` (a year) before the claim's submission: "earlier
+claims" are the earlier claims of that year, "days since" is missing when nothing happened in it,
+so that a chunk of a backlog needs no more of a claimant's past than a year.
+
+Signals: pension after death, duplicate benefits across regions, unemployment benefit while
+contributing, split hospitalisation (readmissions), duplicate claims,
 impersonation (same-day claims in distant provinces, prescription velocity) and drug reselling /
 doctor shopping (supply against days elapsed, pharmacies for the same drug).
 """
@@ -27,6 +32,7 @@ from riskml.features.context import (
     take,
     unmatched_nan,
 )
+from riskml.features.history import LOOKBACK_DAYS, LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_exact, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -105,20 +111,27 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     medical = np.isin(bt, MEDICAL)
     w = Columns(np.arange(len(t)))
 
+    L = LOOKBACK_S
     g = Groups(person, rank, sub_s)
+
+    def earlier(*key: np.ndarray) -> np.ndarray:
+        """Earlier claims of the past year with the same ``key`` (person first)."""
+        return Groups(combine(*key), rank, sub_s).window_count(sub_s, L)
+
     w["prior_30d"] = g.window_count(sub_s, 30 * DAY_S)[t]
     w["prior_365d"] = g.window_count(sub_s, 365 * DAY_S)[t]
     w["prior_amount_365d"] = g.window_sum(s["amount"].to_numpy(), sub_s, 365 * DAY_S)[t]
     w["last_24h"] = g.window_count(sub_s, DAY_S)[t]
-    prev = g.previous()
+    prev = g.window_previous(sub_s, L)
     gap = np.where(prev >= 0, (sub_s - sub_s[np.maximum(prev, 0)]) / DAY_S, np.nan)
     w["days_since_previous"] = gap[t]
+    # submission times grow with rank, so the latest medical claim is the maximum
     last_medical = g.prior_max(np.where(medical, sub_s, np.nan).astype("float64"))
-    w["days_since_medical"] = ((sub_s - last_medical) / DAY_S)[t]
-    new_provider = Groups(combine(person, provider), rank).first_in_group()
-    w["distinct_providers"] = g.prior_sum(new_provider.astype("float64"))[t]
-    in_province = Groups(combine(person, s["province"].to_numpy()), rank).prior_count()
-    prior_all = g.prior_count()
+    since_medical = (sub_s - last_medical) / DAY_S
+    w["days_since_medical"] = np.where(since_medical <= LOOKBACK_DAYS, since_medical, np.nan)[t]
+    w["distinct_providers"] = g.window_distinct(provider, sub_s, L)[t]
+    in_province = earlier(person, s["province"].to_numpy())
+    prior_all = g.window_count(sub_s, L)
     w["province_share"] = np.where(prior_all > 0, in_province / np.maximum(prior_all, 1), np.nan)[t]
     same_provider = Groups(combine(person, provider), rank, sub_s)
     w["same_provider_365d"] = same_provider.window_count(sub_s, 365 * DAY_S)[t]
@@ -126,39 +139,33 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # readmissions: latest earlier discharge (same provider and diagnosis / same diagnosis)
     dx = s["dx3_code"].to_numpy()
     inp_key = np.where(inpatient, 0, -1)
-    r1 = Groups(combine(person, provider, dx, inp_key), rank).prior_max(se_day)
-    r2 = Groups(combine(person, dx, inp_key), rank).prior_max(se_day)
+    r1 = Groups(combine(person, provider, dx, inp_key), rank, sub_s).window_max(se_day, sub_s, L)
+    r2 = Groups(combine(person, dx, inp_key), rank, sub_s).window_max(se_day, sub_s, L)
     w["readmit_same_provider"] = np.where(inpatient, ss_day - r1, np.nan)[t]
     w["readmit_any_provider"] = np.where(inpatient, ss_day - r2, np.nan)[t]
-    w["prior_inpatient_365d"] = Groups(combine(person, inp_key), rank, sub_s).window_count(
-        sub_s, 365 * DAY_S
-    )[t]
+    w["prior_inpatient_365d"] = earlier(person, inp_key)[t]
     w["prior_inpatient_365d"] = w["prior_inpatient_365d"].fillna(0.0)
 
     # same-day claims in another province (medical claims)
     med_key = np.where(medical, 0, -1)
     day_code = np.nan_to_num(ss_day, nan=-1).astype("int64")
-    same_day = Groups(combine(person, day_code, med_key), rank).prior_count()
-    same_day_prov = Groups(combine(person, day_code, s["province"].to_numpy(), med_key), rank)
-    w["same_day_other_province"] = (same_day - same_day_prov.prior_count())[t]
+    same_day = earlier(person, day_code, med_key)
+    same_day_prov = earlier(person, day_code, s["province"].to_numpy(), med_key)
+    w["same_day_other_province"] = (same_day - same_day_prov)[t]
 
     # cash benefits for the same month in another region / the same region
     cash_key = np.where(np.isin(bt, CASH), 0, -1)
     month = np.nan_to_num(s["ss_month"].to_numpy(), nan=-1).astype("int64")
-    g_month = Groups(combine(person, bt, month, cash_key), rank).prior_count()
-    g_month_region = Groups(
-        combine(person, bt, month, s["region_code"].to_numpy(), cash_key), rank
-    ).prior_count()
+    g_month = earlier(person, bt, month, cash_key)
+    g_month_region = earlier(person, bt, month, s["region_code"].to_numpy(), cash_key)
     w["cash_same_month_other_region"] = (g_month - g_month_region)[t]
     w["cash_same_month_same_region"] = g_month_region[t]
 
     # duplicate and near-duplicate claims: same person, provider (or none), benefit
     prov1 = provider + 1
-    w["same_provider_same_day"] = Groups(combine(person, prov1, bt, day_code), rank).prior_count()[
-        t
-    ]
-    g_pb = Groups(combine(person, prov1, bt), rank)
-    prev_pb = g_pb.previous()
+    w["same_provider_same_day"] = earlier(person, prov1, bt, day_code)[t]
+    g_pb = Groups(combine(person, prov1, bt), rank, sub_s)
+    prev_pb = g_pb.window_previous(sub_s, L)
     has = prev_pb >= 0
     pidx = np.maximum(prev_pb, 0)
     amount = s["amount"].to_numpy()
@@ -170,16 +177,17 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     )
     w["prev_same_provider_day_gap"] = dday[t]
     w["prev_same_provider_amount_diff"] = np.where(dday <= 3, damt, np.nan)[t]
-    same_benefit = Groups(combine(person, bt), rank).prior_count()
+    same_benefit = earlier(person, bt)
     w["same_benefit_prior"] = same_benefit[t]
-    same_region = Groups(combine(person, bt, s["region_code"].to_numpy()), rank).prior_count()
+    same_region = earlier(person, bt, s["region_code"].to_numpy())
     w["cash_other_regions_before"] = np.where(cash_key == 0, same_benefit - same_region, np.nan)[t]
 
-    # near duplicates: any of the 3 latest earlier claims (same person, provider, benefit)
-    # within a day of this service with an amount within 5%
+    # near duplicates: any of the 3 latest earlier claims of the year (same person, provider,
+    # benefit) within a day of this service with an amount within 5%
     near = np.zeros(len(s))
+    in_year = g_pb.window_start(sub_s, L)
     for k in (1, 2, 3):
-        has_k = (g_pb.pos - k >= g_pb.start) & g_pb.valid
+        has_k = (g_pb.pos - k >= in_year) & g_pb.valid
         other = g_pb.order[np.where(has_k, g_pb.pos - k, 0)]
         close = np.abs(ss_day - ss_day[other]) <= 1
         similar = np.abs(amount - amount[other]) <= 0.05 * np.maximum(amount, amount[other])
@@ -204,8 +212,11 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cutoff = tc["sub_month"].to_numpy() - 1.0
     un_key = np.where(bt == UNEMPLOYMENT, 0, -1)
     ss_month = s["ss_month"].to_numpy()
-    spell = np.fmin(Groups(combine(person, un_key), rank).prior_min(ss_month), ss_month)
+    g_un = Groups(combine(person, un_key), rank, sub_s)
+    spell = np.fmin(g_un.window_min(ss_month, sub_s, L), ss_month)
+    # counted over the known months of the past year at most
     spell_t = np.where(tc["bt"].to_numpy() == UNEMPLOYMENT, spell[t], np.nan)
+    spell_t = np.maximum(spell_t, cutoff - 11.0)  # NaN stays NaN
     w["contrib_during_unemployment"] = count_months(comp, pcode, spell_t, cutoff)
 
     # drugs: supply against days elapsed, pharmacies for the same drug
@@ -227,7 +238,8 @@ def _identical_items(ctx: Context, rows: np.ndarray, s: pd.DataFrame, t: np.ndar
     code = np.full(len(rows), -1, dtype="int64")
     code[local[sig.index.to_numpy()]] = pd.factorize(sig.to_numpy())[0]
     key = combine(s["person"].to_numpy(), s["provider"].to_numpy(), code)
-    return Groups(key, s["rank"].to_numpy()).prior_count()[t]
+    sub_s = s["sub_s"].to_numpy()
+    return Groups(key, s["rank"].to_numpy(), sub_s).window_count(sub_s, LOOKBACK_S)[t]
 
 
 def _drug_history(
@@ -261,8 +273,7 @@ def _drug_history(
     elapsed = (sub - first_t) / DAY_S + 30.0
     supply_days = safe_ratio(prior_qty + qty, standard) * 30.0
     ratio = supply_days / elapsed
-    new_prov = Groups(combine(person, item, provider), rank).first_in_group().astype("float64")
-    providers = g.prior_sum(new_prov) + new_prov
+    providers = g.window_distinct(provider, sub, width, include_self=True)
     agg = (
         pd.DataFrame(
             {"local": lines["local"], "ratio": ratio, "fills": fills, "providers": providers}
@@ -331,7 +342,8 @@ def claimant_claims_24h(w: pd.DataFrame) -> np.ndarray:
 
 @feature("claimant", reason="{value:.0f} days since the claimant's previous claim", unit="days")
 def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
-    """Days between this claim's submission and the claimant's previous one."""
+    """Days between this claim's submission and the claimant's previous one (missing when there
+    was none in the past year)."""
     return w["days_since_previous"].to_numpy(dtype="float64")
 
 
@@ -342,15 +354,18 @@ def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
 )
 def days_since_medical_claim(w: pd.DataFrame) -> np.ndarray:
     """Days since the claimant's last medical claim: a "life trace"; pensions paid to people with
-    no activity for years are checked for unreported death."""
+    no activity are checked for unreported death. Missing when there was none in the past year."""
     return w["days_since_medical"].to_numpy(dtype="float64")
 
 
 @feature(
-    "claimant", reason="the claimant has used {value:.0f} different providers before", unit="count"
+    "claimant",
+    reason="the claimant used {value:.0f} different providers in the previous 12 months",
+    unit="count",
 )
 def distinct_providers_before(w: pd.DataFrame) -> np.ndarray:
-    """Number of different providers in the claimant's earlier claims (doctor shopping)."""
+    """Number of different providers in the claimant's earlier claims of the past year (doctor
+    shopping)."""
     return w["distinct_providers"].to_numpy(dtype="float64")
 
 
@@ -360,9 +375,9 @@ def distinct_providers_before(w: pd.DataFrame) -> np.ndarray:
     unit="days",
 )
 def readmission_days_same_provider(w: pd.DataFrame) -> np.ndarray:
-    """Days from the latest earlier discharge at the same hospital with the same diagnosis category
-    to this admission. ≤15 days is the local split-hospitalisation (分解住院) rule; chemotherapy
-    cycles are legitimate look-alikes."""
+    """Days from the latest discharge at the same hospital with the same diagnosis category,
+    claimed in the past year, to this admission. ≤15 days is the local split-hospitalisation
+    (分解住院) rule; chemotherapy cycles are legitimate look-alikes."""
     return w["readmit_same_provider"].to_numpy(dtype="float64")
 
 
@@ -372,7 +387,8 @@ def readmission_days_same_provider(w: pd.DataFrame) -> np.ndarray:
     unit="days",
 )
 def readmission_days_same_diagnosis(w: pd.DataFrame) -> np.ndarray:
-    """Days from the latest earlier discharge with the same diagnosis at any hospital."""
+    """Days from the latest discharge with the same diagnosis at any hospital, claimed in the past
+    year, to this admission."""
     return w["readmit_any_provider"].to_numpy(dtype="float64")
 
 
@@ -388,7 +404,8 @@ def inpatient_stays_365d(w: pd.DataFrame) -> np.ndarray:
     unit="claims",
 )
 def same_day_claims_other_province(w: pd.DataFrame) -> np.ndarray:
-    """Earlier medical claims of the claimant for the same service day in a different province:
+    """Earlier medical claims of the claimant (past year) for the same service day in a different
+    province:
     one person cannot be in two distant places; migrants rarely do this on the same day."""
     return w["same_day_other_province"].to_numpy(dtype="float64")
 
@@ -399,7 +416,8 @@ def same_day_claims_other_province(w: pd.DataFrame) -> np.ndarray:
     unit="claims",
 )
 def benefit_month_claimed_other_region(w: pd.DataFrame) -> np.ndarray:
-    """Earlier pension or unemployment claims for the same benefit month in another region:
+    """Earlier pension or unemployment claims (past year) for the same benefit month in another
+    region:
     overlapping benefit periods, duplicate receipt (重复领取)."""
     return w["cash_same_month_other_region"].to_numpy(dtype="float64")
 
@@ -410,7 +428,8 @@ def benefit_month_claimed_other_region(w: pd.DataFrame) -> np.ndarray:
     unit="claims",
 )
 def benefit_month_claimed_before(w: pd.DataFrame) -> np.ndarray:
-    """Earlier pension or unemployment claims for the same benefit month in the same region."""
+    """Earlier pension or unemployment claims (past year) for the same benefit month in the same
+    region."""
     return w["cash_same_month_same_region"].to_numpy(dtype="float64")
 
 
@@ -420,8 +439,8 @@ def benefit_month_claimed_before(w: pd.DataFrame) -> np.ndarray:
     unit="claims",
 )
 def duplicate_claims_same_day(w: pd.DataFrame) -> np.ndarray:
-    """Earlier claims of the same claimant at the same provider for the same benefit and service
-    day: duplicate claims (重复报销)."""
+    """Earlier claims (past year) of the same claimant at the same provider for the same benefit
+    and service day: duplicate claims (重复报销)."""
     return w["same_provider_same_day"].to_numpy(dtype="float64")
 
 
@@ -431,8 +450,8 @@ def duplicate_claims_same_day(w: pd.DataFrame) -> np.ndarray:
     unit="days",
 )
 def days_from_previous_same_provider(w: pd.DataFrame) -> np.ndarray:
-    """Days between the service start of this claim and the claimant's previous claim for the same
-    benefit at the same provider."""
+    """Days between the service start of this claim and the claimant's previous claim (past year)
+    for the same benefit at the same provider."""
     return w["prev_same_provider_day_gap"].to_numpy(dtype="float64")
 
 
@@ -449,12 +468,12 @@ def near_duplicate_amount_difference(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
-    reason="the claimant made {value:.0f} earlier claims of this benefit type",
+    reason="the claimant made {value:.0f} claims of this benefit type in the previous 12 months",
     unit="claims",
 )
 def same_benefit_claims_before(w: pd.DataFrame) -> np.ndarray:
-    """Earlier claims of the same benefit type by the claimant (repeat work injuries across firms,
-    repeated maternity claims)."""
+    """Earlier claims of the same benefit type by the claimant in the past year (repeat work
+    injuries across firms, repeated maternity claims)."""
     return w["same_benefit_prior"].to_numpy(dtype="float64")
 
 
@@ -475,7 +494,9 @@ def outside_insured_region(w: pd.DataFrame) -> np.ndarray:
 )
 def contributions_during_unemployment(w: pd.DataFrame) -> np.ndarray:
     """Contribution months recorded (and already known) since the start of the claimant's current
-    unemployment-benefit spell: employed while drawing unemployment benefit."""
+    unemployment-benefit spell (its earliest benefit month among the unemployment claims of the
+    past year), counted over the known months of the past year: employed while drawing
+    unemployment benefit."""
     return w["contrib_during_unemployment"].to_numpy(dtype="float64")
 
 
@@ -502,23 +523,23 @@ def drug_fills_90d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
-    reason="the same drug came from {value:.0f} different providers",
+    reason="the same drug came from {value:.0f} different providers in 90 days",
     unit="providers",
 )
 def providers_for_same_drug(w: pd.DataFrame) -> np.ndarray:
-    """Different providers that dispensed the same drug to the claimant, this one included (max
-    over the claim's drugs): doctor shopping for high-price drugs."""
+    """Different providers that dispensed the same drug to the claimant in 90 days, this one
+    included (max over the claim's drugs): doctor shopping for high-price drugs."""
     return w["drug_providers"].to_numpy(dtype="float64")
 
 
 @feature(
     "claimant",
-    reason="the claimant drew this benefit in {value:.0f} earlier claims in other regions",
+    reason="the claimant drew this benefit in {value:.0f} claims in other regions in 12 months",
     unit="claims",
 )
 def benefit_claims_other_regions_before(w: pd.DataFrame) -> np.ndarray:
-    """Earlier pension or unemployment claims of the same benefit by the claimant in a region
-    other than this claim's: one person drawing the benefit in two places (一人多号)."""
+    """Earlier pension or unemployment claims (past year) of the same benefit by the claimant in a
+    region other than this claim's: one person drawing the benefit in two places (一人多号)."""
     return w["cash_other_regions_before"].to_numpy(dtype="float64")
 
 
@@ -536,12 +557,12 @@ def near_duplicate_claims_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
-    reason="{value:.0f} earlier claims at this provider billed exactly the same items",
+    reason="{value:.0f} claims at this provider in 12 months billed exactly the same items",
     unit="claims",
 )
 def identical_item_list_before(w: pd.DataFrame) -> np.ndarray:
-    """Earlier claims of the claimant at the same provider with exactly the same items and
-    quantities (prices may differ): a bill submitted twice (重复报销)."""
+    """Earlier claims (past year) of the claimant at the same provider with exactly the same items
+    and quantities (prices may differ): a bill submitted twice (重复报销)."""
     return w["identical_items_before"].to_numpy(dtype="float64")
 
 
@@ -558,11 +579,11 @@ def claims_same_provider_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
-    reason="only {value:.0%} of the claimant's earlier claims were in this province",
+    reason="only {value:.0%} of the claimant's claims in 12 months were in this province",
     unit="share",
 )
 def share_of_claims_in_this_province(w: pd.DataFrame) -> np.ndarray:
-    """Share of the claimant's earlier claims made in this claim's province (missing for a first
-    claim): a card suddenly used far from where its holder is always treated (card lending,
-    卡外借); migrants who live in two places have a steady share."""
+    """Share of the claimant's earlier claims of the past year made in this claim's province
+    (missing without one): a card suddenly used far from where its holder is always treated
+    (card lending, 卡外借); migrants who live in two places have a steady share."""
     return w["province_share"].to_numpy(dtype="float64")

@@ -20,7 +20,7 @@ from riskml.features.context import (
     day_numbers,
     month_index,
 )
-from riskml.features.history import HIRE_GAP_MONTHS
+from riskml.features.history import CONTRIBUTION_REACH_MONTHS, HIRE_GAP_MONTHS
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
 
@@ -100,7 +100,9 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         has_emp, pd.Index(e_uniq).get_indexer(tc["employer_id"].fillna("").to_numpy()), -1
     ).astype("int64")
     hi = np.fmin(ss_month - 1.0, cutoff)
-    lo = ss_month - 12.0
+    # a service far before its submission: no further back than the contributions' reach
+    lo = np.maximum(ss_month - 12.0, cutoff - (CONTRIBUTION_REACH_MONTHS - 2))
+    year_ago = cutoff - 11.0  # the first of the 12 known months before submission
 
     # person-level: contribution months in the 12 months before the service (any employer)
     mine = np.isin(p_all, tp[tp >= 0])
@@ -110,7 +112,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     b = np.searchsorted(p_comp, pk + np.nan_to_num(hi).astype("int64"), side="right")
     w["contrib_months_12m"] = np.where(tp >= 0, np.maximum(b - a, 0), 0).astype("float64")
 
-    # pair-level (claimant, claim's employer): first month, months known, latest known base
+    # pair-level (claimant, claim's employer) over the 12 known months before submission: first
+    # month, months, latest base
     n_e = max(len(e_uniq), 1)
     in_pair = mine & np.isin(e_all, te[te >= 0])
     pair_all = p_all[in_pair] * n_e + e_all[in_pair]
@@ -124,7 +127,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ok = has_emp & (tp >= 0) & (te >= 0) & (t_pair < len(pair_uniq))
     ok[ok] &= pair_uniq[t_pair[ok]] == t_pair_val[ok]
     tp_key = np.where(ok, t_pair, 0).astype("int64") * _SHIFT
-    first = np.searchsorted(comp, tp_key, side="left")
+    first = np.searchsorted(comp, tp_key + np.nan_to_num(year_ago).astype("int64"), side="left")
     upto = np.searchsorted(comp, tp_key + np.nan_to_num(cutoff).astype("int64"), side="right")
     w["months_with_employer"] = np.where(has_emp, np.where(ok, upto - first, 0), np.nan)
     known = ok & (upto > first)
@@ -239,19 +242,20 @@ def _month_start_day(mi: np.ndarray) -> np.ndarray:
     unit="days",
 )
 def tenure_with_employer_days(w: pd.DataFrame) -> np.ndarray:
-    """Days from the claimant's first known contribution month with the claim's employer to the
-    service (injury, delivery, job loss). Injuries 1-2 days after hire and deliveries 2-3 months
+    """Days from the claimant's first contribution month with the claim's employer among the 12
+    known months before submission to the service (injury, delivery, job loss); so about a year at
+    most. Injuries 1-2 days after hire and deliveries 2-3 months
     after joining are fraud markers (开伤, 骗取生育津贴)."""
     return w["tenure_days"].to_numpy(dtype="float64")
 
 
 @feature(
     "employer",
-    reason="{value:.0f} known contribution months with the claim's employer",
+    reason="{value:.0f} of the last 12 known months contributed with the claim's employer",
     unit="months",
 )
 def contribution_months_with_employer(w: pd.DataFrame) -> np.ndarray:
-    """Contribution months with the claim's employer known at submission."""
+    """Contribution months with the claim's employer among the 12 known at submission."""
     return w["months_with_employer"].to_numpy(dtype="float64")
 
 

@@ -562,15 +562,14 @@ class Store:
         """What the feature builder needs to score ``claims``, as the store holds it now.
 
         The same selection as :func:`riskml.features.history_for` makes from a data directory:
-        every stored claim (with its items) of a claimant of ``claims``, or, submitted at most
-        ``REACH_DAYS`` before the earliest of them, sharing a provider, employer or (when
-        recorded) doctor with one of ``claims``, or billing a drug trace code that ``items`` (the
-        request's line items) bill; all submitted no later than the latest of ``claims`` (the
-        feature builder keeps, per claim, only those strictly before it), except stored claims
-        with the same ``claim_id`` as one of ``claims`` (a retry never sees itself); the
-        contributions of the claimants, and of the employers' members from
-        ``CONTRIBUTION_REACH_MONTHS`` before; the persons appearing in any of
-        these rows; and all providers and employers (small tables). Dtypes are those of
+        every stored claim (with its items) submitted at most ``REACH_DAYS`` before the earliest
+        of ``claims`` and no later than the latest of them (the feature builder keeps, per claim,
+        only those strictly before it) that shares a claimant, provider, employer or (when
+        recorded) doctor with one of them, or bills a drug trace code that ``items`` (the
+        request's line items) bill, except stored claims with the same ``claim_id`` as one of
+        ``claims`` (a retry never sees itself); the contributions of the claimants and of the
+        employers' members from ``CONTRIBUTION_REACH_MONTHS`` before; the persons appearing in
+        any of these rows; and all providers and employers (small tables). Dtypes are those of
         :func:`riskml.data.load_data_dir`; ``labels`` is None.
         """
         persons_ids = claims["person_id"].dropna().astype(str).unique().tolist()
@@ -589,7 +588,8 @@ class Store:
         co = self.tables["contributions"]
         with self.engine.connect() as conn:
             shared = (
-                [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
+                [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)]
+                + [c.c.provider_id.in_(p) for p in _chunks(provider_ids, _IN_CHUNK)]
                 + [c.c.employer_id.in_(p) for p in _chunks(employer_ids, _IN_CHUNK)]
                 + [c.c.doctor_id.in_(p) for p in _chunks(doctor_ids, _IN_CHUNK)]
                 + [
@@ -597,13 +597,12 @@ class Store:
                     for p in _chunks(trace_codes, _IN_CHUNK)
                 ]
             )
-            # other people's claims only within the features' reach (riskml.features.history)
+            # only within the features' reach (riskml.features.history); one query for all
+            # relations: a claim related several ways is read once
             since = reach_start(claims).to_pydatetime()
-            relations = [c.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + (
+            claim_conds: list[sa.ColumnElement[bool]] = (
                 [sa.and_(c.c.submitted_at >= since, sa.or_(*shared))] if shared else []
             )
-            # one query for all relations: a claim related several ways is read once
-            claim_conds: list[sa.ColumnElement[bool]] = [sa.or_(*relations)] if relations else []
             hist = self._select_many(
                 conn, "claims", claim_conds, [c.c.submitted_at <= until], ("claim_id",)
             )
@@ -616,7 +615,10 @@ class Store:
             if not in_hist.all():
                 items = items.loc[in_hist].reset_index(drop=True)
             month0 = contribution_reach_start(claims).to_pydatetime()
-            contrib_conds = [co.c.person_id.in_(p) for p in _chunks(persons_ids, _IN_CHUNK)] + [
+            contrib_conds = [
+                sa.and_(co.c.month >= month0, co.c.person_id.in_(p))
+                for p in _chunks(persons_ids, _IN_CHUNK)
+            ] + [
                 sa.and_(co.c.month >= month0, co.c.employer_id.in_(p))
                 for p in _chunks(employer_ids, _IN_CHUNK)
             ]
