@@ -124,13 +124,21 @@ class DataDirReader:
         self.providers = small["providers"]
         # what references are checked against: the small tables, then the claims' keys
         self._parents = dict(small)
-        self.claim_keys = self._check("claims", ["claim_id", "submitted_at"])
-        self._parents["claims"] = self.claim_keys
+        self._claim_keys: pd.DataFrame | None = self._check("claims", ["claim_id", "submitted_at"])
+        self._parents["claims"] = self._claim_keys
         for name in ("contributions", "claim_items"):
             if name in self.sources:
                 self._check(name, [])
         del self._parents  # only the checks need it
         release_memory()
+
+    def pop_claim_keys(self) -> pd.DataFrame:
+        """``claim_id`` and ``submitted_at`` of every claim, for planning the chunks; handed over
+        once, so that the reader holds nothing per claim while the chunks are scored."""
+        if self._claim_keys is None:
+            raise RuntimeError("the claim keys were already taken")
+        keys, self._claim_keys = self._claim_keys, None
+        return keys
 
     # -- the checking pass ----------------------------------------------------------------
 
@@ -216,7 +224,7 @@ class DataDirReader:
         def contributing(f: pd.DataFrame) -> np.ndarray:
             own = isin(f["person_id"], claims["person_id"])
             members = isin(f["employer_id"], claims["employer_id"])
-            return own | (members & np.asarray(f["month"] >= month0))
+            return (own | members) & np.asarray(f["month"] >= month0)
 
         contributions = self.read(
             "contributions", contributing, ["person_id", "employer_id", "month"]

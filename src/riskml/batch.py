@@ -2,8 +2,8 @@
 
 The backlog is scored in chunks of claims in (submitted_at, claim_id) order. The data directory is
 never loaded whole: it is checked against the contract in one streaming pass, then each chunk is
-read with exactly the history its features need (:class:`riskml.backlog.DataDirReader`: the
-claimants' own claims and a bounded reach of other people's), scored and written as its own
+read with exactly the history its features need (:class:`riskml.backlog.DataDirReader`: a
+bounded reach before the chunk), scored and written as its own
 Parquet part, atomically. ``checkpoint.json`` records the model version, the data
 fingerprint and the chunk plan; a run that was killed and started again skips the finished parts,
 so every claim is scored exactly once and never by two model versions. The finished parts are then
@@ -148,7 +148,7 @@ def score_backlog(
     started = time.perf_counter()
     reader = DataDirReader(data_dir)
     scorer = scorer or load_scorer(model_uri, num_threads=num_threads)
-    backlog = reader.claim_keys
+    backlog = reader.pop_claim_keys()
     if since is not None:
         backlog = backlog.loc[backlog["submitted_at"] >= since]
         if backlog.empty:
@@ -186,7 +186,8 @@ def score_backlog(
     keys = backlog.sort_values(["submitted_at", "claim_id"], kind="stable")
     bounds = _chunk_bounds(keys, chunk_size, since)
     sizes = [min(chunk_size, plan.n_claims - i * chunk_size) for i in range(plan.n_chunks)]
-    del keys, backlog
+    del keys, backlog  # the plan is the bounds: nothing per claim is held while scoring
+    release_memory()
     progress = _progress() if show_progress else None
     done = 0
     t0 = time.perf_counter()
