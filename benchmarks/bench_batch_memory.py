@@ -3,8 +3,9 @@
 The same population (same persons, same claim rate) is generated over backlogs of different
 lengths, a champion is trained once on a small separate data set, and each backlog is scored by
 ``riskml score`` as an operator would (reasons for the flagged bands), sampling the process's
-resident memory. Since a chunk reads only its claimants' own claims and a bounded reach of other
-people's (:mod:`riskml.backlog`), the peak should stay flat while the backlog doubles.
+resident memory. Since no feature reads further back than a year, a chunk reads only a bounded
+reach of history before it (:mod:`riskml.backlog`), and the peak should stay flat while the
+backlog doubles.
 
     python -m benchmarks --only batch_memory                  # 32,000 persons, 30 and 60 months
     python -m benchmarks --only batch_memory --persons 8000   # quicker
