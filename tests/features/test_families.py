@@ -166,18 +166,20 @@ def test_new_claim_family_signals(X: pd.DataFrame) -> None:
     assert math.isnan(val(X, "C04", "benefit_claims_other_regions_before"))
 
 
-def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
-    """A copy of C04 at the counter 20 days later, one price nudged, is found by its items."""
+def features_with_a_copy_of_c04(
+    tiny_data: ClaimsData, submitted_at: pd.Timestamp, price_of_third_item: float | None = None
+) -> pd.DataFrame:
+    """Features of the tiny data set plus C99: C04's claim and items again, submitted at
+    ``submitted_at`` at the counter (and one price changed, when given)."""
     claims = tiny_data.claims
-    copy = claims.loc[claims["claim_id"] == "C04"].copy()
-    copy["claim_id"] = "C99"
-    copy["submitted_at"] = pd.Timestamp("2024-02-09 15:00")
-    copy["channel"] = "counter"
+    copy = claims.loc[claims["claim_id"] == "C04"].assign(
+        claim_id="C99", submitted_at=submitted_at, channel="counter"
+    )
     items = tiny_data.claim_items
-    copied = items.loc[items["claim_id"] == "C04"].copy()
-    copied["claim_id"] = "C99"
-    copied.loc[copied.index[2], "unit_price"] = 820.0
-    copied["amount"] = copied["quantity"] * copied["unit_price"]
+    copied = items.loc[items["claim_id"] == "C04"].assign(claim_id="C99")
+    if price_of_third_item is not None:
+        copied.loc[copied.index[2], "unit_price"] = price_of_third_item
+        copied["amount"] = copied["quantity"] * copied["unit_price"]
     data = ClaimsData(
         tiny_data.persons,
         tiny_data.employers,
@@ -186,7 +188,12 @@ def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
         pd.concat([claims, copy], ignore_index=True),
         pd.concat([items, copied], ignore_index=True),
     )
-    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    return FeatureBuilder(min_peers=1).fit(data).transform(data)
+
+
+def test_a_bill_submitted_twice(tiny_data: ClaimsData) -> None:
+    """A copy of C04 at the counter 20 days later, one price nudged, is found by its items."""
+    X = features_with_a_copy_of_c04(tiny_data, pd.Timestamp("2024-02-09 15:00"), 820.0)
     assert val(X, "C99", "identical_item_list_before") == 1.0
     assert val(X, "C04", "identical_item_list_before") == 0.0
     assert val(X, "C99", "near_duplicate_claims_before") == 1.0
@@ -199,21 +206,8 @@ def test_the_claimant_past_is_read_a_year_back(
 ) -> None:
     """The same bill again: within a year of C04's submission it is a repeat, later it is not
     (no feature reads further back than ``LOOKBACK_DAYS``)."""
-    claims = tiny_data.claims
-    copy = claims.loc[claims["claim_id"] == "C04"].copy()
-    copy["claim_id"] = "C99"
-    copy["submitted_at"] = copy["submitted_at"] + pd.Timedelta(days=days_later)
-    items = tiny_data.claim_items
-    copied = items.loc[items["claim_id"] == "C04"].assign(claim_id="C99")
-    data = ClaimsData(
-        tiny_data.persons,
-        tiny_data.employers,
-        tiny_data.providers,
-        tiny_data.contributions,
-        pd.concat([claims, copy], ignore_index=True),
-        pd.concat([items, copied], ignore_index=True),
-    )
-    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    c04 = tiny_data.claims.loc[tiny_data.claims["claim_id"] == "C04", "submitted_at"].iloc[0]
+    X = features_with_a_copy_of_c04(tiny_data, c04 + pd.Timedelta(days=days_later))
     assert val(X, "C99", "identical_item_list_before") == seen
     assert val(X, "C99", "duplicate_claims_same_day") == seen
     # the earlier stays with this diagnosis (C04, C05) count only within the year
