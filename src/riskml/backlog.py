@@ -161,7 +161,9 @@ class DataDirReader:
             del frame
             release_memory()
         if hashes:
-            ordered = np.sort(np.concatenate(hashes))
+            ordered = np.concatenate(hashes)
+            hashes.clear()  # one copy of the hashes at a time: concatenated, then sorted in place
+            ordered.sort()
             repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
             if repeated.size:
                 self._raise_duplicate(name, repeated)
