@@ -37,7 +37,7 @@ from riskml.data import (
     validate_frame,
 )
 from riskml.errors import DataContractError
-from riskml.features.history import contribution_reach_start, history_for, reach_start
+from riskml.features.history import REACH_DAYS, contribution_reach_start, history_for
 
 #: Rows per record batch read from a table.
 BATCH_ROWS = 262_144
@@ -200,24 +200,29 @@ class DataDirReader:
         return validate_frame(pa.Table.from_batches(parts), spec)
 
     def chunk(self, bounds: ChunkBounds) -> tuple[ClaimsData, pd.DataFrame]:
-        """The claims of one chunk and the history their features read."""
+        """The claims of one chunk and the history their features read.
 
-        def in_chunk(f: pd.DataFrame) -> np.ndarray:
+        One scan of the claims reads the chunk and its history together: every claim up to the
+        chunk's end submitted at most :data:`REACH_DAYS` before the chunk's lower bound (a little
+        more than the exact reach, which :func:`history_for` then cuts).
+        """
+        after = bounds.after[0] if bounds.after is not None else None
+        lows = [b for b in (after, bounds.since) if b is not None]
+        lower = max(lows) - pd.Timedelta(days=REACH_DAYS) if lows else None
+
+        def upto(f: pd.DataFrame) -> np.ndarray:
             mask = _key_at_or_before(f, bounds.upto)
-            if bounds.after is not None:
-                mask = mask & ~_key_at_or_before(f, bounds.after)
-            if bounds.since is not None:
-                mask = mask & np.asarray(f["submitted_at"] >= bounds.since)
+            if lower is not None:
+                mask = mask & np.asarray(f["submitted_at"] >= lower)
             return mask
 
-        claims = self.read("claims", in_chunk, ["submitted_at", "claim_id"])
-        start = reach_start(claims)
-
-        def related(f: pd.DataFrame) -> np.ndarray:
-            upto = _key_at_or_before(f, bounds.upto)
-            return upto & np.asarray(f["submitted_at"] >= start)
-
-        hist = self.read("claims", related, ["submitted_at", "claim_id"])
+        hist = self.read("claims", upto, ["submitted_at", "claim_id"])
+        in_chunk = np.ones(len(hist), dtype=bool)
+        if bounds.after is not None:
+            in_chunk &= ~_key_at_or_before(hist, bounds.after)
+        if bounds.since is not None:
+            in_chunk &= np.asarray(hist["submitted_at"] >= bounds.since)
+        claims = hist.loc[in_chunk].reset_index(drop=True)
         items = self.read(
             "claim_items", lambda f: isin(f["claim_id"], hist["claim_id"]), ["claim_id"]
         )
