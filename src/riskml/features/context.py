@@ -26,6 +26,9 @@ from riskml.features.norms import fitted_cache
 
 DAY_S = 86_400
 _SHIFT = np.int64(1) << np.int64(32)
+#: Group sums are exact integer sums of values rounded to this (2**-16): amounts of money keep
+#: their cents, and a yuan total up to about 1.4e14 fits in int64.
+SUM_QUANTUM = 2.0**-16
 
 
 def day_numbers(values: pd.Series | pd.Index) -> np.ndarray:
@@ -239,32 +242,33 @@ class Groups:
         return out
 
     def _exclusive_prefix(self, values: np.ndarray) -> np.ndarray:
-        """Per sorted position: sum of ``values`` over earlier rows of the same group."""
+        """Per sorted position: sum of ``values`` over earlier rows of the same group, in units of
+        :data:`SUM_QUANTUM` (int64; one extra trailing zero).
+
+        Sums are exact integers of values rounded to :data:`SUM_QUANTUM`, so a window's sum is the
+        same bits however many older rows precede it: a chunk whose history is cut at the reach
+        gets exactly the sums of the one pass (float prefix sums differ in the last bits, and a
+        last bit can move a claim across a tree's split).
+        """
         v = np.nan_to_num(np.asarray(values, dtype="float64")[self.order])
-        inclusive = pd.Series(v).groupby(self.key_sorted).cumsum().to_numpy()
-        excl = np.zeros(self.n + 1, dtype="float64")
-        # the previous row's inclusive sum (not inclusive - v, which rounds): the prefix then
-        # depends on the group's own earlier rows alone
-        prev_inclusive = np.zeros(self.n, dtype="float64")
-        prev_inclusive[1:] = inclusive[:-1]
-        first = np.zeros(self.n, dtype=bool)
-        if self.n:
-            first[0] = True
-            first[1:] = self.key_sorted[1:] != self.key_sorted[:-1]
-        excl[: self.n] = np.where(first, 0.0, prev_inclusive)
+        q = np.rint(v / SUM_QUANTUM).astype("int64")
+        inclusive = pd.Series(q).groupby(self.key_sorted).cumsum().to_numpy()
+        excl = np.zeros(self.n + 1, dtype="int64")
+        excl[: self.n] = inclusive - q
         return excl
 
     def prior_sum(self, values: np.ndarray) -> np.ndarray:
-        """Sum of ``values`` over all earlier rows of the group."""
-        out = self._exclusive_prefix(values)[self.pos]
+        """Sum of ``values`` over all earlier rows of the group (to :data:`SUM_QUANTUM`)."""
+        out = self._exclusive_prefix(values)[self.pos] * SUM_QUANTUM
         out[~self.valid] = np.nan
         return out
 
     def window_sum(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
-        """Sum of ``values`` over earlier rows of the group with time >= ``time - width``."""
+        """Sum of ``values`` over earlier rows of the group with time >= ``time - width`` (to
+        :data:`SUM_QUANTUM`)."""
         excl = self._exclusive_prefix(values)
         j = self.window_start(time, width)
-        out = excl[self.pos] - excl[j]
+        out = (excl[self.pos] - excl[j]) * SUM_QUANTUM
         out[~self.valid] = np.nan
         return out
 
