@@ -11,6 +11,7 @@ feature matrix plus exact TreeSHAP (``pred_contrib``) on the flagged rows, timed
 
     python -m benchmarks.bench_scoring            # 80,000 persons, about 1M claims
     python -m benchmarks.bench_scoring --quick    # 8,000 persons
+    python -m benchmarks.bench_scoring --data DIR --model-db mlflow.db   # no synth, no training
 """
 
 from __future__ import annotations
@@ -142,7 +143,9 @@ def _load(
 
 def _floor(work: Path, data_dir: Path, num_threads: int) -> dict[str, float]:
     """LightGBM alone: predict on the finished matrix + pred_contrib on the flagged rows."""
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = ENV.get(
+        "MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}"
+    )
     from riskml.data import load_data_dir
     from riskml.explain import tree_contributions
     from riskml.scoring import load_scorer
@@ -177,17 +180,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--persons", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=20.0, help="load per concurrency level")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--data", type=Path, default=None, help="an existing data directory")
+    parser.add_argument(
+        "--model-db", type=Path, default=None, help="an MLflow store with a champion"
+    )
     args, _ = parser.parse_known_args(argv)
     persons = args.persons or (8_000 if args.quick else 80_000)
+    if (args.data is None) != (args.model_db is None):
+        parser.error("--data and --model-db go together (a data set and its champion)")
 
     with tempfile.TemporaryDirectory(prefix="riskml-bench-") as tmp:
         work = Path(tmp)
-        data_dir = work / "data"
         rows: list[tuple[str, str]] = []
-        _, synth_s, _ = _riskml(
-            work, "synth", "--out", str(data_dir), "--persons", str(persons), "--seed", "7"
-        )
-        _, train_s, train_mb = _riskml(work, "train", "--data", str(data_dir), "--promote")
+        if args.data is None:
+            data_dir = work / "data"
+            _, synth_s, _ = _riskml(
+                work, "synth", "--out", str(data_dir), "--persons", str(persons), "--seed", "7"
+            )
+            _, train_s, train_mb = _riskml(work, "train", "--data", str(data_dir), "--promote")
+            rows += [
+                ("synth wall time", f"{synth_s:,.1f} s"),
+                (
+                    "train --promote wall time (incl. evaluation, baselines, logging)",
+                    f"{train_s / 60:,.1f} min, peak {train_mb:,.0f} MiB",
+                ),
+            ]
+        else:
+            data_dir = args.data.resolve()
+            ENV["MLFLOW_TRACKING_URI"] = f"sqlite:///{args.model_db.resolve()}"
         out, score_s, score_mb = _riskml(
             work,
             "score",
@@ -197,18 +218,16 @@ def main(argv: list[str] | None = None) -> None:
             str(work / "scores.parquet"),
             "--threads",
             str(args.threads),
+            "--chunk-size",
+            str(args.chunk_size),
         )
         summary = json.loads(out.strip().splitlines()[-1])
         n = summary["claims"]
         floor = _floor(work, data_dir, args.threads)
         floor_s = floor["predict_s"] + floor["shap_s"]
+        source = f"{persons:,} persons" if args.data is None else str(data_dir)
+        rows[:0] = [("data / claims", f"{source} / {n:,}")]
         rows += [
-            ("persons / claims", f"{persons:,} / {n:,}"),
-            ("synth wall time", f"{synth_s:,.1f} s"),
-            (
-                "train --promote wall time (incl. evaluation, baselines, logging)",
-                f"{train_s / 60:,.1f} min, peak {train_mb:,.0f} MiB",
-            ),
             (
                 "batch score (reasons for flagged)",
                 f"{n / score_s:,.0f} claims/s ({score_s:,.1f} s)",
@@ -293,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                 proc.wait(timeout=30)
 
     width = max(len(k) for k, _ in rows)
-    print(f"\nscoring benchmark ({persons:,} persons, {args.threads} LightGBM threads)")
+    print(f"\nscoring benchmark ({args.threads} LightGBM threads)")
     for k, v in rows:
         print(f"| {k:<{width}} | {v} |")
 
