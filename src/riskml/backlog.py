@@ -6,9 +6,10 @@
 serves the claims of one chunk of a backlog with exactly the history their features read
 (:func:`riskml.features.history_for`): claims from :data:`riskml.features.history.REACH_DAYS`
 before the chunk. While scoring, memory is one chunk and its reach, whatever the length of the
-backlog; the checking pass before it holds one record batch plus the key columns of the claims
-(for the references and the chunk plan, about 40 bytes a claim), which batch scoring takes once
-(:meth:`DataDirReader.pop_claim_keys`) and drops when the chunks are planned.
+backlog; the checking pass before it holds one record batch plus, per claim, its key columns
+(for the references and the chunk plan) and 64-bit hashes of the keys of the claims, items and
+contributions (measured: about 170 bytes a claim at peak). Batch scoring takes the keys once
+(:meth:`DataDirReader.pop_claim_keys`) and drops them when the chunks are planned.
 """
 
 from __future__ import annotations
