@@ -365,6 +365,11 @@ def _empty_dtype(kind: str) -> str:
     }[kind]
 
 
+def null_column(kind: str, index: pd.Index) -> pd.Series:
+    """An all-null column of contract kind ``kind`` in the loader's dtype, on ``index``."""
+    return pd.Series(None, index=index, dtype=_empty_dtype(kind))
+
+
 def empty_table(table: str) -> pd.DataFrame:
     """A table with no rows and the contract's required columns in their dtypes."""
     return pd.DataFrame(
