@@ -382,6 +382,37 @@ class Context:
         return np.isin(col, wanted)
 
 
+#: The loader's string dtype (pandas' ``str``): columns already in it need no conversion.
+_STR = pd.Series([], dtype="str").dtype
+
+
+def _str_or_nan(values: pd.Series) -> pd.Series:
+    """``values`` as ``str`` with missing values kept missing; a no-op on loader frames (the
+    conversion plus ``where`` cost 0.3-1 ms per column on a one-claim request)."""
+    if values.dtype == _STR:
+        return values
+    return values.astype("str").where(values.notna())
+
+
+def _category_codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+    """Position of each value in ``categories`` (-1 for missing or unknown): the codes of
+    ``pd.Categorical(values.astype("str"), categories=...)``, by one hash lookup."""
+    probe = pd.Index(_str_or_nan(values).to_numpy(dtype=object), dtype=object)
+    return np.asarray(categories.get_indexer(probe), dtype="int64")
+
+
+_BENEFIT_TYPES = pd.Index(list(BENEFIT_TYPES), dtype=object)
+_CHANNELS = pd.Index(list(CHANNELS), dtype=object)
+
+
+def history_order(claims: pd.DataFrame) -> np.ndarray:
+    """Row order of ``claims`` by ``(submitted_at, claim_id)``, ties kept in row order: what
+    ``sort_values([...], kind="mergesort")`` gives, without sorting the whole frame."""
+    sub = pd.to_datetime(claims["submitted_at"]).to_numpy(dtype="datetime64[ns]")
+    ids = pd.factorize(claims["claim_id"].astype("str"), sort=True)[0]
+    return np.lexsort((ids, sub.astype("int64")))
+
+
 def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
     """Put ``data.claims`` (plus any target claims not in it) in history order."""
     base = data.claims
@@ -392,32 +423,29 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
         # a hash lookup: Series.isin of Arrow strings converts its values one by one (15 ms for
         # a one-claim request against a history of 1,300 claims)
         known = pd.Index(base["claim_id"]).unique().get_indexer(claims["claim_id"]) >= 0
-        extra = claims.loc[~known]
-        if len(extra):
+        if known.all():
+            universe = base
+        else:
             # claims the data does not hold (an online request): checked against the contract
-            extra = validate_frame(extra, "claims")
+            extra = validate_frame(claims.iloc[np.flatnonzero(~known)], "claims")
             cols = base.columns.intersection(extra.columns)
             universe = pd.concat([base, extra[cols]], ignore_index=True)
-        else:
-            universe = base
         target_ids = claims["claim_id"]
-    c = universe.sort_values(["submitted_at", "claim_id"], kind="mergesort").reset_index(drop=True)
+    c = universe.take(history_order(universe)).reset_index(drop=True)
     out = Columns(c.index)
     out["claim_id"] = c["claim_id"].astype("str")
     out["person_id"] = c["person_id"].astype("str")
-    out["provider_id"] = c["provider_id"].astype("str").where(c["provider_id"].notna())
-    out["employer_id"] = c["employer_id"].astype("str").where(c["employer_id"].notna())
+    out["provider_id"] = _str_or_nan(c["provider_id"])
+    out["employer_id"] = _str_or_nan(c["employer_id"])
     out["person"] = codes(out["person_id"])
     out["provider"] = codes(out["provider_id"])
     out["employer"] = codes(out["employer_id"])
     if "doctor_id" in c.columns:
-        out["doctor"] = codes(c["doctor_id"].astype("str").where(c["doctor_id"].notna()))
+        out["doctor"] = codes(_str_or_nan(c["doctor_id"]))
     else:
         out["doctor"] = np.full(len(c), -1, dtype="int64")
-    bt = pd.Categorical(c["benefit_type"].astype("str"), categories=list(BENEFIT_TYPES))
-    out["bt"] = np.asarray(bt.codes, dtype="int64")
-    ch = pd.Categorical(c["channel"].astype("str"), categories=list(CHANNELS))
-    out["channel_code"] = np.asarray(ch.codes, dtype="float64")
+    out["bt"] = _category_codes(c["benefit_type"], _BENEFIT_TYPES)
+    out["channel_code"] = _category_codes(c["channel"], _CHANNELS).astype("float64")
     out["region"] = c["region_code"].astype("str")
     out["region_code"] = codes(out["region"])
     out["province"] = out["region"].str.slice(0, 2).astype("int64")
@@ -433,9 +461,14 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
     out["amount"] = c["amount_claimed"].astype("float64").to_numpy()
     out["rank"] = np.arange(len(c), dtype="int64")
     frame = out.frame()
-    pos_of = pd.Series(frame.index.to_numpy(), index=frame["claim_id"].to_numpy())
-    pos_of = pos_of[~pos_of.index.duplicated(keep="first")]
-    targets = pos_of.reindex(target_ids.astype("str").to_numpy()).to_numpy()
+    ids = pd.Index(out["claim_id"].to_numpy(dtype=object), dtype=object)
+    wanted = pd.Index(target_ids.astype("str").to_numpy(dtype=object), dtype=object)
+    if ids.is_unique:
+        targets = ids.get_indexer(wanted)
+    else:  # the first row of each id, as a reindex on the deduplicated positions
+        pos_of = pd.Series(frame.index.to_numpy(), index=frame["claim_id"].to_numpy())
+        pos_of = pos_of[~pos_of.index.duplicated(keep="first")]
+        targets = pos_of.reindex(wanted.to_numpy()).to_numpy()
     return Context(data=data, claims=frame, targets=np.asarray(targets, dtype="int64"))
 
 
