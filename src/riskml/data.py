@@ -26,6 +26,8 @@ from riskml.errors import DataContractError
 from riskml.io import atomic_path
 
 _MIDNIGHT_NS = np.int64(86_400 * 10**9)
+#: The loader's string dtype (pandas' ``str``).
+_STR = pd.Series([], dtype="str").dtype
 
 
 @dataclass
@@ -210,42 +212,51 @@ def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.D
 
 
 def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
+    """Nulls, allowed set, pattern and numeric range of one column.
+
+    Each check is one vectorised step on NumPy or Arrow (no filtered copy of the column when it
+    has no nulls): the frames of an online request are a few rows, where every pandas call costs
+    tens of microseconds whatever the size (this took about 3 ms of a one-claim request).
+    """
     ser = df[col.name]
-    null = ser.isna()
-    if not col.nullable and null.any():
+    null = ser.isna().to_numpy()
+    has_null = bool(null.any())
+    if not col.nullable and has_null:
         raise DataContractError(
             spec.name,
             col.name,
             "null in a column that may not be null",
             _example(df, null, spec, col.name),
         )
-    present = ser[~null]
+    present = ser[~null] if has_null else ser
+    rows = df.loc[~null] if has_null else df
     if col.allowed is not None:
-        bad = ~present.isin(col.allowed)
+        if present.dtype == _STR:  # an Arrow hash lookup, as Series.isin answers for strings
+            bad = ~isin(present, pd.Series(list(col.allowed), dtype="str"))
+        else:
+            bad = ~present.isin(col.allowed).to_numpy()
         if bad.any():
             raise DataContractError(
                 spec.name,
                 col.name,
                 f"value outside the allowed set {sorted(col.allowed)}",
-                _example(df.loc[~null], bad, spec, col.name),
+                _example(rows, bad, spec, col.name),
             )
     if col.pattern is not None:
-        bad = ~present.astype(str).str.fullmatch(col.pattern)
+        bad = ~present.astype(str).str.fullmatch(col.pattern).to_numpy(dtype=bool)
         if bad.any():
             raise DataContractError(
                 spec.name,
                 col.name,
                 f"value does not match {col.pattern}",
-                _example(df.loc[~null], bad, spec, col.name),
+                _example(rows, bad, spec, col.name),
             )
     if col.kind in ("float", "int"):
-        num = present.astype("float64")
-        if col.kind == "float" and not np.isfinite(num).all():
+        num = present.to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(num)
+        if col.kind == "float" and not finite.all():
             raise DataContractError(
-                spec.name,
-                col.name,
-                "value is not finite",
-                _example(df.loc[~null], ~np.isfinite(num), spec, col.name),
+                spec.name, col.name, "value is not finite", _example(rows, ~finite, spec, col.name)
             )
         if col.min_value is not None:
             bad = num <= col.min_value if col.exclusive_min else num < col.min_value
@@ -255,7 +266,7 @@ def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
                     spec.name,
                     col.name,
                     f"value must be {op} {col.min_value}",
-                    _example(df.loc[~null], bad, spec, col.name),
+                    _example(rows, bad, spec, col.name),
                 )
         if col.max_value is not None:
             bad = num > col.max_value
@@ -264,12 +275,14 @@ def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
                     spec.name,
                     col.name,
                     f"value must be <= {col.max_value}",
-                    _example(df.loc[~null], bad, spec, col.name),
+                    _example(rows, bad, spec, col.name),
                 )
 
 
 def check_key(df: pd.DataFrame, spec: TableSpec) -> None:
     """Refuse two rows of ``df`` with the same key of ``spec`` (the columns of it present)."""
+    if len(df) < 2:  # one row has no duplicate
+        return
     key = [k for k in spec.key if k in df.columns]
     dup = df.duplicated(subset=key, keep=False)
     if dup.any():
