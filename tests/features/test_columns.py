@@ -44,7 +44,7 @@ def test_columns_start_and_update_act_like_a_left_join() -> None:
 
 def test_history_order_and_category_codes_match_pandas() -> None:
     from riskml.contract import CHANNELS
-    from riskml.features.context import _CHANNELS, _category_codes, history_order
+    from riskml.features.context import _CHANNELS, category_codes, history_order
 
     rng = np.random.default_rng(0)
     n = 500
@@ -60,6 +60,6 @@ def test_history_order_and_category_codes_match_pandas() -> None:
     np.testing.assert_array_equal(history_order(claims), expected.to_numpy())
     for values in (claims["channel"], claims["channel"].astype("str")):
         np.testing.assert_array_equal(
-            _category_codes(values, _CHANNELS),
+            category_codes(values, _CHANNELS),
             pd.Categorical(values.astype("str"), categories=list(CHANNELS)).codes,
         )

@@ -375,6 +375,21 @@ class Context:
             self._items = index_items(self.data.claim_items, self.claims["claim_id"])
         return self._items
 
+    def target_items(self) -> pd.DataFrame:
+        """:meth:`items_of` the targets, selected once per context (families never modify
+        it)."""
+        if "items:targets" not in self._slices:
+            self._slices["items:targets"] = (self.targets, self.items_of(self.targets))
+        return self._slices["items:targets"][1]
+
+    def target_item_codes(self) -> pd.DataFrame:
+        """The distinct (``pos``, ``item_code``) pairs of :meth:`target_items`, once per
+        context."""
+        if "item_codes:targets" not in self._slices:
+            codes = self.target_items()[["pos", "item_code"]].drop_duplicates()
+            self._slices["item_codes:targets"] = (self.targets, codes)
+        return self._slices["item_codes:targets"][1]
+
     def items_of(self, rows: np.ndarray) -> pd.DataFrame:
         """Line items of the claims at positions ``rows``."""
         mask = np.zeros(self.n, dtype=bool)
@@ -399,7 +414,7 @@ class Context:
         return np.isin(col, wanted)
 
 
-def _category_codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
+def category_codes(values: pd.Series, categories: pd.Index) -> np.ndarray:
     """Position of each value in ``categories`` (-1 for missing or unknown): the codes of
     ``pd.Categorical(values.astype("str"), categories=...)``, by one hash lookup."""
     probe = pd.Index(_str_or_nan(values).to_numpy(dtype=object), dtype=object)
@@ -449,8 +464,8 @@ def build_context(data: ClaimsData, claims: pd.DataFrame | None) -> Context:
         out["doctor"] = codes(_str_or_nan(c["doctor_id"]))
     else:
         out["doctor"] = np.full(len(c), -1, dtype="int64")
-    out["bt"] = _category_codes(c["benefit_type"], _BENEFIT_TYPES)
-    out["channel_code"] = _category_codes(c["channel"], _CHANNELS).astype("float64")
+    out["bt"] = category_codes(c["benefit_type"], _BENEFIT_TYPES)
+    out["channel_code"] = category_codes(c["channel"], _CHANNELS).astype("float64")
     out["region"] = c["region_code"].astype("str")
     out["region_code"] = codes(out["region"])
     out["province"] = out["region"].str.slice(0, 2).astype("int64")
@@ -484,6 +499,7 @@ __all__ = [
     "Context",
     "Groups",
     "build_context",
+    "category_codes",
     "codes",
     "combine",
     "day_numbers",
