@@ -40,3 +40,29 @@ def test_columns_start_and_update_act_like_a_left_join() -> None:
     cols.update(extra)
     assert "z" in cols and "q" not in cols
     pd.testing.assert_frame_equal(cols.frame(), expected, check_exact=True)
+
+
+def test_history_order_and_category_codes_match_pandas() -> None:
+    from riskml.contract import CHANNELS
+    from riskml.features.context import _CHANNELS, category_codes, history_order
+
+    rng = np.random.default_rng(0)
+    n = 500
+    claims = pd.DataFrame(
+        {
+            "submitted_at": pd.to_datetime("2025-01-01")
+            + pd.to_timedelta(rng.integers(0, 20, n), unit="s"),  # many ties
+            "claim_id": pd.Series([f"C{rng.integers(0, 300):04d}" for _ in range(n)], dtype="str"),
+            "channel": rng.choice(np.array([*CHANNELS, "fax", None], dtype=object), n),
+        }
+    )
+    expected = claims.sort_values(["submitted_at", "claim_id"], kind="mergesort").index
+    np.testing.assert_array_equal(history_order(claims), expected.to_numpy())
+    known = claims["channel"].isin(CHANNELS).to_numpy()
+    for values in (claims["channel"], claims["channel"].astype("str")):
+        got = category_codes(values, _CHANNELS)
+        expected_codes = pd.Categorical(
+            values[known].astype("str"), categories=list(CHANNELS)
+        ).codes
+        np.testing.assert_array_equal(got[known], expected_codes)
+        assert (got[~known] == -1).all()  # missing or unknown ("fax"), as Categorical gave

@@ -91,3 +91,16 @@ def test_key_index_rejects_duplicate_keys() -> None:
     people = pd.DataFrame({"person_id": ["p1", "p1"]})
     with pytest.raises(DataContractError, match=r"persons\.person_id"):
         key_index(people, "person_id", "persons")
+
+
+@pytest.mark.parametrize("n_probe", [1, 7, norms.SMALL_PROBE + 1])
+def test_lookup_binary_search_matches_merges_for_string_and_mixed_keys(n_probe: int) -> None:
+    """The binary-search path (small probes) and the hash path answer alike, also for Arrow
+    string probes and for object probes holding a non-string (which fall back to the index)."""
+    fit = peer_frame(2_000, 4)
+    table = median_table(fit, ["bt", "dx3"], "amount", 5)
+    probe = peer_frame(n_probe, 5)
+    for dx in (probe["dx3"].astype("str"), probe["dx3"].where(probe.index % 3 > 0, 7)):
+        frame = probe.assign(dx3=dx)
+        levels = [(["bt", "dx3"], table.copy())]
+        np.testing.assert_array_equal(lookup_backoff(frame, levels), merge_backoff(frame, levels))

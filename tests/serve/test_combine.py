@@ -4,6 +4,8 @@ that validation could change nothing."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+from serve.routes import claims as claims_route
 from serve.routes.claims import _combine
 
 from riskml.data import validate_frame
@@ -31,3 +33,37 @@ def test_combine_validates_when_layouts_differ() -> None:
     expected = validate_frame(pd.concat([history, new], ignore_index=True), "claims")
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert got["amount_claimed"].dtype == "float64"
+
+
+def _no_validation(*_: object) -> pd.DataFrame:
+    raise AssertionError("validated again")
+
+
+def test_combine_pads_an_optional_column_only_one_side_has(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No second validation (about 10 ms on a one-claim request), and the same frame as one."""
+    world = tiny_world()
+    for table, frame, optional in (
+        ("claims", world.claims, "doctor_id"),
+        ("claim_items", world.claim_items, "trace_code"),
+    ):
+        filled = [f"X{i}" if i % 2 else None for i in range(len(frame))]
+        frame = validate_frame(frame.assign(**{optional: filled}), table)
+        last = frame["claim_id"].iloc[-1]
+        history = frame.loc[frame["claim_id"] != last].reset_index(drop=True)
+        new = frame.loc[frame["claim_id"] == last].reset_index(drop=True)
+        for h, n in (
+            (history, new.drop(columns=[optional])),
+            (history.drop(columns=[optional]), new),
+        ):
+            with monkeypatch.context() as mp:
+                mp.setattr(claims_route, "validate_frame", _no_validation)
+                got = _combine(h, n, table)
+            expected = validate_frame(pd.concat([h, n], ignore_index=True), table)
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+            assert list(got.dtypes) == list(expected.dtypes)
+            padded = (
+                got[optional].iloc[len(h) :] if optional not in n else got[optional].iloc[: len(h)]
+            )
+            assert padded.isna().all()

@@ -138,14 +138,18 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             frames[family] = self._prepare(family, ctx)
             timings[family] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        columns: dict[str, np.ndarray] = {}
-        for name in self.feature_names_:
+        matrix = np.empty((len(ctx.targets), len(self.feature_names_)), dtype="float64")
+        for j, name in enumerate(self.feature_names_):
             spec = FEATURES[name]
-            values = np.array(spec.fn(frames[spec.family]), dtype="float64", copy=True)
-            values[~np.isfinite(values)] = np.nan
-            columns[name] = values
+            matrix[:, j] = np.asarray(spec.fn(frames[spec.family]), dtype="float64")
+        matrix[~np.isfinite(matrix)] = np.nan
         ids = ctx.claims["claim_id"].to_numpy()[ctx.targets]
-        out = pd.DataFrame(columns, index=pd.Index(ids, name="claim_id", dtype="str"))
+        # one float block at once (a dict of 81 columns costs about 1 ms more per call)
+        out = pd.DataFrame(
+            matrix,
+            index=pd.Index(ids, name="claim_id", dtype="str"),
+            columns=pd.Index(self.feature_names_, dtype="str"),
+        )
         timings["assemble"] = time.perf_counter() - t0
         return out, timings
 

@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS
+from riskml.data import isin
 from riskml.features.context import (
     Columns,
     Context,
@@ -42,7 +43,7 @@ def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
     """Per claim at ``rows`` (in that order): line count, amounts by category and duplicate lines
     (same item, quantity and price billed again on the same claim)."""
     unique_rows, back = np.unique(rows, return_inverse=True)  # a claim may be asked twice
-    it = ctx.items_of(unique_rows)
+    it = ctx.target_items() if rows is ctx.targets else ctx.items_of(unique_rows)
     local = np.full(ctx.n, -1, dtype="int64")
     local[unique_rows] = np.arange(len(unique_rows))
     r = local[it["pos"].to_numpy()]
@@ -70,9 +71,17 @@ def item_aggregates(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
     )
 
 
-def claim_base(ctx: Context, rows: np.ndarray, with_items: bool = True) -> pd.DataFrame:
-    """The claim's own quantities (amount, stay, items, provider tier) for ``rows``."""
-    c = ctx.target_claims() if rows is ctx.targets else ctx.claims.iloc[rows].reset_index(drop=True)
+def claim_base(
+    ctx: Context, rows: np.ndarray, with_items: bool = True, claims: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The claim's own quantities (amount, stay, items, provider tier) for ``rows``; ``claims``
+    is ``ctx.claims`` at ``rows`` when the caller has that slice already."""
+    if claims is not None:
+        c = claims
+    elif rows is ctx.targets:
+        c = ctx.target_claims()
+    else:
+        c = ctx.claims.iloc[rows].reset_index(drop=True)
     prov = ctx.data.providers
     at = join_positions(ctx.key_index("providers", "provider_id"), c["provider_id"])
     base = Columns(pd.RangeIndex(len(c)))  # one DataFrame built at the end (see Columns)
@@ -146,10 +155,12 @@ def item_typicality(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.n
     NaN when the claim has no items or its diagnosis has no fitted item profile.
     """
     n = len(ctx.targets)
-    it = ctx.items_of(ctx.targets)[["pos", "item_code"]].drop_duplicates()
+    it = ctx.target_item_codes()
     it = it.assign(dx3=ctx.claims["dx3"].to_numpy(dtype=object)[it["pos"].to_numpy()])
-    known_dx = table.loc[table["item_code"] == "", "dx3"]
-    it = it.loc[it["dx3"].isin(known_dx)]
+    known_dx = fitted_cache(
+        table, "profiled_dx", lambda: table.loc[table["item_code"] == "", "dx3"].astype("str")
+    )
+    it = it.loc[isin(it["dx3"], known_dx)]  # no NaN in the fitted table: Series.isin's answer
     if it.empty:
         return np.full(n, np.nan), np.full(n, np.nan)
     shares = lookup_exact(it, ["dx3", "item_code"], table, "share")
@@ -200,7 +211,7 @@ def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarra
     if fitted is None:
         return none
     dx_index, item_index, profile = fitted
-    it = ctx.items_of(ctx.targets)[["pos", "item_code"]].drop_duplicates()
+    it = ctx.target_item_codes()
     if it.empty:
         return none
     upos, r = np.unique(it["pos"].to_numpy(), return_inverse=True)

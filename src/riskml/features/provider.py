@@ -18,10 +18,12 @@ from riskml.features.context import (
     Columns,
     Context,
     Groups,
+    category_codes,
     combine,
     day_numbers,
     join_positions,
     key_index,
+    rows_at,
     take,
     unmatched_nan,
 )
@@ -32,28 +34,34 @@ from riskml.features.registry import feature
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 
 
+_PROVIDER_TYPES = pd.Index(list(PROVIDER_TYPES), dtype=object)
+
+
 def _static(ctx: Context, provider_ids: pd.Series) -> pd.DataFrame:
     """The providers' own columns for each of ``provider_ids`` (NaN for unknown ids), derived
-    for the joined rows only."""
+    for the joined rows only (column by column: a row take of the whole table costs more)."""
     prov = ctx.data.providers
     at = join_positions(ctx.key_index("providers", "provider_id"), provider_ids)
-    sel = prov.iloc[np.maximum(at, 0)] if len(prov) else prov
+
+    def joined(column: str) -> pd.Series:
+        return rows_at(prov[column], at)
+
     beds = (
-        sel["beds"].astype("float64").to_numpy()
-        if "beds" in sel.columns
-        else np.full(len(sel), np.nan)
+        joined("beds").astype("float64").to_numpy()
+        if "beds" in prov.columns
+        else np.full(len(at) if len(prov) else 0, np.nan)
     )
-    ptype = pd.Categorical(sel["provider_type"].astype("str"), categories=list(PROVIDER_TYPES))
+    ptype = category_codes(joined("provider_type"), _PROVIDER_TYPES)
     return pd.DataFrame(
         {
             "provider_id": provider_ids.to_numpy(dtype=object),
-            "ptype": unmatched_nan(ptype.codes.astype("float64"), at),
-            "tier": unmatched_nan(sel["tier"].astype("float64").to_numpy(), at),
+            "ptype": unmatched_nan(ptype.astype("float64"), at),
+            "tier": unmatched_nan(joined("tier").astype("float64").to_numpy(), at),
             "private": unmatched_nan(
-                (sel["ownership"].astype("str") == "private").to_numpy(dtype="float64"), at
+                (joined("ownership").astype("str") == "private").to_numpy(dtype="float64"), at
             ),
             "beds": unmatched_nan(beds, at),
-            "designated_day": unmatched_nan(day_numbers(sel["designated_on"]), at),
+            "designated_day": unmatched_nan(day_numbers(joined("designated_on")), at),
         }
     )
 
@@ -176,7 +184,7 @@ def prepare(
     g = Groups(prov, rank, sub_s)
     w["claims_30d"] = at(g.window_count(sub_s, 30 * DAY_S))
     w["claims_48h"] = at(g.window_count(sub_s, 2 * DAY_S))
-    base = claim_base(ctx, rows, with_items=False)
+    base = claim_base(ctx, rows, with_items=False, claims=s)
     ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
     cnt90 = g.window_count(sub_s, 90 * DAY_S)
     valid = np.isfinite(ratio).astype("float64")

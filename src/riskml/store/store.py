@@ -190,30 +190,22 @@ def contract_records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-_DTYPES: dict[str, Any] = {
-    "str": "str",
-    "date": "datetime64[ns]",
-    "timestamp": "datetime64[ns]",
-    "float": "float64",
-    "int": "Int64",
-    "bool": "boolean",
-}
-
-
 def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.DataFrame:
     """A query result of a contract table as a frame with the loader's dtypes.
 
     The rows were validated when they entered the store, so this only converts types (the
-    loader's full checks cost more than the query on the online path).
+    loader's full checks cost more than the query on the online path). The columns become one
+    Arrow table converted to pandas in one call: a Series per column plus the DataFrame
+    constructor cost about 4 ms per query of a one-claim request, this about a third of that.
     """
     names = list(result.keys())
     rows = result.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    out = {
-        name: _typed_column(values, spec.column(name).kind)
+    arrays = [
+        _arrow_column(values, spec.column(name).kind)
         for name, values in zip(names, columns, strict=True)
-    }
-    return pd.DataFrame(out, columns=names)
+    ]
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
 
 
 _ARROW_READ: dict[str, pa.DataType] = {
@@ -222,23 +214,26 @@ _ARROW_READ: dict[str, pa.DataType] = {
     "int": pa.int64(),
     "bool": pa.bool_(),
 }
+#: Arrow types whose pandas form is not Arrow's default: the loader's ``str``, ``Int64`` and
+#: ``boolean`` (floats and ``timestamp[ns]`` convert to float64 and datetime64[ns] as they are).
+_PANDAS_TYPES: dict[pa.DataType, Any] = {
+    pa.string(): pd.StringDtype("pyarrow", na_value=np.nan),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+}
 
 
-def _typed_column(values: Sequence[Any], kind: str) -> pd.Series:
-    """One result column (Python values, dates as ISO text) in the loader's dtype, via Arrow."""
+def _arrow_column(values: Sequence[Any], kind: str) -> pa.Array:
+    """One result column (Python values, dates as ISO text) as an Arrow array of its kind
+    (dates and timestamps as ``timestamp[ns]``)."""
     if kind in ("date", "timestamp"):
-        text = pa.array(values, pa.string())
         try:
-            return pd.Series(text.cast(pa.timestamp("ns")).to_pandas()).astype("datetime64[ns]")
+            return pa.array(values, pa.string()).cast(pa.timestamp("ns"))
         except pa.ArrowInvalid:  # a text form Arrow does not parse: let pandas try
             raw = pd.Series(list(values), dtype=object)
-            return pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
-    arr = pa.array(values, _ARROW_READ[kind])
-    if kind == "str":
-        return pd.Series(arr, dtype="str")  # straight from Arrow, no NumPy round trip
-    if kind == "float":
-        return pd.Series(arr.to_numpy(zero_copy_only=False), dtype="float64")
-    return pd.Series(arr.to_pandas(), dtype=object).astype(_DTYPES[kind])
+            parsed = pd.to_datetime(raw, format="ISO8601").astype("datetime64[ns]")
+            return pa.array(parsed.to_numpy(), pa.timestamp("ns"), from_pandas=True)
+    return pa.array(values, _ARROW_READ[kind])
 
 
 class Store:
@@ -515,35 +510,6 @@ class Store:
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         return out.drop_duplicates(subset=list(key), ignore_index=True)
 
-    def _select_items(
-        self,
-        conn: Connection,
-        claim_conds: Sequence[sa.ColumnElement[bool]],
-        until: dt.datetime,
-    ) -> pd.DataFrame:
-        """Items of the claims matching any of ``claim_conds`` (a join, not an IN of claim ids)."""
-        spec = TABLES["claim_items"]
-        ci = self.tables["claim_items"]
-        c = self.tables["claims"]
-        optional = self._optional_columns_present(conn, "claim_items")
-        cols = [
-            self._read_column(ci, col.name, col.kind)
-            for col in spec.columns
-            if not col.optional or col.name in optional
-        ]
-        frames = []
-        for cond in claim_conds or [sa.false()]:
-            stmt = (
-                sa.select(*cols)
-                .select_from(ci.join(c, ci.c.claim_id == c.c.claim_id))
-                .where(cond, c.c.submitted_at <= until)
-            )
-            frames.append(_frame_from_result(conn.execute(stmt), spec))
-        if len(frames) == 1:  # items joined to their one claim: no item twice
-            return frames[0]
-        out = pd.concat(frames, ignore_index=True)
-        return out.drop_duplicates(subset=list(spec.key), ignore_index=True)
-
     def _small_table(self, conn: Connection, table: str) -> pd.DataFrame:
         """A small reference table (providers, employers), cached for ``SMALL_TABLE_TTL`` s.
 
@@ -610,10 +576,16 @@ class Store:
             excluded = isin(hist["claim_id"], pd.Series(sorted(exclude), dtype="str"))
             if excluded.any():
                 hist = hist.loc[~excluded].reset_index(drop=True)
-            items = self._select_items(conn, claim_conds, until)
-            in_hist = isin(items["claim_id"], hist["claim_id"])
-            if not in_hist.all():
-                items = items.loc[in_hist].reset_index(drop=True)
+            # the items of exactly these claims, by the items' own key index (a join that
+            # repeats the claims' selection cost twice as much as the claims' query itself)
+            hist_ids = hist["claim_id"].astype(str).tolist()
+            items = self._select_many(
+                conn,
+                "claim_items",
+                [ci.c.claim_id.in_(p) for p in _chunks(hist_ids, _IN_CHUNK)],
+                [],
+                ("claim_id", "line_no"),
+            )
             month0 = contribution_reach_start(claims).to_pydatetime()
             contrib_conds = [
                 sa.and_(co.c.month >= month0, co.c.person_id.in_(p))
