@@ -31,9 +31,10 @@ def brute(rows: dict[str, np.ndarray], width: int) -> list[np.ndarray]:
     return out
 
 
+@pytest.mark.parametrize("block", [None, 1, 37])  # pairs built at once, or a few at a time
 @pytest.mark.parametrize("width", [0, 7, 50, 1_000])
 def test_windowed_operations_match_their_definition(
-    rows: dict[str, np.ndarray], width: int
+    rows: dict[str, np.ndarray], width: int, block: int | None
 ) -> None:
     g = Groups(rows["key"], rows["rank"], rows["time"])
     windows = brute(rows, width)
@@ -43,15 +44,15 @@ def test_windowed_operations_match_their_definition(
     expected_max = np.array(
         [np.nanmax(values[w]) if np.isfinite(values[w]).any() else np.nan for w in windows]
     )
-    np.testing.assert_array_equal(g.window_max(values, time, width), expected_max)
+    np.testing.assert_array_equal(g.window_max(values, time, width, block), expected_max)
     expected_min = np.array(
         [np.nanmin(values[w]) if np.isfinite(values[w]).any() else np.nan for w in windows]
     )
-    np.testing.assert_array_equal(g.window_min(values, time, width), expected_min)
+    np.testing.assert_array_equal(g.window_min(values, time, width, block), expected_min)
 
     distinct = np.array([len(set(codes[w][codes[w] >= 0])) for w in windows], dtype="float64")
     distinct[~valid] = np.nan
-    np.testing.assert_array_equal(g.window_distinct(codes, time, width), distinct)
+    np.testing.assert_array_equal(g.window_distinct(codes, time, width, block=block), distinct)
     with_self = np.array(
         [
             len(set(codes[np.append(w, i)][codes[np.append(w, i)] >= 0]))
@@ -61,7 +62,7 @@ def test_windowed_operations_match_their_definition(
     )
     with_self[~valid] = np.nan
     np.testing.assert_array_equal(
-        g.window_distinct(codes, time, width, include_self=True), with_self
+        g.window_distinct(codes, time, width, include_self=True, block=block), with_self
     )
 
     latest = np.array([w[-1] if len(w) else -1 for w in windows])

@@ -14,6 +14,8 @@ grouped cumulative sums; there is no Python loop over claims.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +28,8 @@ from riskml.features.norms import fitted_cache
 
 DAY_S = 86_400
 _SHIFT = np.int64(1) << np.int64(32)
+#: Window pairs materialised at once by :meth:`Groups.window_pairs` (bounds their memory).
+PAIR_BLOCK = 1 << 21
 #: Group sums are exact integer sums of values rounded to this (2**-16): amounts of money keep
 #: their cents, and a yuan total up to about 1.4e14 fits in int64.
 SUM_QUANTUM = 2.0**-16
@@ -297,50 +301,72 @@ class Groups:
         has[has] = t[has] - t[prev[has]] <= width
         return np.where(has, prev, -1)
 
-    def window_pairs(self, time: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    def window_pairs(
+        self, time: np.ndarray, width: int, block: int | None = None
+    ) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """Every (row, earlier row of its group with time >= ``time - width``) pair, as two arrays
-        of row indexes, grouped by the first.
+        of row indexes, in blocks of whole rows (``slice``) of about ``block`` (:data:`PAIR_BLOCK`)
+        pairs.
 
         The cost is the sum of the window counts: fine for per-person windows (tens of claims),
-        not for a provider's year.
+        not for a provider's year; the blocks bound the memory of a pass over a large data set.
         """
+        block = block or PAIR_BLOCK
         j = self.window_start(time, width)
         counts = np.where(self.valid, np.maximum(self.pos - j, 0), 0)
-        row = np.repeat(np.arange(self.n, dtype="int64"), counts)
-        first = np.cumsum(counts) - counts
-        offset = np.arange(len(row), dtype="int64") - np.repeat(first, counts)
-        return row, self.order[np.repeat(j, counts) + offset]
+        ends = np.cumsum(counts)
+        total = int(ends[-1]) if self.n else 0
+        cuts = np.searchsorted(ends, np.arange(block, total, block), side="left") + 1
+        edges = np.unique(np.concatenate([[0], np.minimum(cuts, self.n), [self.n]]))
+        for a, b in itertools.pairwise(edges.tolist()):
+            c = counts[a:b]
+            row = np.repeat(np.arange(a, b, dtype="int64"), c)
+            first = np.cumsum(c) - c
+            offset = np.arange(len(row), dtype="int64") - np.repeat(first, c)
+            yield slice(a, b), row, self.order[np.repeat(j[a:b], c) + offset]
 
-    def window_max(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+    def window_max(
+        self, values: np.ndarray, time: np.ndarray, width: int, block: int | None = None
+    ) -> np.ndarray:
         """Maximum of ``values`` over the earlier rows of the group with time >= ``time - width``
         (NaN when none or all NaN)."""
-        row, other = self.window_pairs(time, width)
         out = np.full(self.n, np.nan)
-        v = np.asarray(values, dtype="float64")[other]
-        keep = ~np.isnan(v)
-        np.fmax.at(out, row[keep], v[keep])
+        v_all = np.asarray(values, dtype="float64")
+        for _, row, other in self.window_pairs(time, width, block):
+            v = v_all[other]
+            keep = ~np.isnan(v)
+            np.fmax.at(out, row[keep], v[keep])
         return out
 
-    def window_min(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+    def window_min(
+        self, values: np.ndarray, time: np.ndarray, width: int, block: int | None = None
+    ) -> np.ndarray:
         """Minimum of ``values`` over the earlier rows of the group with time >= ``time - width``
         (NaN when none or all NaN)."""
-        return -self.window_max(-np.asarray(values, dtype="float64"), time, width)
+        return -self.window_max(-np.asarray(values, dtype="float64"), time, width, block)
 
     def window_distinct(
-        self, codes: np.ndarray, time: np.ndarray, width: int, include_self: bool = False
+        self,
+        codes: np.ndarray,
+        time: np.ndarray,
+        width: int,
+        include_self: bool = False,
+        block: int | None = None,
     ) -> np.ndarray:
         """Distinct non-negative ``codes`` among the earlier rows of the group with time >=
         ``time - width`` (and the row itself with ``include_self``); NaN for rows in no group."""
-        row, other = self.window_pairs(time, width)
         c = np.asarray(codes, dtype="int64")
-        if include_self:
-            row = np.concatenate([row, np.flatnonzero(self.valid)])
-            other = np.concatenate([other, np.flatnonzero(self.valid)])
-        code = c[other]
-        keep = code >= 0
         radix = np.int64(c.max(initial=0)) + 1
-        pairs = np.unique(row[keep] * radix + code[keep])
-        out = np.bincount(pairs // radix, minlength=self.n).astype("float64")
+        out = np.zeros(self.n, dtype="float64")
+        for rows, row, other in self.window_pairs(time, width, block):
+            if include_self:
+                own = np.arange(rows.start, rows.stop, dtype="int64")[self.valid[rows]]
+                row = np.concatenate([row, own])
+                other = np.concatenate([other, own])
+            code = c[other]
+            keep = code >= 0
+            pairs = np.unique(row[keep] * radix + code[keep])
+            out += np.bincount(pairs // radix, minlength=self.n)
         out[~self.valid] = np.nan
         return out
 
