@@ -138,7 +138,9 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             frames[family] = self._prepare(family, ctx)
             timings[family] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        matrix = np.empty((len(ctx.targets), len(self.feature_names_)), dtype="float64")
+        # column-major: each feature fills contiguous memory, and the frame takes the block as
+        # it is (a row-major matrix cost a second copy of it, 0.6 GB at 1M claims)
+        matrix = np.empty((len(ctx.targets), len(self.feature_names_)), dtype="float64", order="F")
         for j, name in enumerate(self.feature_names_):
             spec = FEATURES[name]
             matrix[:, j] = np.asarray(spec.fn(frames[spec.family]), dtype="float64")
@@ -149,6 +151,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             matrix,
             index=pd.Index(ids, name="claim_id", dtype="str"),
             columns=pd.Index(self.feature_names_, dtype="str"),
+            copy=False,  # the matrix is ours: pandas would copy an ndarray by default
         )
         timings["assemble"] = time.perf_counter() - t0
         return out, timings
