@@ -215,12 +215,6 @@ class Groups:
             self.time_sorted = t[order]
             self._composite = ks * _SHIFT + self.time_sorted
 
-    def prior_count(self) -> np.ndarray:
-        """Number of earlier rows in the row's group."""
-        out = (self.pos - self.start).astype("float64")
-        out[~self.valid] = np.nan
-        return out
-
     def previous(self) -> np.ndarray:
         """Row index of the latest earlier row of the group, or -1."""
         prev_sorted = self.pos - 1
@@ -261,12 +255,6 @@ class Groups:
         excl[: self.n] = inclusive - q
         return excl
 
-    def prior_sum(self, values: np.ndarray) -> np.ndarray:
-        """Sum of ``values`` over all earlier rows of the group (to :data:`SUM_QUANTUM`)."""
-        out = self._exclusive_prefix(values)[self.pos] * SUM_QUANTUM
-        out[~self.valid] = np.nan
-        return out
-
     def window_sum(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
         """Sum of ``values`` over earlier rows of the group with time >= ``time - width`` (to
         :data:`SUM_QUANTUM`)."""
@@ -284,14 +272,6 @@ class Groups:
         has = (self.pos > self.start) & self.valid
         out[has] = run[self.pos[has] - 1]
         return out
-
-    def prior_min(self, values: np.ndarray) -> np.ndarray:
-        """Minimum of ``values`` over earlier rows of the group (NaN when none or all NaN)."""
-        return -self.prior_max(-np.asarray(values, dtype="float64"))
-
-    def first_in_group(self) -> np.ndarray:
-        """True for the earliest row of each group."""
-        return (self.pos == self.start) & self.valid
 
     def window_previous(self, time: np.ndarray, width: int) -> np.ndarray:
         """Row index of the latest earlier row of the group with time >= ``time - width``, or -1."""
