@@ -118,8 +118,9 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         """Earlier claims of the past year with the same ``key`` (person first)."""
         return Groups(combine(*key), rank, sub_s).window_count(sub_s, L)
 
+    prior_all = g.window_count(sub_s, L)  # the lookback is the year of the 365-day features
     w["prior_30d"] = g.window_count(sub_s, 30 * DAY_S)[t]
-    w["prior_365d"] = g.window_count(sub_s, 365 * DAY_S)[t]
+    w["prior_365d"] = prior_all[t]
     w["prior_amount_365d"] = g.window_sum(s["amount"].to_numpy(), sub_s, 365 * DAY_S)[t]
     w["last_24h"] = g.window_count(sub_s, DAY_S)[t]
     prev = g.window_previous(sub_s, L)
@@ -131,10 +132,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["days_since_medical"] = np.where(since_medical <= LOOKBACK_DAYS, since_medical, np.nan)[t]
     w["distinct_providers"] = g.window_distinct(provider, sub_s, L)[t]
     in_province = earlier(person, s["province"].to_numpy())
-    prior_all = g.window_count(sub_s, L)
     w["province_share"] = np.where(prior_all > 0, in_province / np.maximum(prior_all, 1), np.nan)[t]
-    same_provider = Groups(combine(person, provider), rank, sub_s)
-    w["same_provider_365d"] = same_provider.window_count(sub_s, 365 * DAY_S)[t]
+    w["same_provider_365d"] = earlier(person, provider)[t]
 
     # readmissions: latest earlier discharge (same provider and diagnosis / same diagnosis)
     dx = s["dx3_code"].to_numpy()
