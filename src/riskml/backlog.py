@@ -38,7 +38,7 @@ from riskml.data import (
     validate_frame,
 )
 from riskml.errors import DataContractError
-from riskml.features.history import REACH_DAYS, contribution_reach_start, history_for
+from riskml.features.history import contribution_reach_start, history_for, reach_before
 
 #: Rows per record batch read from a table.
 BATCH_ROWS = 262_144
@@ -204,12 +204,12 @@ class DataDirReader:
         """The claims of one chunk and the history their features read.
 
         One scan of the claims reads the chunk and its history together: every claim up to the
-        chunk's end submitted at most :data:`REACH_DAYS` before the chunk's lower bound (a little
-        more than the exact reach, which :func:`history_for` then cuts).
+        chunk's end within the reach (:func:`reach_before`) of the chunk's lower bound, a little
+        more than the exact reach, which :func:`history_for` then cuts.
         """
         after = bounds.after[0] if bounds.after is not None else None
         lows = [b for b in (after, bounds.since) if b is not None]
-        lower = max(lows) - pd.Timedelta(days=REACH_DAYS) if lows else None
+        lower = reach_before(max(lows)) if lows else None
 
         def upto(f: pd.DataFrame) -> np.ndarray:
             mask = _key_at_or_before(f, bounds.upto)

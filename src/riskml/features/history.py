@@ -51,9 +51,15 @@ def _upto(claims: pd.DataFrame, chunk: pd.DataFrame) -> np.ndarray:
     )
 
 
+def reach_before(earliest: pd.Timestamp) -> pd.Timestamp:
+    """The earliest submission time of a claim that the features of claims submitted from
+    ``earliest`` on may read."""
+    return pd.Timestamp(earliest) - pd.Timedelta(days=REACH_DAYS)
+
+
 def reach_start(claims: pd.DataFrame) -> pd.Timestamp:
     """The earliest submission time of a claim that the features of ``claims`` may read."""
-    return pd.Timestamp(claims["submitted_at"].min()) - pd.Timedelta(days=REACH_DAYS)
+    return reach_before(claims["submitted_at"].min())
 
 
 def contribution_reach_start(claims: pd.DataFrame) -> pd.Timestamp:
