@@ -27,8 +27,8 @@ from riskml.errors import DataContractError
 from riskml.io import atomic_path
 
 _MIDNIGHT_NS = np.int64(86_400 * 10**9)
-#: The loader's string dtype (pandas' ``str``).
-_STR = pd.Series([], dtype="str").dtype
+#: The loader's string dtype (pandas' ``str``): columns already in it need no conversion.
+STR_DTYPE = pd.Series([], dtype="str").dtype
 
 
 @dataclass
@@ -296,7 +296,7 @@ def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec) -> None:
         return _example(df.loc[~null] if has_null else df, bad, spec, col.name)
 
     if col.allowed is not None:
-        if present.dtype == _STR:  # an Arrow hash lookup, as Series.isin answers for strings
+        if present.dtype == STR_DTYPE:  # an Arrow hash lookup, as Series.isin answers for strings
             bad = ~isin(present, _allowed_values(col.allowed))
         else:
             bad = ~present.isin(col.allowed).to_numpy()

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, CHANNELS, PROVIDER_TYPES
-from riskml.data import ClaimsData, validate_frame
+from riskml.data import STR_DTYPE, ClaimsData, validate_frame
 from riskml.errors import DataContractError
 from riskml.features.norms import fitted_cache
 
@@ -351,14 +351,10 @@ class Groups:
         return out
 
 
-#: The loader's string dtype (pandas' ``str``): columns already in it need no conversion.
-_STR = pd.Series([], dtype="str").dtype
-
-
 def _str_or_nan(values: pd.Series) -> pd.Series:
     """``values`` as ``str`` with missing values kept missing; a no-op on loader frames (the
     conversion plus ``where`` cost 0.3-1 ms per column on a one-claim request)."""
-    if values.dtype == _STR:
+    if values.dtype == STR_DTYPE:
         return values
     return values.astype("str").where(values.notna())
 
