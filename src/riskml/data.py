@@ -206,7 +206,11 @@ _PLAIN: dict[str, tuple[pa.DataType, ...]] = {
         pa.null(),
     ),
 }
-_PLAIN_PANDAS: dict[pa.DataType, object] = {
+#: Arrow types whose pandas form in the loader is not Arrow's default conversion: ``str``,
+#: ``Int64`` and ``boolean`` (floats and ``timestamp[ns]`` convert as they are). The
+#: ``types_mapper`` of every Arrow-to-pandas conversion into contract dtypes.
+LOADER_PANDAS_TYPES: dict[pa.DataType, object] = {
+    pa.string(): pd.StringDtype("pyarrow", na_value=np.nan),
     pa.large_string(): pd.StringDtype("pyarrow", na_value=np.nan),
     pa.int64(): pd.Int64Dtype(),
     pa.bool_(): pd.BooleanDtype(),
@@ -236,7 +240,7 @@ def _coerce_plain(table: pa.Table, columns: list[ColumnSpec]) -> pd.DataFrame | 
         except pa.ArrowInvalid:
             return None
     names = [c.name for c in columns]
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_PLAIN_PANDAS.get)
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=LOADER_PANDAS_TYPES.get)
 
 
 def validate_frame(data: pd.DataFrame | pa.Table, spec: TableSpec | str) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from riskml.contract import TABLES, TableSpec
-from riskml.data import ClaimsData, isin, validate_frame
+from riskml.data import LOADER_PANDAS_TYPES, ClaimsData, isin, validate_frame
 from riskml.errors import ConfigError
 from riskml.features.history import contribution_reach_start, reach_start
 from riskml.store.schema import KEY_SUFFIX, METADATA
@@ -205,7 +205,7 @@ def _frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.Data
         _arrow_column(values, spec.column(name).kind)
         for name, values in zip(names, columns, strict=True)
     ]
-    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=_PANDAS_TYPES.get)
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=LOADER_PANDAS_TYPES.get)
 
 
 _ARROW_READ: dict[str, pa.DataType] = {
@@ -213,13 +213,6 @@ _ARROW_READ: dict[str, pa.DataType] = {
     "float": pa.float64(),
     "int": pa.int64(),
     "bool": pa.bool_(),
-}
-#: Arrow types whose pandas form is not Arrow's default: the loader's ``str``, ``Int64`` and
-#: ``boolean`` (floats and ``timestamp[ns]`` convert to float64 and datetime64[ns] as they are).
-_PANDAS_TYPES: dict[pa.DataType, Any] = {
-    pa.string(): pd.StringDtype("pyarrow", na_value=np.nan),
-    pa.int64(): pd.Int64Dtype(),
-    pa.bool_(): pd.BooleanDtype(),
 }
 
 
