@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from riskml.scoring import DEFAULT_MODEL_URI
+from riskml.defaults import DEFAULT_MODEL_URI
 
 
 class Settings(BaseSettings):

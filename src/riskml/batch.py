@@ -36,9 +36,10 @@ from rich.progress import (
 
 from riskml.backlog import ChunkBounds, DataDirReader, release_memory
 from riskml.contract import TABLES
+from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.io import atomic_path
-from riskml.scoring import DEFAULT_MODEL_URI, Explain, Scorer, load_scorer
+from riskml.scoring import Explain, Scorer, load_scorer
 
 log = logging.getLogger(__name__)
 

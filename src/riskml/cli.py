@@ -16,6 +16,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
+from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 
 app = typer.Typer(
@@ -126,7 +127,7 @@ def train(
 @_friendly
 def evaluate(
     data: DataDir,
-    model: Annotated[str, typer.Option(help="MLflow model URI")] = "models:/riskml-claims@champion",
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
     capacity: Annotated[
         float, typer.Option(min=0.0001, max=0.5, help="share of claims per month referred")
     ] = 0.01,
@@ -162,7 +163,7 @@ def demo(
 def score(
     data: DataDir,
     out: Annotated[Path, typer.Option(help="Parquet file of scores to write")],
-    model: Annotated[str, typer.Option(help="MLflow model URI")] = "models:/riskml-claims@champion",
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
     explain: Annotated[
         str, typer.Option(help="reasons for: flagged (high and medium bands), all or none")
     ] = "flagged",

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from riskml.defaults import DEFAULT_FEATURE_SET, MODEL_NAME
 from riskml.errors import ConfigError
 
 ImbalanceMethod = Literal["none", "scale_pos_weight", "sqrt_scale_pos_weight", "is_unbalance"]
@@ -186,9 +187,9 @@ class BaselinesConfig(_Strict):
 class TrainConfig(_Strict):
     """Everything a training run depends on besides the data."""
 
-    model_name: str = Field(default="riskml-claims", min_length=1)
+    model_name: str = Field(default=MODEL_NAME, min_length=1)
     experiment: str = Field(default="riskml", min_length=1)
-    feature_set: str = Field(default="claims_v1", min_length=1)
+    feature_set: str = Field(default=DEFAULT_FEATURE_SET, min_length=1)
     split: SplitConfig = Field(default_factory=SplitConfig)
     lightgbm: LightGBMConfig = Field(default_factory=LightGBMConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)

@@ -91,11 +91,12 @@ def _step(title: str) -> None:
 def _train_champion(data_dir: Path) -> None:
     """Train, register and promote a champion (skipped when it was trained on this data)."""
     from riskml.batch import data_fingerprint
-    from riskml.registry import CHAMPION, DEFAULT_MODEL_NAME, client
+    from riskml.defaults import CHAMPION, MODEL_NAME
+    from riskml.registry import client
     from riskml.train import run_train
 
     try:
-        mv = client().get_model_version_by_alias(DEFAULT_MODEL_NAME, CHAMPION)
+        mv = client().get_model_version_by_alias(MODEL_NAME, CHAMPION)
         trained_on = mv.tags.get("data_fingerprint")
     except Exception:  # no registered model or no champion yet
         trained_on = None

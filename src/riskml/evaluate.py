@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskml.contract import TYPOLOGIES
+from riskml.defaults import DEFAULT_MODEL_URI
 
 AGE_BANDS = ((0, 30, "<30"), (30, 45, "30-44"), (45, 60, "45-59"), (60, 75, "60-74"))
 OLDEST_BAND = "75+"
@@ -386,7 +387,7 @@ def fairness_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def run_evaluate(
-    data_dir: Any, model_uri: str = "models:/riskml-claims@champion", capacity: float = 0.01
+    data_dir: Any, model_uri: str = DEFAULT_MODEL_URI, capacity: float = 0.01
 ) -> dict[str, Any]:
     """``riskml evaluate``: the metrics JSON of a model version on the labelled claims of a
     data directory (every label counts; capacity = top share of all claims per month)."""

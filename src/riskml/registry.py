@@ -33,7 +33,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc.model import PythonModel
 
+from riskml.bands import assign_bands
 from riskml.calibration import Calibrator
+from riskml.defaults import CHAMPION, DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 
 if TYPE_CHECKING:
@@ -43,9 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "riskml-claims"
-DEFAULT_MODEL_URI = f"models:/{DEFAULT_MODEL_NAME}@champion"
-CHAMPION = "champion"
 BUNDLE_FORMAT = 1
 BUNDLE_DIR = "bundle"
 
@@ -91,11 +90,7 @@ class ModelBundle:
 
     def band(self, scores: np.ndarray) -> np.ndarray:
         """``high`` / ``medium`` / ``low`` from the cut-offs fixed at training."""
-        return np.where(
-            scores >= self.band_thresholds["high"],
-            "high",
-            np.where(scores >= self.band_thresholds["medium"], "medium", "low"),
-        )
+        return assign_bands(scores, self.band_thresholds)
 
     def _matrix(self, features: np.ndarray | pd.DataFrame) -> np.ndarray:
         if isinstance(features, pd.DataFrame):

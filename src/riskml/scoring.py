@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.explain import Reason, top_reasons, tree_contributions
 
 if TYPE_CHECKING:
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_URI = "models:/riskml-claims@champion"
-BANDS = ("high", "medium", "low")
-FLAGGED_BANDS = ("high", "medium")
 Explain = Literal["flagged", "all", "none"]
 
 

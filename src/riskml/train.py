@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from riskml import baselines
+from riskml.bands import band_thresholds
 from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
 from riskml.data import ClaimsData
@@ -252,17 +253,6 @@ def treeshap_work(booster: lgb.Booster) -> float:
     per_tree = leaves.groupby("tree_index")["node_depth"].agg(["size", "max"])
     splits_deep = (per_tree["max"] - 1).clip(lower=1)  # LightGBM counts the root as depth 1
     return float((per_tree["size"] * splits_deep**2).sum())
-
-
-def band_thresholds(scores: np.ndarray, high_share: float, medium_share: float) -> dict[str, float]:
-    """Calibrated-score cut-offs so that ``high`` holds the top ``high_share`` of the claims and
-    ``medium`` the next ``medium_share`` (computed once, on the calibration window's claims)."""
-    s = np.asarray(scores, dtype=np.float64)
-    if s.size == 0:
-        raise RiskmlError("calibration window: no claims to place the risk bands on")
-    high = float(np.quantile(s, 1 - high_share, method="higher"))
-    medium = float(np.quantile(s, 1 - high_share - medium_share, method="higher"))
-    return {"high": high, "medium": min(medium, high)}
 
 
 @dataclass

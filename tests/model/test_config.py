@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskml.bands import band_thresholds
 from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import SplitConfig, TrainConfig, load_train_config
 from riskml.errors import ConfigError
-from riskml.train import band_thresholds, plan_windows
+from riskml.train import plan_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from riskml.data import ClaimsData
+from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.errors import ConfigError, DataContractError
 from riskml.features import claim, claimant, employer, network, provider
 from riskml.features.context import Context, build_context
@@ -54,7 +55,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        feature_set: str = "claims_v1",
+        feature_set: str = DEFAULT_FEATURE_SET,
         fit_start: object = None,
         fit_end: object = None,
         network_seed: int = 0,

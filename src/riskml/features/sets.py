@@ -6,6 +6,8 @@ A set is frozen once a model has been trained on it; a change of features is a n
 
 from __future__ import annotations
 
+from riskml.defaults import DEFAULT_FEATURE_SET
+
 CLAIMS_V1: tuple[str, ...] = (
     # claim
     "benefit_type_code",
@@ -95,7 +97,7 @@ CLAIMS_V1: tuple[str, ...] = (
     "same_day_copatients",
 )
 
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"claims_v1": CLAIMS_V1}
+FEATURE_SETS: dict[str, tuple[str, ...]] = {DEFAULT_FEATURE_SET: CLAIMS_V1}
 
 # Which features of claims_v1 carry the signals of each typology of CONTRACT.md (DOMAIN.md §1).
 # Documentation for model cards and the per-typology deep dives; the model learns its own use.

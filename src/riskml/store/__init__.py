@@ -1,7 +1,6 @@
 """The service store (SQLite by default, PostgreSQL by ``RISKML_STORE_URL``)."""
 
 from riskml.store.store import (
-    FLAGGED_BANDS,
     Store,
     contract_records,
     default_store_url,
@@ -10,7 +9,6 @@ from riskml.store.store import (
 )
 
 __all__ = [
-    "FLAGGED_BANDS",
     "Store",
     "contract_records",
     "default_store_url",

@@ -24,6 +24,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from riskml.bands import FLAGGED_BANDS
 from riskml.contract import TABLES, TableSpec
 from riskml.data import LOADER_PANDAS_TYPES, ClaimsData, isin, validate_frame
 from riskml.errors import ConfigError
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STORE_FILE = "riskml-store.db"
 #: Bands the triage queue shows (scores advise: these are referrals, not decisions).
-FLAGGED_BANDS: tuple[str, ...] = ("high", "medium")
 #: Ingest order: referenced tables before the tables that refer to them.
 INGEST_ORDER = (
     "persons",
