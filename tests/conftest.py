@@ -20,7 +20,8 @@ import pytest
 
 from riskml.config import TrainConfig
 from riskml.data import ClaimsData, load_data_dir
-from riskml.registry import GateDecision, RegisteredVersion
+from riskml.gate import GateDecision
+from riskml.registry import RegisteredVersion
 from riskml.train import TrainResult
 
 SYNTH_PERSONS = 2_500
@@ -88,8 +89,9 @@ def _trained_once(
     small_config: TrainConfig,
 ) -> Trained:
     """Train, register and promote the session's model (the environment is restored after)."""
-    from riskml.batch import data_fingerprint
-    from riskml.registry import log_and_register, promote_if_better
+    from riskml.fingerprint import data_fingerprint
+    from riskml.gate import promote_if_better
+    from riskml.registry import log_and_register
     from riskml.train import train_model
 
     root = tmp_path_factory.mktemp("mlflow")

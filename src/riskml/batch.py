@@ -12,7 +12,6 @@ streamed into the output file (atomically) and the work folder is removed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,9 +34,9 @@ from rich.progress import (
 )
 
 from riskml.backlog import ChunkBounds, DataDirReader, release_memory
-from riskml.contract import TABLES
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
+from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
 from riskml.scoring import Explain, Scorer, load_scorer
 
@@ -72,22 +71,6 @@ class BatchPlan:
     @property
     def n_chunks(self) -> int:
         return max(1, -(-self.n_claims // self.chunk_size))
-
-
-def data_fingerprint(data_dir: Path) -> str:
-    """SHA-256 over the bytes of every contract table in the directory, in table order."""
-    digest = hashlib.sha256()
-    for name in TABLES:
-        paths = [data_dir / f"{name}.parquet"]
-        if (data_dir / name).is_dir():
-            paths = sorted((data_dir / name).rglob("*.parquet"))
-        for path in paths:
-            if path.is_file():
-                digest.update(f"{name}:{path.name}".encode())
-                with path.open("rb") as fh:
-                    for block in iter(lambda: fh.read(1 << 20), b""):
-                        digest.update(block)
-    return digest.hexdigest()
 
 
 def _chunk_bounds(

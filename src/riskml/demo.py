@@ -90,10 +90,10 @@ def _step(title: str) -> None:
 
 def _train_champion(data_dir: Path) -> None:
     """Train, register and promote a champion (skipped when it was trained on this data)."""
-    from riskml.batch import data_fingerprint
     from riskml.defaults import CHAMPION, MODEL_NAME
+    from riskml.fingerprint import data_fingerprint
+    from riskml.jobs.train import run_train
     from riskml.registry import client
-    from riskml.train import run_train
 
     try:
         mv = client().get_model_version_by_alias(MODEL_NAME, CHAMPION)

@@ -18,7 +18,6 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from riskml.contract import TYPOLOGIES
-from riskml.defaults import DEFAULT_MODEL_URI
 
 AGE_BANDS = ((0, 30, "<30"), (30, 45, "30-44"), (45, 60, "45-59"), (60, 75, "60-74"))
 OLDEST_BAND = "75+"
@@ -384,40 +383,3 @@ def fairness_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     return frame
-
-
-def run_evaluate(
-    data_dir: Any, model_uri: str = DEFAULT_MODEL_URI, capacity: float = 0.01
-) -> dict[str, Any]:
-    """``riskml evaluate``: the metrics JSON of a model version on the labelled claims of a
-    data directory (every label counts; capacity = top share of all claims per month)."""
-    from riskml.data import load_data_dir
-    from riskml.errors import RiskmlError
-    from riskml.registry import load_model_bundle
-    from riskml.train import claim_frame
-
-    data = load_data_dir(data_dir, require_labels=True)
-    bundle = load_model_bundle(model_uri)
-    frame = claim_frame(data, None)
-    if frame["label"].notna().sum() == 0:
-        raise RiskmlError(f"labels: no claim of {data_dir} is labelled; nothing to evaluate")
-    feats = bundle.feature_builder.transform(data).reindex(frame.index)
-    scores = bundle.predict_risk(feats, num_threads=2)
-    out = evaluate_scores(
-        frame["label"].to_numpy(),
-        scores,
-        month=frame["month"].to_numpy(),
-        amount=frame["amount"].to_numpy(),
-        typology=frame["typology"].to_numpy(),
-        attributes=frame[["sex", "age_band", "hukou_type", "region"]].reset_index(drop=True),
-        capacity=capacity,
-    )
-    bands = bundle.band(scores)
-    return {
-        "model_uri": model_uri,
-        "model_name": bundle.model_name,
-        "model_version": bundle.model_version,
-        **out,
-        "band_share_high": float((bands == "high").mean()) if len(bands) else None,
-        "band_share_medium": float((bands == "medium").mean()) if len(bands) else None,
-    }

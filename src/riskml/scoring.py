@@ -19,8 +19,8 @@ from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.explain import Reason, top_reasons, tree_contributions
 
 if TYPE_CHECKING:
+    from riskml.bundle import ModelBundle
     from riskml.data import ClaimsData
-    from riskml.registry import ModelBundle
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,8 @@ class ScoreResult:
 class Scorer:
     """Score claims with one model version; explain the ones people will read.
 
-    ``num_threads`` is LightGBM's per call: 1 on the online path (two threads on a busy 2-core box
-    stall 8-12 ms), more for large batches.
+    ``num_threads`` is LightGBM's per call: 1 on the online path (a second OpenMP thread on a busy
+    machine waits for a core far longer than one small prediction takes), more for large batches.
     """
 
     def __init__(self, bundle: ModelBundle, num_threads: int = 1, top_k: int = 5) -> None:

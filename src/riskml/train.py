@@ -3,7 +3,7 @@
 The steps are plain functions (``plan_windows``, ``claim_frame``, ``select_imbalance``,
 ``select_size``, ``band_thresholds``...) wired by :func:`train_model`, which returns a
 :class:`TrainResult` holding the self-contained model parts and everything measured on the way.
-:func:`run_train` adds the MLflow side (``riskml.registry``): logging, registering, promotion.
+``riskml.jobs.train`` adds the MLflow side (:mod:`riskml.registry`, :mod:`riskml.gate`).
 
 Time: the data's calendar months of ``submitted_at`` are cut, from the end, into test,
 calibration, validation and train windows (``SplitConfig``). The model is taken to be trained at
@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -32,9 +30,7 @@ from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
 from riskml.data import ClaimsData
 from riskml.errors import ConfigError, RiskmlError
 from riskml.evaluate import age_band, auc_pr, evaluate_scores
-
-if TYPE_CHECKING:
-    from riskml.registry import GateDecision, RegisteredVersion
+from riskml.features import FeatureBuilder
 
 log = logging.getLogger(__name__)
 
@@ -335,19 +331,8 @@ def score_window(
     )
 
 
-def feature_set_version(builder: Any, feature_set: str) -> str:
-    """The version string of the builder's feature set, whatever attribute the builder uses."""
-    for attr in ("feature_set_version_", "feature_set_version", "version_", "version"):
-        value = getattr(builder, attr, None)
-        if value is not None and not callable(value):
-            return str(value)
-    return feature_set
-
-
 def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") -> TrainResult:
     """Fit the whole model on one data directory's contents; no MLflow here."""
-    from riskml.features import FeatureBuilder
-
     started = time.perf_counter()
     timings: dict[str, float] = {}
     lc = config.lightgbm
@@ -476,7 +461,7 @@ def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") ->
         feature_builder=builder,
         feature_names=names,
         feature_set=config.feature_set,
-        feature_set_version=feature_set_version(builder, config.feature_set),
+        feature_set_version=config.feature_set,
         booster=booster,
         calibrator=calibrator,
         band_thresholds=bands,
@@ -539,53 +524,3 @@ def _run_baselines(
         out[name] = score_window(test_frame, s, config, probability=False)
         out[name].pop("fairness", None)
     return out, scores
-
-
-def run_train(
-    data_dir: Path,
-    config_path: Path | None = None,
-    experiment: str | None = None,
-    promote: bool = False,
-) -> dict[str, Any]:
-    """``riskml train``: train on a data directory, log to MLflow, register, maybe promote."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-    from riskml.batch import data_fingerprint
-    from riskml.config import load_train_config
-    from riskml.data import load_data_dir
-    from riskml.registry import log_and_register, promote_if_better
-
-    config = load_train_config(config_path)
-    if experiment:
-        config = config.with_overrides({"experiment": experiment})
-    data = load_data_dir(data_dir, require_labels=True)
-    result = train_model(data, config, fingerprint=data_fingerprint(Path(data_dir)))
-    registered: RegisteredVersion = log_and_register(result)
-    summary: dict[str, Any] = {
-        "model": registered.model_name,
-        "version": registered.version,
-        "run_id": registered.run_id,
-        "model_uri": registered.uri,
-        "metrics": _headline(result.metrics),
-        "baselines": {k: _headline(v) for k, v in result.baselines.items()},
-        "imbalance": result.imbalance,
-        "size": result.size.label,
-        "train_total_s": round(result.timings["train_total_s"], 1),
-    }
-    if promote:
-        decision: GateDecision = promote_if_better(registered, data, result)
-        summary["promoted"] = decision.promoted
-        summary["gate"] = decision.reasons
-    return summary
-
-
-def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "auc_pr",
-        "roc_auc",
-        "brier",
-        "ece",
-        "precision_at_capacity",
-        "recall_at_capacity",
-        "amount_recall_at_capacity",
-    )
-    return {k: metrics.get(k) for k in keys if metrics.get(k) is not None}

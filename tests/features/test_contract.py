@@ -10,10 +10,7 @@ apply: the builder's input is a set of related tables, so they are not run.
 from __future__ import annotations
 
 import pickle
-import sys
-import types
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -27,8 +24,11 @@ from sklearn.utils.estimator_checks import (
 )
 
 from riskml.data import ClaimsData, load_data_dir
-from riskml.errors import ConfigError
-from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end, run_features
+from riskml.errors import ConfigError, RiskmlError
+from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end
+from riskml.jobs.features import run_features
+
+from ..conftest import Trained
 
 
 @pytest.mark.parametrize(
@@ -90,31 +90,17 @@ def test_run_features_writes_one_row_per_claim(random_claims: ClaimsData, tmp_pa
 
 
 def test_run_features_with_a_model_uses_its_fitted_builder(
-    random_claims: ClaimsData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained: Trained, synth_dir: Path, tmp_path: Path
 ) -> None:
-    """``--model`` loads the builder through riskml.registry.load_model_bundle (stubbed here)."""
-    random_claims.write(tmp_path / "data")
-    loaded = load_data_dir(tmp_path / "data")
-    fitted = FeatureBuilder(fit_end="2024-04-01").fit(loaded)
-    calls: list[str] = []
-
-    def load_model_bundle(uri: str) -> SimpleNamespace:
-        calls.append(uri)
-        return SimpleNamespace(feature_builder=fitted)
-
-    fake = types.ModuleType("riskml.registry")
-    fake.load_model_bundle = load_model_bundle  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "riskml.registry", fake)
+    """``--model`` loads the registered version's builder: exactly the features scoring sees."""
     out = tmp_path / "f.parquet"
-    run_features(tmp_path / "data", out, "models:/riskml-claims@champion")
-    assert calls == ["models:/riskml-claims@champion"]
-    expected = fitted.transform(loaded).reset_index()
+    run_features(synth_dir, out, trained.registered.uri)
+    expected = trained.result.feature_builder.transform(load_data_dir(synth_dir)).reset_index()
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_dtype=False)
 
-    # a registry without the loader gives a clear error and writes nothing
-    monkeypatch.setitem(sys.modules, "riskml.registry", types.ModuleType("riskml.registry"))
-    with pytest.raises(ConfigError, match="load_model_bundle"):
-        run_features(tmp_path / "data", tmp_path / "g.parquet", "models:/x@champion")
+    # a model the registry does not know gives a clear error and writes nothing
+    with pytest.raises(RiskmlError, match="not found in the registry"):
+        run_features(synth_dir, tmp_path / "g.parquet", "models:/riskml-claims/999")
     assert not (tmp_path / "g.parquet").exists()
 
 

@@ -18,13 +18,9 @@ from typer.testing import CliRunner
 from riskml.cli import app
 from riskml.contract import TYPOLOGIES
 from riskml.data import ClaimsData
-from riskml.registry import (
-    CHAMPION,
-    gate,
-    load_model_bundle,
-    log_and_register,
-    promote_if_better,
-)
+from riskml.defaults import CHAMPION
+from riskml.gate import gate, promote_if_better
+from riskml.registry import load_model_bundle, log_and_register
 from riskml.train import booster_params, raw_score, score_window
 
 from .conftest import Trained

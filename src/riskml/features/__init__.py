@@ -16,10 +16,9 @@ from __future__ import annotations
 
 # the family modules register their features on import
 from riskml.features import claim, claimant, employer, network, provider  # noqa: F401
-from riskml.features.builder import FeatureBuilder
+from riskml.features.builder import FeatureBuilder, default_fit_end
 from riskml.features.history import history_for
 from riskml.features.registry import FAMILIES, FEATURES, FeatureSpec, reason_text
-from riskml.features.run import default_fit_end, run_features
 from riskml.features.sets import FEATURE_SETS, TYPOLOGY_SIGNALS
 
 __all__ = [
@@ -32,5 +31,4 @@ __all__ = [
     "default_fit_end",
     "history_for",
     "reason_text",
-    "run_features",
 ]

@@ -8,6 +8,7 @@ computes, for each requested claim, only what was known at its ``submitted_at``.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -147,7 +148,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
             matrix[:, j] = np.asarray(spec.fn(frames[spec.family]), dtype="float64")
         matrix[~np.isfinite(matrix)] = np.nan
         ids = ctx.claims["claim_id"].to_numpy()[ctx.targets]
-        # one float block at once (a dict of 81 columns costs about 1 ms more per call)
+        # one float block handed over without a copy, not a frame assembled column by column
         out = pd.DataFrame(
             matrix,
             index=pd.Index(ids, name="claim_id", dtype="str"),
@@ -181,3 +182,18 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.requires_fit = True
         return tags
+
+
+DEFAULT_TRAIN_SHARE = 0.6
+
+
+def default_fit_end(data: ClaimsData, share: float = DEFAULT_TRAIN_SHARE) -> pd.Timestamp:
+    """End of the default training window: the first ``share`` of months by ``submitted_at``."""
+    months = pd.to_datetime(data.claims["submitted_at"]).dt.to_period("M").unique()
+    if len(months) == 0:
+        raise ConfigError("claims table is empty: no training window to fit features on")
+    ordered = sorted(months)
+    k = min(max(math.ceil(share * len(ordered)), 1), len(ordered))
+    if k >= len(ordered):
+        return pd.Timestamp(ordered[-1].end_time).floor("D") + pd.Timedelta(days=1)
+    return pd.Timestamp(ordered[k].start_time)

@@ -142,8 +142,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     r2 = Groups(combine(person, dx, inp_key), rank, sub_s).window_max(se_day, sub_s, L)
     w["readmit_same_provider"] = np.where(inpatient, ss_day - r1, np.nan)[t]
     w["readmit_any_provider"] = np.where(inpatient, ss_day - r2, np.nan)[t]
-    w["prior_inpatient_365d"] = earlier(person, inp_key)[t]
-    w["prior_inpatient_365d"] = w["prior_inpatient_365d"].fillna(0.0)
+    w["prior_inpatient_365d"] = np.nan_to_num(earlier(person, inp_key)[t], nan=0.0)
 
     # same-day claims in another province (medical claims)
     med_key = np.where(medical, 0, -1)

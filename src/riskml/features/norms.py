@@ -39,9 +39,9 @@ class _SortedKeys:
     """Distinct key values sorted for :func:`numpy.searchsorted`, with the position of each in
     the :class:`pandas.Index` they came from.
 
-    On the few rows of an online request a binary search in NumPy costs microseconds where
-    ``Index.get_indexer`` costs 30-110 µs per call (its per-call checks and, for Arrow strings,
-    a conversion of the probe), and the lookups of one request make dozens of such calls. Only
+    On the few rows of an online request a binary search in NumPy avoids what
+    ``Index.get_indexer`` does on every call (its checks and, for Arrow strings, a conversion of
+    the probe), and the lookups of one request make dozens of such calls. Only
     for keys that sort unambiguously: NumPy numbers without NaN, or strings (these compare as
     Python objects, so only for probes of at most :data:`SMALL_PROBE` rows).
     """

@@ -186,7 +186,6 @@ def prepare(
     w["claims_48h"] = at(g.window_count(sub_s, 2 * DAY_S))
     base = claim_base(ctx, rows, with_items=False, claims=s)
     ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
-    cnt90 = g.window_count(sub_s, 90 * DAY_S)
     valid = np.isfinite(ratio).astype("float64")
     w["amount_ratio_90d"] = at(
         safe_ratio(
@@ -213,7 +212,6 @@ def prepare(
             g.window_count(sub_s, 30 * DAY_S),
         )
     )
-    del cnt90
 
     # the treating doctor (optional column): volume and templated diagnoses
     doc = ctx.claims["doctor"].to_numpy()
