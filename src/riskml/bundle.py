@@ -50,6 +50,17 @@ class ModelBundle:
     windows: dict[str, str] = field(default_factory=dict)
     alias: str | None = None
     model_card: str = ""
+    windowed_metrics: dict[str, Any] = field(default_factory=dict)
+    refit: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trained_as_of(self) -> pd.Timestamp:
+        """The latest instant whose labels this version may have learned from: its training date
+        when refit, the start of its test window otherwise (what it was trained and calibrated
+        on was decided before that)."""
+        if self.refit and self.windows.get("as_of"):
+            return pd.Timestamp(self.windows["as_of"])
+        return pd.Timestamp(self.windows.get("test_start", "1970-01-01"))
 
     def raw_score(self, features: np.ndarray | pd.DataFrame, num_threads: int = 1) -> np.ndarray:
         """The booster's raw log-odds score (what TreeSHAP contributions add up to)."""
@@ -105,6 +116,8 @@ def write_bundle(result: TrainResult, out: Path, model_card: str) -> None:
         "windows": result.windows.to_dict(),
         "imbalance": result.imbalance,
         "size": result.size.model_dump(),
+        "windowed_metrics": result.windowed_metrics,
+        "refit": result.refit,
     }
     (out / "bundle.json").write_text(json.dumps(jsonable(meta), indent=2, sort_keys=True))
     (out / "model_card.md").write_text(model_card, encoding="utf-8")
@@ -142,6 +155,8 @@ def read_bundle(
         windows=dict(meta.get("windows", {})),
         alias=alias,
         model_card=card.read_text(encoding="utf-8") if card.is_file() else "",
+        windowed_metrics=dict(meta.get("windowed_metrics", {})),
+        refit=dict(meta.get("refit", {})),
     )
 
 

@@ -117,13 +117,23 @@ def train(
     config: Annotated[
         Path | None, typer.Option(help="run config, e.g. pipelines/train.yaml (default: built-in)")
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="train as the administration knew the data on this date: claims submitted "
+            "and labels decided before it (default: everything in the directory)",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate out of time, log to MLflow and register a new version of riskml-claims."""
     import json
 
     from riskml.jobs.train import run_train
 
-    summary = run_train(data, config_path=config, experiment=experiment, promote=promote)
+    summary = run_train(
+        data, config_path=config, experiment=experiment, promote=promote, as_of=as_of
+    )
     typer.echo(json.dumps(summary, indent=2))
 
 

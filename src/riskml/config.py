@@ -34,15 +34,21 @@ class _Strict(BaseModel):
 class SplitConfig(_Strict):
     """Out-of-time windows, in whole calendar months of ``claims.submitted_at``.
 
-    Counted from the end of the data: the last ``test_months`` are the test window, the
-    ``calibration_months`` before them calibrate the score and fix the risk bands, the
-    ``validation_months`` before those drive early stopping and model selection, and the rest
-    after ``warmup_months`` (months that only serve as history for features) is the train
-    window. The model is taken to be trained at the start of the test window: a label counts
-    for train, validation and calibration only if its ``decided_at`` is before that instant
-    (label delay), and for the test window only if it is before the evaluation date
-    (``as_of``, default: the latest ``submitted_at`` or ``decided_at`` in the data).
+    Counted back from the **label horizon**, the last month whose labels have matured by the
+    training date ``as_of`` (``--as-of``, default: the latest ``submitted_at`` or ``decided_at``
+    in the data): a month is mature when its share of claims with a label decided before
+    ``as_of`` is at least ``label_maturity`` times the median share of the months that have
+    labels. Later months are history: their features are computed and they are scored, but their
+    claims are never taken as "not fraud". Back from the horizon, the last ``test_months`` are
+    the test window, the ``calibration_months`` before them calibrate the score and fix the risk
+    bands, the ``validation_months`` before those drive early stopping and model selection, and
+    the rest after ``warmup_months`` (months that only serve as history for features) is the
+    train window. For selection the model is taken to be trained at the start of the test
+    window: a label counts for train, validation and calibration only if its ``decided_at`` is
+    before that instant (label delay), and for the test window only if it is before ``as_of``.
     """
+
+    label_maturity: float = Field(default=0.8, gt=0, le=1)
 
     warmup_months: int = Field(default=1, ge=0, le=24)
     validation_months: int = Field(default=2, ge=1, le=12)
@@ -184,6 +190,26 @@ class BaselinesConfig(_Strict):
     max_train_rows: int = Field(default=200_000, ge=100)
 
 
+class RefitConfig(_Strict):
+    """The version that is registered learns from every label mature at the training date.
+
+    After model selection and the windowed evaluation, the chosen booster's parameters are refit
+    on every labelled claim from the train window to the label horizon, with the number of trees
+    early stopping found scaled by the number of labelled rows (at most ``max_tree_scale`` times
+    it). The refit model has no later window of its own, so it is calibrated and banded on
+    time-ordered out-of-fold scores: the last ``oof_months`` months before the end of its data
+    are cut into ``folds`` blocks, and each block is scored by the same procedure fitted on the
+    labelled claims before the block. A backtest, the same procedure as of the start of the test
+    window, scored on the test window, gives the metrics the version carries and the gate
+    compares. With ``enabled: false`` the booster of the train window is registered, as before.
+    """
+
+    enabled: bool = True
+    folds: int = Field(default=2, ge=1, le=12)
+    oof_months: int = Field(default=4, ge=1, le=24)
+    max_tree_scale: float = Field(default=3.0, ge=1.0, le=20.0)
+
+
 class TrainConfig(_Strict):
     """Everything a training run depends on besides the data."""
 
@@ -197,6 +223,7 @@ class TrainConfig(_Strict):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     fairness: FairnessConfig = Field(default_factory=FairnessConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+    refit: RefitConfig = Field(default_factory=RefitConfig)
     baselines: BaselinesConfig = Field(default_factory=BaselinesConfig)
     log_plots: bool = True
 

@@ -35,6 +35,8 @@ class GateDecision:
     new_metrics: dict[str, Any]
     champion_metrics: dict[str, Any] | None = None
     champion_version: str | None = None
+    basis: str = ""
+    """How the champion's metrics were obtained (see :func:`champion_metrics_on`)."""
 
 
 def gate(
@@ -82,8 +84,28 @@ def gate(
 
 def champion_metrics_on(
     bundle: ModelBundle, data: ClaimsData, result: TrainResult
+) -> tuple[dict[str, Any], str]:
+    """The champion's metrics to compare the new version with, and how they were obtained.
+
+    A champion trained before the new test window began is scored on that window: the same
+    claims and labels, out of time for both. A champion that learned from labels of the window
+    (it was refit later than the window's start) would look better there than it is, so its own
+    recorded metrics (the backtest of its procedure on its own test window) are compared instead.
+    """
+    if bundle.trained_as_of > result.windows.test_start:
+        return bundle.metrics, (
+            f"champion version {bundle.model_version} learned from labels up to "
+            f"{bundle.trained_as_of.date()}, after the new test window began "
+            f"({result.windows.test_start.date()}): compared by its recorded metrics"
+        )
+    return _scored_on_test_window(bundle, data, result), (
+        f"champion version {bundle.model_version} scored on the new test window"
+    )
+
+
+def _scored_on_test_window(
+    bundle: ModelBundle, data: ClaimsData, result: TrainResult
 ) -> dict[str, Any]:
-    """The champion's metrics on the new run's test window (same claims, same labels)."""
     test = result.test_frame
     claims = data.claims[data.claims["claim_id"].astype(str).isin(test.index)]
     feats = bundle.feature_builder.transform(data, claims).reindex(test.index)
@@ -103,7 +125,9 @@ def promote_if_better(
         champion = load_model_bundle(f"models:/{name}/{mv.version}")
     except MlflowException:
         champion = None
-    champ_metrics = champion_metrics_on(champion, data, result) if champion else None
+    champ_metrics, basis = (
+        champion_metrics_on(champion, data, result) if champion else (None, "no champion yet")
+    )
     ok, reasons = gate(result.metrics, champ_metrics, result.config)
     decision = GateDecision(
         promoted=ok,
@@ -111,6 +135,7 @@ def promote_if_better(
         new_metrics=result.metrics,
         champion_metrics=champ_metrics,
         champion_version=champion.model_version if champion else None,
+        basis=basis,
     )
     if ok:
         mc.set_registered_model_alias(name, CHAMPION, registered.version)
@@ -125,6 +150,7 @@ def promote_if_better(
             decision.champion_version,
             "; ".join(reasons),
         )
+    mc.set_tag(registered.run_id, "gate_basis", basis[:4000])
     mc.set_tag(registered.run_id, "gate", "passed" if ok else "refused")
     mc.set_tag(registered.run_id, "gate_reasons", "; ".join(decision.reasons)[:4000])
     mc.set_model_version_tag(name, registered.version, "gate", "passed" if ok else "refused")

@@ -72,6 +72,15 @@ def _metric_dict(result: TrainResult) -> dict[str, float]:
             put(f"test_{k}", v)
     for typ, v in result.metrics.get("per_typology_recall", {}).items():
         put(f"test_recall_at_capacity.{typ}", v)
+    if result.refit:  # ``test_*`` is then the backtest; the booster of the train window beside it
+        for k, v in result.windowed_metrics.items():
+            if k not in skip:
+                put(f"windowed_test_{k}", v)
+        for typ, v in result.windowed_metrics.get("per_typology_recall", {}).items():
+            put(f"windowed_test_recall_at_capacity.{typ}", v)
+        for which, info in result.refit.items():
+            for k in ("trees", "labelled_rows", "oof_claims", "oof_labelled"):
+                put(f"refit_{which}.{k}", info.get(k))
     for attr, v in result.metrics.get("fairness", {}).get("fpr_ratio", {}).items():
         put(f"fairness_fpr_ratio.{attr}", v)
     for name, m in result.baselines.items():
@@ -131,6 +140,9 @@ def log_and_register(result: TrainResult) -> RegisteredVersion:
             "window_counts": result.window_counts,
             "timings": result.timings,
             "band_thresholds": result.band_thresholds,
+            "windowed_metrics": result.windowed_metrics,
+            "refit": result.refit,
+            "label_coverage": result.label_coverage,
         }
         (tmpdir / "metrics.json").write_text(json.dumps(jsonable(report), indent=2))
         mlflow.log_artifact(str(tmpdir / "metrics.json"))

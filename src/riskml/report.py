@@ -48,6 +48,12 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
 def quality_table(result: TrainResult) -> str:
     """Overall out-of-time quality of the model and every baseline."""
     runs = {"riskml (LightGBM, claims features)": result.metrics, **result.baselines}
+    if result.refit:
+        runs = {
+            "riskml, refit on every mature label (backtest)": result.metrics,
+            "riskml, booster of the train window": result.windowed_metrics,
+            **result.baselines,
+        }
     return md_table(
         ["model", *[label for _, label in _HEADLINE]],
         [[name, *[m.get(k) for k, _ in _HEADLINE]] for name, m in runs.items()],
@@ -112,6 +118,29 @@ def size_markdown(result: TrainResult) -> str:
     )
 
 
+def refit_markdown(result: TrainResult) -> str:
+    """How the registered booster was made: refit on every mature label, or the train window's."""
+    if not result.refit:
+        return (
+            "The registered booster is the one trained on the train window (refit disabled): it "
+            "has learned nothing from labels after the validation window began."
+        )
+    reg, bt = result.refit["registered"], result.refit["backtest"]
+    rc = result.config.refit
+    return (
+        f"The registered booster was refit on every label mature at the training date: "
+        f"{reg['labelled_rows']:,} labelled claims submitted before {reg['end']}, "
+        f"{reg['trees']} trees (early stopping's count scaled by the labelled rows, at most "
+        f"{rc.max_tree_scale:g}x). It was calibrated and banded on time-ordered out-of-fold "
+        f"scores of the last {rc.oof_months} months ({rc.folds} blocks, each scored by the "
+        f"same procedure fitted on the claims before it; {reg['oof_labelled']:,} labelled of "
+        f"{reg['oof_claims']:,} claims). It has no later window of its own, so the quality below "
+        f"is a **backtest**: the same procedure as of {result.windows.test_start.date()} "
+        f"({bt['labelled_rows']:,} labelled claims, {bt['trees']} trees), tested on the test "
+        "window. The booster of the train window is shown beside it."
+    )
+
+
 def render_model_card(result: TrainResult, run_id: str = "") -> str:
     """The markdown model card of one training run."""
     try:
@@ -160,6 +189,8 @@ def render_model_card(result: TrainResult, run_id: str = "") -> str:
         "gated_attributes": ", ".join(result.config.gate.attributes),
         "feature_table": md_table(["feature", "meaning"], feature_rows),
         "train_seconds": f"{result.timings.get('train_total_s', 0.0):.0f}",
+        "refit_section": refit_markdown(result),
+        "as_of": w.as_of.isoformat() if w.as_of is not None else "n/a",
     }
     return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
 

@@ -5,14 +5,24 @@ The steps are plain functions (``plan_windows``, ``claim_frame``, ``select_imbal
 :class:`TrainResult` holding the self-contained model parts and everything measured on the way.
 ``riskml.jobs.train`` adds the MLflow side (:mod:`riskml.registry`, :mod:`riskml.gate`).
 
-Time: the data's calendar months of ``submitted_at`` are cut, from the end, into test,
-calibration, validation and train windows (``SplitConfig``). The model is taken to be trained at
-the start of the test window, so labels count for fitting only if decided before that instant;
-claims without a label (or whose label was not known yet) are never used as "not fraud".
+Time (DESIGN principle 3): the training date ``as_of`` (``--as-of``, default: the latest
+timestamp in the data) fixes what is known: claims submitted and labels decided before it. The
+months are cut, back from the label horizon (the last month whose labels have matured, see
+:func:`label_horizon`), into test, calibration, validation and train windows (``SplitConfig``);
+months after the horizon are history, scored but never labelled. Selection and the windowed
+evaluation take the model to be trained at the start of the test window, so labels count for
+fitting only if decided before that instant; claims without a label (or whose label was not known
+yet) are never used as "not fraud".
+
+The version that is registered is then refit on every label mature at ``as_of``
+(:func:`refit_procedure`, ``RefitConfig``), calibrated and banded on time-ordered out-of-fold
+scores, so the champion is never months staler than its data; its metrics come from a backtest
+of the same procedure as of the start of the test window, tested on that window.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -34,7 +44,8 @@ from riskml.features import FeatureBuilder
 
 log = logging.getLogger(__name__)
 
-WINDOWS = ("warmup", "train", "validation", "calibration", "test")
+WINDOWS = ("warmup", "train", "validation", "calibration", "test", "history")
+"""``history``: claims after the label horizon, features and scores only, never labels."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class Windows:
     calibration_start: pd.Timestamp
     test_start: pd.Timestamp
     test_end: pd.Timestamp
+    as_of: pd.Timestamp | None = None
+    """The training date: labels decided at or after it are unknown (None: every label counts)."""
 
     @property
     def training_cutoff(self) -> pd.Timestamp:
@@ -61,6 +74,7 @@ class Windows:
                 self.validation_start,
                 self.calibration_start,
                 self.test_start,
+                self.test_end,
             ],
             dtype="datetime64[ns]",
         )
@@ -68,7 +82,7 @@ class Windows:
         return np.asarray(WINDOWS, dtype=object)[idx]
 
     def to_dict(self) -> dict[str, str]:
-        return {
+        out = {
             "warmup_start": str(self.warmup_start.date()),
             "train_start": str(self.train_start.date()),
             "validation_start": str(self.validation_start.date()),
@@ -76,14 +90,87 @@ class Windows:
             "test_start": str(self.test_start.date()),
             "test_end": str(self.test_end.date()),
         }
+        if self.as_of is not None:
+            out["as_of"] = self.as_of.isoformat()
+        return out
 
 
-def plan_windows(submitted_at: pd.Series, split: SplitConfig) -> Windows:
-    """Cut the calendar months of ``submitted_at`` into windows, from the end of the data."""
+def default_as_of(data: ClaimsData) -> pd.Timestamp:
+    """Just after the latest ``submitted_at`` or ``decided_at`` in the data: everything known."""
+    latest = data.claims["submitted_at"].max()
+    if data.labels is not None and len(data.labels) and data.labels["decided_at"].notna().any():
+        latest = max(latest, data.labels["decided_at"].max())
+    if pd.isna(latest):
+        raise RiskmlError("claims: no claims to train on")
+    return pd.Timestamp(latest) + pd.Timedelta(seconds=1)
+
+
+def data_as_of(data: ClaimsData, as_of: pd.Timestamp) -> ClaimsData:
+    """The data as the administration knew it at ``as_of``: claims (and their items) submitted
+    before it, labels decided before it. Other tables are read point in time by the features."""
+    claims = data.claims.loc[data.claims["submitted_at"] < as_of]
+    if len(claims) == len(data.claims) and (
+        data.labels is None or not (data.labels["decided_at"] >= as_of).any()
+    ):
+        return data
+    ids = claims["claim_id"]
+    items = data.claim_items.loc[data.claim_items["claim_id"].isin(ids)]
+    labels = None
+    if data.labels is not None:
+        lab = data.labels
+        labels = lab.loc[lab["claim_id"].isin(ids) & ~(lab["decided_at"] >= as_of)]
+        labels = labels.reset_index(drop=True)
+    return dataclasses.replace(
+        data,
+        claims=claims.reset_index(drop=True),
+        claim_items=items.reset_index(drop=True),
+        labels=labels,
+    )
+
+
+def label_coverage(data: ClaimsData, as_of: pd.Timestamp) -> pd.Series:
+    """Share of each month's claims (by ``submitted_at``) with a label decided before ``as_of``."""
+    c = data.claims
+    months = c["submitted_at"].dt.to_period("M")
+    known = np.zeros(len(c), dtype=bool)
+    if data.labels is not None and len(data.labels):
+        lab = data.labels
+        in_time = lab.loc[~(lab["decided_at"] >= as_of) & lab["is_fraud"].notna(), "claim_id"]
+        known = c["claim_id"].isin(in_time).to_numpy()
+    return pd.Series(known, index=months.to_numpy()).groupby(level=0).mean().sort_index()
+
+
+def label_horizon(coverage: pd.Series, maturity: float) -> pd.Period:
+    """The last month whose labels have matured: its labelled share is at least ``maturity``
+    times the median share of the months that have any labels.
+
+    Investigations take months, so a real data directory ends in months with few or no labels;
+    they are history (scored), never "not fraud". The median of the labelled months is the
+    reference because the share of claims investigated differs between schemes, not over time.
+    """
+    labelled = coverage[coverage > 0]
+    if labelled.empty:
+        raise RiskmlError(
+            "labels: no claim has a label decided before the training date; "
+            "nothing to train on (check labels.decided_at, or --as-of)"
+        )
+    mature = coverage[coverage >= maturity * float(labelled.median())]
+    return pd.Period(mature.index.max(), freq="M")
+
+
+def plan_windows(
+    submitted_at: pd.Series,
+    split: SplitConfig,
+    horizon: pd.Period | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> Windows:
+    """Cut the calendar months of ``submitted_at`` into windows, back from ``horizon`` (the last
+    month with mature labels; default: the last month of the data)."""
     if submitted_at.empty:
         raise RiskmlError("claims: no claims to train on")
     months = submitted_at.dt.to_period("M")
-    first, last = months.min(), months.max()
+    first = months.min()
+    last = months.max() if horizon is None else min(horizon, months.max())
     n_months = (last - first).n + 1
     need = (
         split.warmup_months
@@ -93,9 +180,11 @@ def plan_windows(submitted_at: pd.Series, split: SplitConfig) -> Windows:
         + split.test_months
     )
     if n_months < need:
+        matured = "" if horizon is None else " up to the label horizon"
         raise ConfigError(
-            f"split: the data spans {n_months} months of claims.submitted_at ({first}..{last}) "
-            f"but warmup + min_train + validation + calibration + test months = {need}"
+            f"split: the data spans {n_months} months of claims.submitted_at{matured} "
+            f"({first}..{last}) but warmup + min_train + validation + calibration + test "
+            f"months = {need}"
         )
     test_end = (last + 1).start_time
     test_start = (last + 1 - split.test_months).start_time
@@ -110,6 +199,7 @@ def plan_windows(submitted_at: pd.Series, split: SplitConfig) -> Windows:
         calibration_start=cal_start,
         test_start=test_start,
         test_end=test_end,
+        as_of=as_of,
     )
 
 
@@ -117,8 +207,10 @@ def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
     """One row per claim (index ``claim_id``): window, month, label, typology, amount, groups.
 
     ``label`` is 1.0 fraud, 0.0 not fraud, NaN when there is no label or (with ``windows``) when
-    it was decided only after the cut-off of the claim's window. Without ``windows`` every label
-    counts and every claim is in the ``test`` window (evaluation of a given data directory).
+    it was decided only after the cut-off of the claim's window (the test window's is ``as_of``;
+    the history window has none). ``label_as_of`` is every label decided before ``as_of``, in
+    every window but history: what the refit learns from. Without ``windows`` every label counts
+    and every claim is in the ``test`` window (evaluation of a given data directory).
     """
     c = data.claims
     frame = pd.DataFrame(
@@ -131,22 +223,28 @@ def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
     )
     frame["window"] = windows.assign(c["submitted_at"]) if windows is not None else "test"
     label = pd.Series(np.nan, index=frame.index)
+    label_as_of = label
     typology = pd.Series(None, index=frame.index, dtype=object)
     if data.labels is not None and len(data.labels):
         lab = data.labels.drop_duplicates("claim_id", keep="last").set_index("claim_id")
         lab = lab.reindex(frame.index)
         fraud = lab["is_fraud"].astype("boolean")
         known = fraud.notna().to_numpy().copy()
+        known_now = known.copy()
         if windows is not None:
             decided = lab["decided_at"]
-            in_time = decided.isna() | (decided < windows.training_cutoff)
-            known &= in_time.to_numpy() | (frame["window"] == "test").to_numpy()
-        label = pd.Series(
-            np.where(known, fraud.fillna(False).to_numpy(dtype=np.float64), np.nan),
-            index=frame.index,
-        )
+            window = frame["window"].to_numpy()
+            if windows.as_of is not None:
+                known_now &= ~(decided >= windows.as_of).to_numpy()
+            known_now &= window != "history"
+            in_time = (decided.isna() | (decided < windows.training_cutoff)).to_numpy()
+            known &= np.where(window == "test", known_now, in_time & (window != "history"))
+        values = fraud.fillna(False).to_numpy(dtype=np.float64)
+        label = pd.Series(np.where(known, values, np.nan), index=frame.index)
+        label_as_of = pd.Series(np.where(known_now, values, np.nan), index=frame.index)
         typology = lab["typology"].astype(object).where(lab["typology"].notna(), None)
     frame["label"] = label.to_numpy()
+    frame["label_as_of"] = label_as_of.to_numpy()
     frame["typology"] = typology.to_numpy()
     persons = data.persons.set_index("person_id")
     pid = c["person_id"]
@@ -252,6 +350,102 @@ def treeshap_work(booster: lgb.Booster) -> float:
 
 
 @dataclass
+class Refit:
+    """A booster refit on every label known at its end, with its out-of-fold calibration."""
+
+    booster: lgb.Booster
+    calibrator: Calibrator
+    band_thresholds: dict[str, float]
+    trees: int
+    rows: int
+    end: pd.Timestamp
+    oof: pd.DataFrame
+    """``label`` and calibrated ``score`` of the out-of-fold claims (index ``claim_id``)."""
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "end": str(self.end.date()),
+            "trees": self.trees,
+            "labelled_rows": self.rows,
+            "oof_claims": len(self.oof),
+            "oof_labelled": int(self.oof["label"].notna().sum()),
+        }
+
+
+def scaled_trees(base_trees: int, base_rows: int, rows: int, max_scale: float) -> int:
+    """Trees for ``rows`` labelled claims when early stopping chose ``base_trees`` on
+    ``base_rows``: proportional to the rows (at a fixed learning rate more data supports more
+    boosting rounds before overfitting), between one and ``max_scale`` times ``base_trees``."""
+    scale = min(max(rows / max(base_rows, 1), 1.0), max_scale)
+    return max(1, round(base_trees * scale))
+
+
+def refit_procedure(
+    x: np.ndarray,
+    frame: pd.DataFrame,
+    label: np.ndarray,
+    end: pd.Timestamp,
+    params: dict[str, Any],
+    base: tuple[int, int],
+    config: TrainConfig,
+    feature_names: list[str],
+) -> Refit:
+    """Fit ``params`` on every labelled claim of the train window up to ``end``, and calibrate and
+    band it on time-ordered out-of-fold scores (``RefitConfig``).
+
+    ``label`` holds the labels as known at the refit's training date (NaN: unknown); ``base`` is
+    (trees, labelled rows) of the early-stopped booster. The last ``oof_months`` before ``end``
+    are cut into ``folds`` blocks of whole months; the same procedure fitted on the labelled claims
+    submitted before a block scores that block, so each out-of-fold score comes from a model that
+    had not seen the claim, as the refit will not have seen the claims it scores. This is
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` idea with forward-chaining folds.
+    """
+    rc, lc = config.refit, config.lightgbm
+    submitted = frame["submitted_at"].to_numpy(dtype="datetime64[ns]")
+    window = frame["window"].to_numpy()
+    fit_window = np.isin(window, ("train", "validation", "calibration", "test"))
+    before_end = fit_window & (submitted < np.datetime64(end, "ns"))
+    labelled = ~np.isnan(label)
+
+    def fit(rows: np.ndarray) -> tuple[lgb.Booster, int]:
+        trees = scaled_trees(base[0], base[1], int(rows.sum()), rc.max_tree_scale)
+        data = lgb.Dataset(x[rows], label=label[rows], feature_name=feature_names)
+        return lgb.train(params, data, num_boost_round=trees), trees
+
+    end_month = pd.Period(end - pd.Timedelta(seconds=1), freq="M")
+    months = pd.period_range(end=end_month, periods=rc.oof_months, freq="M")
+    blocks = [b for b in np.array_split(np.arange(len(months)), rc.folds) if len(b)]
+    raw = np.full(len(frame), np.nan)
+    for block in blocks:
+        start = np.datetime64(months[block[0]].start_time, "ns")
+        stop = np.datetime64((months[block[-1]] + 1).start_time, "ns")
+        train_rows = before_end & labelled & (submitted < start)
+        _need_both(label[train_rows], f"refit fold before {months[block[0]]}")
+        booster, _ = fit(train_rows)
+        rows = np.flatnonzero(before_end & (submitted >= start) & (submitted < stop))
+        raw[rows] = raw_score(booster, x[rows], lc.num_threads)
+    oof = np.isfinite(raw)
+    oof_labelled = oof & labelled
+    calibrator = fit_calibrator(raw[oof_labelled], label[oof_labelled], config.calibration.method)
+    scores = calibrator(raw[oof])
+    bands = band_thresholds(scores, config.bands.high_share, config.bands.medium_share)
+    final_rows = before_end & labelled
+    _need_both(label[final_rows], f"refit up to {end.date()}")
+    booster, trees = fit(final_rows)
+    oof_frame = pd.DataFrame({"label": label[oof], "score": scores}, index=frame.index[oof])
+    return Refit(booster, calibrator, bands, trees, int(final_rows.sum()), end, oof_frame)
+
+
+def _need_both(y: np.ndarray, what: str) -> None:
+    n_fraud = int((y == 1).sum())
+    if n_fraud == 0 or n_fraud == len(y):
+        raise RiskmlError(
+            f"labels: the {what} has {len(y)} labelled claims of which {n_fraud} fraud; "
+            "need both fraud and non-fraud labels decided before the training cut-off"
+        )
+
+
+@dataclass
 class Candidate:
     """One trained booster and what it measured on the validation window."""
 
@@ -290,6 +484,25 @@ class TrainResult:
     test_matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     calibration_frame: pd.DataFrame = field(default_factory=pd.DataFrame)
     baseline_test_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    windowed_metrics: dict[str, Any] = field(default_factory=dict)
+    """The booster of the train window on the test window; ``metrics`` is the backtest's when
+    the registered booster is refit (``refit``), the windowed one's otherwise."""
+    refit: dict[str, dict[str, Any]] = field(default_factory=dict)
+    label_coverage: dict[str, float] = field(default_factory=dict)
+    windowed_model: tuple[lgb.Booster, Calibrator] | None = None
+    """The booster of the train window and its calibrator (kept for comparisons; not registered
+    when the refit is enabled)."""
+
+
+def band_shares(scores: np.ndarray, bands: dict[str, float]) -> dict[str, float | None]:
+    """The share of ``scores`` in the high and medium bands (None for no scores)."""
+    if not len(scores):
+        return {"band_share_high": None, "band_share_medium": None}
+    high = scores >= bands["high"]
+    return {
+        "band_share_high": float(high.mean()),
+        "band_share_medium": float(((scores >= bands["medium"]) & ~high).mean()),
+    }
 
 
 def _rows(frame: pd.DataFrame, window: str, labelled: bool) -> np.ndarray:
@@ -300,13 +513,7 @@ def _rows(frame: pd.DataFrame, window: str, labelled: bool) -> np.ndarray:
 
 
 def _need_both_classes(frame: pd.DataFrame, rows: np.ndarray, window: str) -> None:
-    y = frame["label"].to_numpy()[rows]
-    n_fraud, n = int((y == 1).sum()), len(y)
-    if n_fraud == 0 or n_fraud == n:
-        raise RiskmlError(
-            f"labels: the {window} window has {n} labelled claims of which {n_fraud} fraud; "
-            "need both fraud and non-fraud labels decided before the training cut-off"
-        )
+    _need_both(frame["label"].to_numpy()[rows], f"{window} window")
 
 
 def _fairness_attributes(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
@@ -331,13 +538,35 @@ def score_window(
     )
 
 
-def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") -> TrainResult:
-    """Fit the whole model on one data directory's contents; no MLflow here."""
+def train_model(
+    data: ClaimsData,
+    config: TrainConfig,
+    fingerprint: str = "",
+    as_of: pd.Timestamp | str | None = None,
+) -> TrainResult:
+    """Fit the whole model on one data directory's contents as known at ``as_of``; no MLflow here.
+
+    Without ``as_of`` everything in the data is known (:func:`default_as_of`); with it, claims
+    submitted and labels decided from ``as_of`` on are dropped first (:func:`data_as_of`).
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     lc = config.lightgbm
-    windows = plan_windows(data.claims["submitted_at"], config.split)
+    if as_of is None:
+        cutoff = default_as_of(data)
+    else:
+        cutoff = pd.Timestamp(as_of)
+        data = data_as_of(data, cutoff)
+    coverage = label_coverage(data, cutoff)
+    horizon = label_horizon(coverage, config.split.label_maturity)
+    windows = plan_windows(data.claims["submitted_at"], config.split, horizon, cutoff)
     frame = claim_frame(data, windows)
+    log.info(
+        "training as of %s: label horizon %s; windows %s",
+        cutoff,
+        horizon,
+        ", ".join(f"{k} {v}" for k, v in windows.to_dict().items() if k != "as_of"),
+    )
 
     t0 = time.perf_counter()
     builder = FeatureBuilder(
@@ -362,9 +591,19 @@ def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") ->
             "claims": int((frame["window"] == w).sum()),
             "labelled": int(((frame["window"] == w) & frame["label"].notna()).sum()),
             "fraud": int(((frame["window"] == w) & (frame["label"] == 1)).sum()),
+            "labelled_as_of": int(((frame["window"] == w) & frame["label_as_of"].notna()).sum()),
+            "fraud_as_of": int(((frame["window"] == w) & (frame["label_as_of"] == 1)).sum()),
         }
         for w in WINDOWS
     }
+    for window, c in counts.items():
+        if c["claims"]:
+            log.info(
+                "window %-11s %8d claims, %7d labelled (%d fraud) for selection, "
+                "%d labelled (%d fraud) as of the training date",
+                window, c["claims"], c["labelled"], c["fraud"], c["labelled_as_of"],
+                c["fraud_as_of"],
+            )  # fmt: skip
 
     # 1. imbalance treatment, at the default size
     t0 = time.perf_counter()
@@ -425,12 +664,39 @@ def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") ->
     test_scores = calibrator(raw_score(booster, x[te], lc.num_threads))
     test_frame["score"] = test_scores
     metrics = score_window(test_frame, test_scores, config, probability=True)
-    metrics["band_share_high"] = float((test_scores >= bands["high"]).mean()) if te.size else None
-    metrics["band_share_medium"] = (
-        float(((test_scores >= bands["medium"]) & (test_scores < bands["high"])).mean())
-        if te.size
-        else None
-    )
+    metrics.update(band_shares(test_scores, bands))
+    cal_frame = frame.iloc[cal_all][["label"]].copy()
+    cal_frame["score"] = cal_scores
+
+    # 4b. the version that is registered learns from every mature label (RefitConfig)
+    windowed_metrics = metrics
+    windowed_model = (booster, calibrator)
+    refits: dict[str, dict[str, Any]] = {}
+    if config.refit.enabled:
+        t0 = time.perf_counter()
+        base = (chosen.trees, len(tr))
+        backtest = refit_procedure(
+            x, frame, y_all, windows.test_start, chosen.params, base, config, names
+        )
+        test_scores = backtest.calibrator(raw_score(backtest.booster, x[te], lc.num_threads))
+        test_frame["score"] = test_scores
+        metrics = score_window(test_frame, test_scores, config, probability=True)
+        metrics.update(band_shares(test_scores, backtest.band_thresholds))
+        champion = refit_procedure(
+            x, frame, frame["label_as_of"].to_numpy(), windows.test_end, chosen.params, base,
+            config, names,
+        )  # fmt: skip
+        booster, calibrator, bands = champion.booster, champion.calibrator, champion.band_thresholds
+        cal_frame = champion.oof
+        refits = {"backtest": backtest.describe(), "registered": champion.describe()}
+        timings["refit_s"] = time.perf_counter() - t0
+        log.info(
+            "refit: backtest as of %s AUC-PR %.4f (windowed %.4f); registered booster %d trees "
+            "on %d labelled claims up to %s",
+            windows.test_start.date(), np.nan_to_num(metrics.get("auc_pr") or np.nan),
+            np.nan_to_num(windowed_metrics.get("auc_pr") or np.nan), champion.trees,
+            champion.rows, windows.test_end.date(),
+        )  # fmt: skip
 
     # 5. baselines, same windows
     t0 = time.perf_counter()
@@ -453,8 +719,6 @@ def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") ->
         }
         for s, c in size_cands
     ]
-    cal_frame = frame.iloc[cal_all][["label"]].copy()
-    cal_frame["score"] = cal_scores
     return TrainResult(
         config=config,
         windows=windows,
@@ -479,6 +743,10 @@ def train_model(data: ClaimsData, config: TrainConfig, fingerprint: str = "") ->
         test_matrix=x[te],
         calibration_frame=cal_frame,
         baseline_test_scores=base_scores,
+        windowed_metrics=windowed_metrics,
+        windowed_model=windowed_model,
+        refit=refits,
+        label_coverage={str(k): float(v) for k, v in coverage.items()},
     )
 
 

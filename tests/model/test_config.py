@@ -23,6 +23,11 @@ def test_repo_pipeline_file_equals_the_defaults() -> None:
     assert load_train_config(None) == TrainConfig()
 
 
+def test_the_monthly_retraining_config_is_the_defaults_in_its_own_experiment() -> None:
+    monthly = load_train_config(ROOT / "pipelines" / "retrain_monthly.yaml")
+    assert monthly == TrainConfig().with_overrides({"experiment": "riskml-monthly"})
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [

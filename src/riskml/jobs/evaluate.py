@@ -41,4 +41,12 @@ def run_evaluate(
         **out,
         "band_share_high": float((bands == "high").mean()) if len(bands) else None,
         "band_share_medium": float((bands == "medium").mean()) if len(bands) else None,
+        # what the version was registered with: the backtest of its training procedure (what
+        # the promotion gate compared) and the booster of its train window, on its test window
+        "recorded": {
+            "windows": bundle.windows,
+            "backtest": bundle.metrics if bundle.refit else None,
+            "windowed": bundle.windowed_metrics or (None if bundle.refit else bundle.metrics),
+            "refit": bundle.refit or None,
+        },
     }
