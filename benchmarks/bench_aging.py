@@ -25,15 +25,24 @@ import tempfile
 import time
 from pathlib import Path
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from riskml import baselines
 from riskml.config import TrainConfig
 from riskml.data import ClaimsData, load_data_dir
 from riskml.evaluate import auc_pr, flag_top
 from riskml.synth import SynthConfig, generate, write_result
 from riskml.synth.config import preset_knobs
-from riskml.train import TrainResult, raw_score, train_model
+from riskml.train import (
+    TrainResult,
+    booster_params,
+    claim_frame,
+    data_as_of,
+    raw_score,
+    train_model,
+)
 
 CAPACITY = 0.01
 TEST_MONTHS = 3
@@ -63,11 +72,6 @@ def _truth(data_dir: Path, data: ClaimsData) -> tuple[np.ndarray, np.ndarray]:
     return ids.isin(truth.index).to_numpy(dtype=np.float64), typology
 
 
-def _recall(y: np.ndarray, score: np.ndarray, month: np.ndarray) -> float:
-    flagged = flag_top(score, CAPACITY, groups=month)
-    return float(flagged[y == 1].mean()) if (y == 1).any() else float("nan")
-
-
 def _measure(
     result: TrainResult, data: ClaimsData, test: np.ndarray, truth: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, dict[str, float]]:
@@ -76,16 +80,55 @@ def _measure(
     y, typology = truth[0][test], truth[1][test]
     month = data.claims["submitted_at"].dt.to_period("M").astype(str).to_numpy()[test]
     assert result.windowed_model is not None
-    out = {}
-    for name, booster in (("refit", result.booster), ("windowed", result.windowed_model[0])):
-        score = raw_score(booster, x, 1)
-        flagged = flag_top(score, CAPACITY, groups=month)
-        row = {"auc_pr": auc_pr(y, score), "recall": _recall(y, score, month)}
-        for typ in sorted({t for t in typology if isinstance(t, str)}):
-            mask = typology == typ
-            row[f"recall.{typ}"] = float(flagged[mask].mean())
-        out[name] = row
-    return out
+    return {
+        name: _row(y, raw_score(booster, x, 1), month, typology)
+        for name, booster in (("refit", result.booster), ("windowed", result.windowed_model[0]))
+    }
+
+
+def _baselines(
+    result: TrainResult,
+    data: ClaimsData,
+    test: np.ndarray,
+    truth: tuple[np.ndarray, np.ndarray],
+) -> dict[str, dict[str, float]]:
+    """The project's baselines trained on the labels the refit learned from (every label mature
+    at the training date), scored on the same test months."""
+    known = data_as_of(data, result.windows.as_of)
+    frame = claim_frame(known, result.windows)
+    fit_windows = frame["window"].isin(["train", "validation", "calibration", "test"])
+    train_ids = frame.index[fit_windows & frame["label_as_of"].notna()]
+    y_train = frame.loc[train_ids, "label_as_of"].to_numpy()
+    ids = data.claims["claim_id"].astype(str)
+    pos = pd.Index(ids).get_indexer(train_ids)
+    features = result.feature_builder.transform(data).reindex(ids)
+    x = features[result.feature_names].to_numpy(dtype=np.float64)
+    raw = baselines.raw_claim_matrix(data).to_numpy(dtype=np.float64)
+    cfg = result.config
+    trees = result.refit["registered"]["trees"]
+    params = booster_params(cfg, cfg.lightgbm.sizes[cfg.lightgbm.default_size], {})
+    raw_booster = lgb.train(params, lgb.Dataset(raw[pos], label=y_train), num_boost_round=trees)
+    logistic = baselines.fit_logistic(x[pos], y_train, 200_000, cfg.lightgbm.seed)
+    train_window = np.zeros(len(ids), dtype=bool)
+    train_window[pd.Index(ids).get_indexer(frame.index[frame["window"] == "train"])] = True
+    hits = baselines.rule_hits(data, train_window)
+    amount = data.claims["amount_claimed"].to_numpy(dtype=np.float64)
+    scores = {
+        "rules": baselines.rules_score(hits.iloc[np.flatnonzero(test)], amount[test]),
+        "logistic_regression": baselines.logistic_score(logistic, x[test]),
+        "raw_lightgbm": raw_score(raw_booster, raw[test], 1),
+    }
+    y, typology = truth[0][test], truth[1][test]
+    month = data.claims["submitted_at"].dt.to_period("M").astype(str).to_numpy()[test]
+    return {name: _row(y, s, month, typology) for name, s in scores.items()}
+
+
+def _row(y: np.ndarray, score: np.ndarray, month: np.ndarray, typology: np.ndarray) -> dict:
+    flagged = flag_top(score, CAPACITY, groups=month)
+    row = {"auc_pr": auc_pr(y, score), "recall": float(flagged[y == 1].mean())}
+    for typ in sorted({t for t in typology if isinstance(t, str)}):
+        row[f"recall.{typ}"] = float(flagged[typology == typ].mean())
+    return row
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,6 +175,8 @@ def main(argv: list[str] | None = None) -> None:
             result = train_model(data, config, as_of=as_of)
             measured = _measure(result, data, test, truth)
             rows.append((age, as_of, measured, time.perf_counter() - t0))
+            if age == min(ages):
+                base = _baselines(result, data, test, truth)
         print(
             "| age (months) | trained as of | recall@1% refit | recall@1% train window "
             "| AUC-PR refit | AUC-PR train window | train s |"
@@ -143,7 +188,29 @@ def main(argv: list[str] | None = None) -> None:
                 f"{m['windowed']['recall']:.3f} | {m['refit']['auc_pr']:.3f} | "
                 f"{m['windowed']['auc_pr']:.3f} | {secs:.0f} |"
             )
+        youngest = min(rows, key=lambda r: r[0])[2]
+        runs = {
+            "riskml, refit on every mature label (registered)": youngest["refit"],
+            "riskml, booster of the train window": youngest["windowed"],
+            **base,
+        }
+        print(
+            f"\nthe youngest champion (age {min(ages)}) beside the baselines, which are trained "
+            "on the same mature labels:\n"
+        )
+        print("| model | AUC-PR | recall@1% |")
+        print("|---|---:|---:|")
+        for name, m in runs.items():
+            print(f"| {name} | {m['auc_pr']:.3f} | {m['recall']:.3f} |")
         typologies = sorted(k for k in rows[0][2]["refit"] if k.startswith("recall."))
+        truth_counts = pd.Series(truth[1][test]).value_counts()
+        print("\nrecall@1% per typology at the youngest age (test positives):\n")
+        print("| typology | positives | " + " | ".join(runs) + " |")
+        print("|---|---:|" + "---:|" * len(runs))
+        for typ in typologies:
+            name = typ.removeprefix("recall.")
+            cells = " | ".join(f"{m[typ]:.2f}" for m in runs.values())
+            print(f"| {name} | {int(truth_counts.get(name, 0))} | {cells} |")
         print("\nrecall@1% per typology (refit / train window), by age in months:\n")
         print("| typology | " + " | ".join(f"{a}" for a, *_ in rows) + " |")
         print("|---|" + "---:|" * len(rows))
