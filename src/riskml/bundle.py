@@ -52,6 +52,8 @@ class ModelBundle:
     model_card: str = ""
     windowed_metrics: dict[str, Any] = field(default_factory=dict)
     refit: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
+    """The training reference of ``riskml monitor`` (:class:`riskml.monitor.Reference`)."""
 
     @property
     def trained_as_of(self) -> pd.Timestamp:
@@ -118,6 +120,7 @@ def write_bundle(result: TrainResult, out: Path, model_card: str) -> None:
         "size": result.size.model_dump(),
         "windowed_metrics": result.windowed_metrics,
         "refit": result.refit,
+        "reference": result.reference.to_dict() if result.reference else {},
     }
     (out / "bundle.json").write_text(json.dumps(jsonable(meta), indent=2, sort_keys=True))
     (out / "model_card.md").write_text(model_card, encoding="utf-8")
@@ -157,6 +160,7 @@ def read_bundle(
         model_card=card.read_text(encoding="utf-8") if card.is_file() else "",
         windowed_metrics=dict(meta.get("windowed_metrics", {})),
         refit=dict(meta.get("refit", {})),
+        reference=dict(meta.get("reference", {})),
     )
 
 

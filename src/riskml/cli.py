@@ -156,6 +156,29 @@ def evaluate(
 
 @app.command()
 @_friendly
+def monitor(
+    data: DataDir,
+    out: Annotated[Path, typer.Option(help="report file: .json, or .html (the JSON beside it)")],
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
+    since: Annotated[
+        str | None, typer.Option(help="only claims submitted on or after this date")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="alert thresholds, e.g. pipelines/monitor.yaml")
+    ] = None,
+) -> None:
+    """Drift and health of a model on DIR's claims against its training reference."""
+    import json
+
+    from riskml.jobs.monitor import run_monitor
+
+    report = run_monitor(data, out, model_uri=model, since=since, config_path=config)
+    summary = {k: report[k] for k in ("model_version", "period", "claims", "score", "alerts")}
+    typer.echo(json.dumps({**summary, "report": str(out)}, default=str))
+
+
+@app.command()
+@_friendly
 def demo(
     workdir: Annotated[Path, typer.Option(help="folder for the demo's data and stores")] = Path(
         "demo"

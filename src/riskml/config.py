@@ -10,7 +10,7 @@ field path and the value. Nothing here reads files or the environment at import 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -242,11 +242,43 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _validate(raw: object, source: str) -> TrainConfig:
+class MonitorConfig(_Strict):
+    """``riskml monitor``: when drift of a scoring period raises an alert.
+
+    ``psi_alert`` is the population stability index from which an input or the score counts as
+    a changed population (``psi_warn``: a shift to watch); a risk band whose share of claims is
+    more than ``band_share_tolerance`` times its target (or less than the target divided by it)
+    raises an alert; a period of fewer than ``min_claims`` claims gets a warning that its PSI is
+    noisy. ``experiment`` is the MLflow experiment the reports are logged to.
+    """
+
+    psi_warn: float = Field(default=0.1, gt=0)
+    psi_alert: float = Field(default=0.25, gt=0)
+    band_share_tolerance: float = Field(default=2.0, gt=1)
+    min_claims: int = Field(default=500, ge=1)
+    experiment: str = Field(default="riskml-monitor", min_length=1)
+    log_to_mlflow: bool = True
+
+
+_Config = TypeVar("_Config", bound=BaseModel)
+
+
+def load_monitor_config(path: Path | str | None = None) -> MonitorConfig:
+    """Read a monitoring config (e.g. ``pipelines/monitor.yaml``); ``None`` gives the defaults."""
+    if path is None:
+        return MonitorConfig()
+    return _validate(_read_yaml(Path(path)), str(path), MonitorConfig)
+
+
+def _validate(
+    raw: object,
+    source: str,
+    model: type[_Config] = TrainConfig,  # type: ignore[assignment]
+) -> _Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(raw).__name__}")
     try:
-        return TrainConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"

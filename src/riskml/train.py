@@ -34,13 +34,14 @@ import numpy as np
 import pandas as pd
 
 from riskml import baselines
-from riskml.bands import band_thresholds
+from riskml.bands import assign_bands, band_thresholds
 from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
 from riskml.data import ClaimsData
 from riskml.errors import ConfigError, RiskmlError
 from riskml.evaluate import age_band, auc_pr, evaluate_scores
 from riskml.features import FeatureBuilder
+from riskml.monitor import Reference, fit_reference
 
 log = logging.getLogger(__name__)
 
@@ -489,6 +490,8 @@ class TrainResult:
     the registered booster is refit (``refit``), the windowed one's otherwise."""
     refit: dict[str, dict[str, Any]] = field(default_factory=dict)
     label_coverage: dict[str, float] = field(default_factory=dict)
+    reference: Reference | None = None
+    """Inputs and scores of the registered model on the latest months (``riskml monitor``)."""
     windowed_model: tuple[lgb.Booster, Calibrator] | None = None
     """The booster of the train window and its calibrator (kept for comparisons; not registered
     when the refit is enabled)."""
@@ -698,6 +701,8 @@ def train_model(
             champion.rows, windows.test_end.date(),
         )  # fmt: skip
 
+    reference = _reference(x, frame, names, booster, calibrator, bands, windows, config)
+
     # 5. baselines, same windows
     t0 = time.perf_counter()
     base_metrics, base_scores = _run_baselines(data, config, frame, x, tr, va, te, best_imb)
@@ -745,9 +750,38 @@ def train_model(
         baseline_test_scores=base_scores,
         windowed_metrics=windowed_metrics,
         windowed_model=windowed_model,
+        reference=reference,
         refit=refits,
         label_coverage={str(k): float(v) for k, v in coverage.items()},
     )
+
+
+def _reference(
+    x: np.ndarray,
+    frame: pd.DataFrame,
+    names: list[str],
+    booster: lgb.Booster,
+    calibrator: Calibrator,
+    bands: dict[str, float],
+    windows: Windows,
+    config: TrainConfig,
+) -> Reference:
+    """The registered model's inputs and scores on the latest months of its data: the last
+    ``refit.oof_months`` before the horizon when refit, the test window otherwise."""
+    end = windows.test_end
+    start = windows.test_start
+    if config.refit.enabled:
+        start = (pd.Period(end, freq="M") - config.refit.oof_months).start_time
+    submitted = frame["submitted_at"].to_numpy(dtype="datetime64[ns]")
+    rows = np.flatnonzero(
+        (submitted >= np.datetime64(start, "ns")) & (submitted < np.datetime64(end, "ns"))
+    )
+    scores = calibrator(raw_score(booster, x[rows], config.lightgbm.num_threads))
+    columns = {name: x[rows, j] for j, name in enumerate(names)}
+    columns["amount_claimed"] = frame["amount"].to_numpy()[rows]
+    period = (str(start.date()), str(end.date()))
+    targets = (config.bands.high_share, config.bands.medium_share)
+    return fit_reference(columns, scores, assign_bands(scores, bands), period, targets)
 
 
 def _run_baselines(
