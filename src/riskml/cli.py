@@ -156,6 +156,25 @@ def evaluate(
 
 @app.command()
 @_friendly
+def entities(
+    data: DataDir,
+    out: Annotated[Path, typer.Option(help="Parquet file of ranked entities to write")],
+    kind: Annotated[str, typer.Option(help="provider, employer or doctor")],
+    model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
+    since: Annotated[
+        str | None, typer.Option(help="only claims submitted on or after this date")
+    ] = None,
+) -> None:
+    """Rank providers, employers or doctors for targeted audits, with reasons."""
+    import json
+
+    from riskml.jobs.entities import run_entities
+
+    typer.echo(json.dumps(run_entities(data, out, kind, model_uri=model, since=since)))
+
+
+@app.command()
+@_friendly
 def monitor(
     data: DataDir,
     out: Annotated[Path, typer.Option(help="report file: .json, or .html (the JSON beside it)")],
