@@ -227,6 +227,17 @@ LABELS = TableSpec(
             optional=True,
             allowed=OUTCOMES,
         ),
+        _c(
+            "selection_probability",
+            "float",
+            "chance the claim had of being drawn for its random audit (random_audit labels); "
+            "weights the unbiased estimates of prevalence, precision and recall",
+            nullable=True,
+            optional=True,
+            min_value=0,
+            exclusive_min=True,
+            max_value=1,
+        ),
     ),
     key=("claim_id",),
     required=False,

@@ -116,13 +116,18 @@ def _recurring_reasons(
             (
                 feature,
                 n,
-                float(np.nanmean(values[(eid, feature)])) if values[(eid, feature)] else np.nan,
+                _mean_of_known(values[(eid, feature)]),
                 float(np.mean(contributions[(eid, feature)])),
                 texts[(eid, feature)][1],
             )
             for feature, n in top
         ]
     return out
+
+
+def _mean_of_known(values: list[float]) -> float:
+    known = [v for v in values if not np.isnan(v)]
+    return float(np.mean(known)) if known else np.nan
 
 
 def _reasons(

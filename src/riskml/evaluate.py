@@ -323,13 +323,18 @@ def evaluate_scores(
     is_probability: bool = True,
     ece_bins: int = 10,
     min_group_negatives: int = 500,
+    source: Any = None,
+    selection_probability: Any = None,
 ) -> dict[str, Any]:
     """The metrics JSON for one scored set of claims (one row per claim, all claims of a window).
 
     Keys: ``auc_pr``, ``roc_auc``, ``brier`` and ``ece`` (probabilities only),
     ``precision_at_capacity``, ``recall_at_capacity``, ``amount_recall_at_capacity``,
     ``per_typology_recall``, counts, and ``fairness`` (``fpr_ratio`` per attribute and the group
-    table) when ``attributes`` are given. Undefined values are ``None``.
+    table) when ``attributes`` are given. Undefined values are ``None``. These count the labels
+    as they are, chosen by investigators; with the labels' ``source`` and
+    ``selection_probability``, ``random_audit`` holds the unbiased estimates of
+    :func:`audit_estimates` beside them (None without random audits).
     """
     y, s = _arrays(y_true, score)
     flagged = flag_top(s, capacity, month)
@@ -350,6 +355,8 @@ def evaluate_scores(
         "n_fraud": int((y == 1).sum()),
         "n_flagged": int(flagged.sum()),
     }
+    if source is not None and selection_probability is not None:
+        out["random_audit"] = audit_estimates(y, source, selection_probability, flagged)
     if attributes is not None:
         table = fairness_table(y, flagged, attributes)
         out["fairness"] = {
@@ -357,6 +364,102 @@ def evaluate_scores(
             "groups": _records(table),
         }
     return out
+
+
+RANDOM_AUDIT = "random_audit"
+
+
+def audit_estimates(
+    y_true: Any,
+    source: Any,
+    selection_probability: Any,
+    flagged: Any,
+    *,
+    level: float = 0.95,
+) -> dict[str, Any] | None:
+    """Prevalence, precision and recall at capacity that do not inherit the investigators' choice.
+
+    Investigation labels are selective: precision and recall on them say how the model ranks the
+    claims someone chose to open. Random audits say what the rest holds. The design: the claims
+    with an investigation label are a census of what was investigated (weight 1); the claims
+    labelled by a random audit stand for the claims that were not investigated, each with weight
+    1 / its ``selection_probability`` (Horvitz-Thompson). Over all ``n`` claims, with ``C`` the
+    census's fraud and ``A`` the audits' weighted fraud, among the flagged (``f``) or not (``o``):
+
+        prevalence = (C_f + C_o + A_f + A_o) / n
+        precision  = (C_f + A_f) / flagged
+        recall     = (C_f + A_f) / (C_f + C_o + A_f + A_o)
+
+    Audited frauds are few (a 5% audit of the unflagged rest finds a handful per month), so the
+    intervals are Fay and Feuer's gamma intervals for weighted Poisson counts, which keep their
+    coverage at small counts where a bootstrap does not; the recall interval combines the bounds
+    of ``A_f`` and ``A_o`` (conservative). None when no claim carries a random-audit label.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    src = np.asarray(source, dtype=object)
+    p = np.asarray(selection_probability, dtype=np.float64)
+    f = np.asarray(flagged, dtype=bool)
+    known = _known(y)
+    audited = known & (src == RANDOM_AUDIT) & np.isfinite(p) & (p > 0)
+    census = known & ~audited & (src != RANDOM_AUDIT)
+    if not audited.any():
+        return None
+    fraud = y == 1
+    alpha = 1 - level
+    c_f = float((census & fraud & f).sum())
+    c_o = float((census & fraud & ~f).sum())
+    w = np.where(audited, 1.0 / np.where(audited, p, 1.0), 0.0)
+    w_max = float(w[audited].max())
+    a_f, a_f_lo, a_f_hi = _weighted_poisson(w[audited & fraud & f], w_max, alpha)
+    a_o, a_o_lo, a_o_hi = _weighted_poisson(w[audited & fraud & ~f], w_max, alpha)
+    n, n_flagged = len(y), int(f.sum())
+    total = c_f + c_o + a_f + a_o
+
+    def ratio(num: float, den: float) -> float:
+        return num / den if den > 0 else math.nan
+
+    estimates = {
+        "prevalence": (
+            total / n,
+            (c_f + c_o + a_f_lo + a_o_lo) / n,
+            (c_f + c_o + a_f_hi + a_o_hi) / n,
+        ),
+        "precision_at_capacity": (
+            ratio(c_f + a_f, n_flagged),
+            ratio(c_f + a_f_lo, n_flagged),
+            ratio(c_f + a_f_hi, n_flagged),
+        ),
+        "recall_at_capacity": (
+            ratio(c_f + a_f, total),
+            ratio(c_f + a_f_lo, c_f + c_o + a_f_lo + a_o_hi),
+            ratio(c_f + a_f_hi, c_f + c_o + a_f_hi + a_o_lo),
+        ),
+    }
+    out: dict[str, Any] = {
+        "audited_claims": int(audited.sum()),
+        "audited_fraud": int((audited & fraud).sum()),
+        "investigated_claims": int(census.sum()),
+        "level": level,
+        "design": "investigation labels as a census, random audits weighted by 1 / selection "
+        "probability; Fay-Feuer gamma intervals",
+    }
+    for name, (est, lo, hi) in estimates.items():
+        out[name] = {"estimate": _clean(est), "ci_low": _clean(lo), "ci_high": _clean(hi)}
+    return out
+
+
+def _weighted_poisson(
+    weights: np.ndarray, w_max: float, alpha: float
+) -> tuple[float, float, float]:
+    """A weighted count ``sum(weights)`` of Poisson events and its Fay-Feuer interval."""
+    from scipy.stats import chi2
+
+    total = float(weights.sum())
+    var = float((weights**2).sum())
+    lo = 0.0 if total == 0 else var / (2 * total) * chi2.ppf(alpha / 2, 2 * total**2 / var)
+    v_hi, t_hi = var + w_max**2, total + w_max
+    hi = v_hi / (2 * t_hi) * chi2.ppf(1 - alpha / 2, 2 * t_hi**2 / v_hi)
+    return total, float(lo), float(hi)
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:

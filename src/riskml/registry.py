@@ -66,12 +66,16 @@ def _metric_dict(result: TrainResult) -> dict[str, float]:
         if isinstance(value, int | float | np.floating | np.integer) and np.isfinite(value):
             out[name] = float(value)
 
-    skip = {"per_typology_recall", "fairness"}
+    skip = {"per_typology_recall", "fairness", "random_audit"}
     for k, v in result.metrics.items():
         if k not in skip:
             put(f"test_{k}", v)
     for typ, v in result.metrics.get("per_typology_recall", {}).items():
         put(f"test_recall_at_capacity.{typ}", v)
+    for name, est in (result.metrics.get("random_audit") or {}).items():
+        if isinstance(est, dict):  # unbiased estimates from random audits, with their interval
+            for k, v in est.items():
+                put(f"test_audit_{name}.{k}", v)
     if result.refit:  # ``test_*`` is then the backtest; the booster of the train window beside it
         for k, v in result.windowed_metrics.items():
             if k not in skip:

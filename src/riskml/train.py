@@ -226,6 +226,8 @@ def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
     label = pd.Series(np.nan, index=frame.index)
     label_as_of = label
     typology = pd.Series(None, index=frame.index, dtype=object)
+    source = pd.Series(None, index=frame.index, dtype=object)
+    probability = pd.Series(np.nan, index=frame.index)
     if data.labels is not None and len(data.labels):
         lab = data.labels.drop_duplicates("claim_id", keep="last").set_index("claim_id")
         lab = lab.reindex(frame.index)
@@ -244,9 +246,14 @@ def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
         label = pd.Series(np.where(known, values, np.nan), index=frame.index)
         label_as_of = pd.Series(np.where(known_now, values, np.nan), index=frame.index)
         typology = lab["typology"].astype(object).where(lab["typology"].notna(), None)
+        source = lab["source"].astype(object).where(lab["source"].notna(), None)
+        if "selection_probability" in lab.columns:
+            probability = lab["selection_probability"].astype(np.float64)
     frame["label"] = label.to_numpy()
     frame["label_as_of"] = label_as_of.to_numpy()
     frame["typology"] = typology.to_numpy()
+    frame["source"] = source.to_numpy()
+    frame["selection_probability"] = probability.to_numpy()
     persons = data.persons.set_index("person_id")
     pid = c["person_id"]
     frame["sex"] = pid.map(persons["sex"]).astype(object).to_numpy()
@@ -538,6 +545,8 @@ def score_window(
         is_probability=probability,
         ece_bins=config.evaluation.ece_bins,
         min_group_negatives=config.fairness.min_group_negatives,
+        source=frame["source"].to_numpy(),
+        selection_probability=frame["selection_probability"].to_numpy(),
     )
 
 

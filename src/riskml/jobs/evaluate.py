@@ -32,6 +32,8 @@ def run_evaluate(
         typology=frame["typology"].to_numpy(),
         attributes=frame[["sex", "age_band", "hukou_type", "region"]].reset_index(drop=True),
         capacity=capacity,
+        source=frame["source"].to_numpy(),
+        selection_probability=frame["selection_probability"].to_numpy(),
     )
     bands = bundle.band(scores)
     return {

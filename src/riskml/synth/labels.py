@@ -2,7 +2,8 @@
 
 Investigations are triggered by suspicion: most fraud units (less so the well-camouflaged),
 many honest look-alikes, a share of expensive or unusual honest claims. A random audit sample
-is drawn on top (``source = random_audit``). Investigators find most of the fraud they look at,
+is drawn on top, uniformly from the claims not investigated (``source = random_audit``, with
+its ``selection_probability``). Investigators find most of the fraud they look at,
 miss some (labelled ``unfounded``, ``is_fraud`` False), keep honest errors apart (``error``)
 and make a few mistakes (label noise). Decisions take weeks. The ground truth is written
 separately; these labels are what a model can learn from.
@@ -50,7 +51,8 @@ def simulate_labels(
     """Labels for the investigated and audited claims (row ``cidx`` of ``claims``).
 
     Columns: ``cidx``, ``is_fraud``, ``typology`` (index, -1 none), ``outcome``, ``source``,
-    ``decided_s`` (seconds after the window start).
+    ``selection_probability`` (random audits; NaN for investigations), ``decided_s`` (seconds
+    after the window start).
     """
     n = len(claims)
     benefit = claims["benefit"].to_numpy()
@@ -131,6 +133,7 @@ def simulate_labels(
             "typology": typology[idx],
             "outcome": outcome[idx].astype(str),
             "source": source[idx],
+            "selection_probability": np.where(audited[idx], RANDOM_AUDIT, np.nan),
             "decided_s": decided[idx],
         }
     )

@@ -201,6 +201,7 @@ def to_contract(
             "decided_at": _timestamps(start, labels["decided_s"].to_numpy()),
             "source": _str(labels["source"].to_numpy()),
             "outcome": _str(labels["outcome"].to_numpy()),
+            "selection_probability": labels["selection_probability"].to_numpy(dtype=np.float64),
         }
     )
     label_frame = (
