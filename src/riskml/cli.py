@@ -145,13 +145,42 @@ def evaluate(
     capacity: Annotated[
         float, typer.Option(min=0.0001, max=0.5, help="share of claims per month referred")
     ] = 0.01,
+    challenger: Annotated[
+        str | None,
+        typer.Option(help="a second model URI (e.g. models:/riskml-claims@challenger) to compare"),
+    ] = None,
 ) -> None:
     """Print the metrics JSON of a model version on the labelled claims of a data directory."""
     import json
 
     from riskml.jobs.evaluate import run_evaluate
 
-    typer.echo(json.dumps(run_evaluate(data, model_uri=model, capacity=capacity)))
+    result = run_evaluate(data, model_uri=model, capacity=capacity, challenger_uri=challenger)
+    typer.echo(json.dumps(result))
+
+
+@app.command()
+@_friendly
+def promote(
+    version: Annotated[str, typer.Option(help="registered version of riskml-claims")],
+    alias: Annotated[
+        str, typer.Option(help="champion (gated) or challenger (shadow)")
+    ] = "champion",
+    supervisor: Annotated[
+        str | None, typer.Option(help="who overrides a refused gate (champion only)")
+    ] = None,
+    justification: Annotated[
+        str | None, typer.Option(help="why the version should serve although the gate refused it")
+    ] = None,
+) -> None:
+    """Move the champion or challenger alias to a version (a refused gate needs a supervisor)."""
+    import json
+
+    from riskml.jobs.promote import run_promote
+
+    typer.echo(
+        json.dumps(run_promote(version, alias, justification=justification, supervisor=supervisor))
+    )
 
 
 @app.command()

@@ -24,7 +24,7 @@ FairnessAttribute = Literal["sex", "age_band", "hukou_type", "region"]
 
 _DEFAULT_IMBALANCE: list[ImbalanceMethod] = ["none", "sqrt_scale_pos_weight", "scale_pos_weight"]
 _DEFAULT_ATTRIBUTES: list[FairnessAttribute] = ["sex", "age_band", "hukou_type", "region"]
-_DEFAULT_GATED: list[FairnessAttribute] = ["sex", "hukou_type"]
+_DEFAULT_GATED: list[FairnessAttribute] = ["sex", "hukou_type", "age_band", "region"]
 
 
 class _Strict(BaseModel):
@@ -158,9 +158,12 @@ class FairnessConfig(_Strict):
 class GateConfig(_Strict):
     """The promotion gate (DESIGN principle 6).
 
-    ``attributes`` are the groups the fairness bounds apply to: by default the protected
-    attributes of DESIGN principle 6 (sex, hukou type); age band and region are reported in every
-    run (``FairnessConfig.attributes``) and can be gated by listing them here.
+    ``attributes`` are the groups the fairness bounds apply to: by DESIGN principle 6 sex, hukou
+    type, age band and region alike. Where the counts cannot decide whether a bound holds (fewer
+    than two groups with enough support, or a point ratio beyond the bound that the test cannot
+    show), the gate passes but says "not enough evidence", with the point ratios
+    (:func:`riskml.evaluate.fairness_evidence`). A version the gate refuses can be promoted only
+    with a supervisor's recorded justification (``riskml promote``).
 
     Quality may not drop by more than the tolerances against the champion on the same test
     window; the false-positive-rate ratio between supported groups of every attribute must stay

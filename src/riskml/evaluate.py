@@ -265,6 +265,45 @@ def fpr_disparities(
     return out
 
 
+def fairness_evidence(
+    table: pd.DataFrame,
+    attributes: Sequence[str],
+    *,
+    min_group_negatives: int,
+    max_fpr_ratio: float,
+    alpha: float,
+) -> dict[str, dict[str, Any]]:
+    """What the counts say about the false-positive-rate bound of each gated attribute.
+
+    ``exceeds``: a pair of groups is shown beyond ``max_fpr_ratio`` (:func:`fpr_disparities`);
+    ``within``: at least two groups have enough support and the point ratio is within the bound;
+    ``not enough evidence``: fewer than two supported groups, or a point ratio beyond the bound
+    that the counts cannot show. A gate that cannot see must say so rather than pass silently.
+    """
+    shown = {
+        d["attribute"] for d in fpr_disparities(table, min_group_negatives, max_fpr_ratio, alpha)
+    }
+    ratios = fpr_ratios(table, min_group_negatives)
+    out: dict[str, dict[str, Any]] = {}
+    for attr in attributes:
+        rows = table[table["attribute"] == attr]
+        supported = int((rows["negatives"] >= min_group_negatives).sum())
+        ratio = ratios.get(attr)
+        if attr in shown:
+            status = "exceeds"
+        elif ratio is not None and ratio <= max_fpr_ratio:
+            status = "within"
+        else:
+            status = "not enough evidence"
+        out[attr] = {
+            "status": status,
+            "point_ratio": _clean(ratio) if ratio is not None else None,
+            "groups": len(rows),
+            "supported_groups": supported,
+        }
+    return out
+
+
 def fairness_violations(
     table: pd.DataFrame,
     overall_precision: float,

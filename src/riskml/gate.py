@@ -8,7 +8,7 @@ the gate, moves the alias when it passes and records the decision on the run and
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlflow.exceptions import MlflowException
@@ -37,6 +37,23 @@ class GateDecision:
     champion_version: str | None = None
     basis: str = ""
     """How the champion's metrics were obtained (see :func:`champion_metrics_on`)."""
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per gated attribute: what the counts say about the false-positive-rate bound."""
+
+    @property
+    def notes(self) -> list[str]:
+        """The gated attributes whose bound the counts could not decide, with point ratios."""
+        return [
+            f"fairness by {attr}: not enough evidence (point false-positive-rate ratio "
+            f"{_ratio(e['point_ratio'])}, {e['supported_groups']} of {e['groups']} groups with "
+            "enough labelled non-fraud claims)"
+            for attr, e in self.evidence.items()
+            if e["status"] == "not enough evidence"
+        ]
+
+
+def _ratio(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.2f}"
 
 
 def gate(
@@ -136,6 +153,7 @@ def promote_if_better(
         champion_metrics=champ_metrics,
         champion_version=champion.model_version if champion else None,
         basis=basis,
+        evidence=dict(result.metrics.get("fairness", {}).get("evidence", {})),
     )
     if ok:
         mc.set_registered_model_alias(name, CHAMPION, registered.version)
@@ -151,6 +169,13 @@ def promote_if_better(
             "; ".join(reasons),
         )
     mc.set_tag(registered.run_id, "gate_basis", basis[:4000])
+    if decision.notes:
+        mc.set_tag(registered.run_id, "gate_notes", "; ".join(decision.notes)[:4000])
+        mc.set_model_version_tag(
+            name, registered.version, "gate_notes", "; ".join(decision.notes)[:4000]
+        )
+    for note in decision.notes:
+        log.warning("%s", note)
     mc.set_tag(registered.run_id, "gate", "passed" if ok else "refused")
     mc.set_tag(registered.run_id, "gate_reasons", "; ".join(decision.reasons)[:4000])
     mc.set_model_version_tag(name, registered.version, "gate", "passed" if ok else "refused")

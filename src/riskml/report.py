@@ -98,7 +98,19 @@ def fairness_markdown(result: TrainResult) -> str:
     table = md_table(
         ["attribute", "group", "claims", "labelled", "referral rate", "precision", "FPR"], rows
     )
-    return f"False-positive-rate ratio (highest / lowest supported group): {ratio_line}\n\n{table}"
+    evidence = result.metrics.get("fairness", {}).get("evidence", {})
+    evidence_table = md_table(
+        ["gated attribute", "what the counts show", "point FPR ratio", "supported groups"],
+        [
+            [a, e["status"], e["point_ratio"], f"{e['supported_groups']} of {e['groups']}"]
+            for a, e in evidence.items()
+        ],
+    )
+    return (
+        f"False-positive-rate ratio (highest / lowest supported group): {ratio_line}\n\n"
+        f'The gate\'s bound on it, per gated attribute ("not enough evidence": the counts '
+        f"cannot decide; the point ratio is shown):\n\n{evidence_table}\n\n{table}"
+    )
 
 
 def size_markdown(result: TrainResult) -> str:

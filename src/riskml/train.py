@@ -39,7 +39,13 @@ from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
 from riskml.data import ClaimsData
 from riskml.errors import ConfigError, RiskmlError
-from riskml.evaluate import age_band, auc_pr, evaluate_scores
+from riskml.evaluate import (
+    age_band,
+    auc_pr,
+    evaluate_scores,
+    fairness_evidence,
+    fairness_frame,
+)
 from riskml.features import FeatureBuilder
 from riskml.monitor import Reference, fit_reference
 
@@ -534,7 +540,7 @@ def score_window(
     frame: pd.DataFrame, scores: np.ndarray, config: TrainConfig, probability: bool
 ) -> dict[str, Any]:
     """The metrics JSON of one scored window frame (rows aligned with ``scores``)."""
-    return evaluate_scores(
+    metrics = evaluate_scores(
         frame["label"].to_numpy(),
         scores,
         month=frame["month"].to_numpy(),
@@ -548,6 +554,15 @@ def score_window(
         source=frame["source"].to_numpy(),
         selection_probability=frame["selection_probability"].to_numpy(),
     )
+    if "fairness" in metrics:
+        metrics["fairness"]["evidence"] = fairness_evidence(
+            fairness_frame(metrics),
+            config.gate.attributes,
+            min_group_negatives=config.fairness.min_group_negatives,
+            max_fpr_ratio=config.gate.max_fpr_ratio,
+            alpha=config.gate.alpha,
+        )
+    return metrics
 
 
 def train_model(

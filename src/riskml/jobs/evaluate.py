@@ -4,24 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskml.data import load_data_dir
+import pandas as pd
+
+from riskml.bundle import ModelBundle
+from riskml.data import ClaimsData, load_data_dir
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.evaluate import evaluate_scores
 from riskml.registry import load_model_bundle
 from riskml.train import claim_frame
 
+COMPARED = ("auc_pr", "roc_auc", "precision_at_capacity", "recall_at_capacity", "brier")
+
 
 def run_evaluate(
-    data_dir: Any, model_uri: str = DEFAULT_MODEL_URI, capacity: float = 0.01
+    data_dir: Any,
+    model_uri: str = DEFAULT_MODEL_URI,
+    capacity: float = 0.01,
+    challenger_uri: str | None = None,
 ) -> dict[str, Any]:
     """``riskml evaluate``: the metrics JSON of a model version on the labelled claims of a
-    data directory (every label counts; capacity = top share of all claims per month)."""
+    data directory (every label counts; capacity = top share of all claims per month).
+
+    With ``challenger_uri`` the challenger is measured on the same claims and labels, and
+    ``comparison`` gives challenger minus model for the headline metrics.
+    """
     data = load_data_dir(data_dir, require_labels=True)
-    bundle = load_model_bundle(model_uri)
     frame = claim_frame(data, None)
     if frame["label"].notna().sum() == 0:
         raise RiskmlError(f"labels: no claim of {data_dir} is labelled; nothing to evaluate")
+    bundle = load_model_bundle(model_uri)
+    out: dict[str, Any] = {"model_uri": model_uri, **_measure(bundle, data, frame, capacity)}
+    if challenger_uri:
+        challenger = load_model_bundle(challenger_uri)
+        measured = _measure(challenger, data, frame, capacity)
+        out["challenger"] = {"model_uri": challenger_uri, **measured}
+        out["comparison"] = {
+            k: None if out.get(k) is None or measured.get(k) is None else measured[k] - out[k]
+            for k in COMPARED
+        }
+    return out
+
+
+def _measure(
+    bundle: ModelBundle, data: ClaimsData, frame: pd.DataFrame, capacity: float
+) -> dict[str, Any]:
     feats = bundle.feature_builder.transform(data).reindex(frame.index)
     scores = bundle.predict_risk(feats, num_threads=2)
     out = evaluate_scores(
@@ -37,7 +64,6 @@ def run_evaluate(
     )
     bands = bundle.band(scores)
     return {
-        "model_uri": model_uri,
         "model_name": bundle.model_name,
         "model_version": bundle.model_version,
         **out,

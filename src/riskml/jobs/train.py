@@ -65,6 +65,7 @@ def run_train(
         summary["promoted"] = decision.promoted
         summary["gate"] = decision.reasons
         summary["gate_basis"] = decision.basis
+        summary["gate_notes"] = decision.notes
     return summary
 
 
