@@ -76,6 +76,20 @@ def _mlflow_env(mp: pytest.MonkeyPatch, root: Path) -> None:
     mp.setenv("OMP_WAIT_POLICY", "passive")
 
 
+@pytest.fixture
+def own_mlflow_store(tmp_path: Path) -> Iterator[Path]:
+    """A fresh MLflow store for one test; the process-wide tracking and registry URIs that
+    riskml's client sets are put back afterwards, so later tests find the session's store."""
+    import mlflow
+
+    tracking, registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    with pytest.MonkeyPatch.context() as mp:
+        _mlflow_env(mp, tmp_path / "own-mlflow")
+        yield tmp_path / "own-mlflow"
+    mlflow.set_tracking_uri(tracking)
+    mlflow.set_registry_uri(registry)
+
+
 @pytest.fixture(scope="session")
 def small_config() -> TrainConfig:
     return TrainConfig().with_overrides(SMALL)

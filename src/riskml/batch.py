@@ -18,6 +18,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ from rich.progress import (
 )
 
 from riskml.backlog import ChunkBounds, DataDirReader, release_memory
+from riskml.data import ClaimsData
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
@@ -193,6 +195,9 @@ def score_backlog(
                     )
                 frame = scorer.score_frame(history, chunk, explain=explain)
                 table = pa.Table.from_pandas(frame, schema=SCORES_SCHEMA, preserve_index=False)
+                unseen = _unseen_counts(scorer, history, chunk)
+                with atomic_path(_unseen_path(part)) as tmp_unseen:  # before the part commits it
+                    tmp_unseen.write_text(json.dumps(unseen))
                 with atomic_path(part) as tmp_part:
                     pq.write_table(table, tmp_part, compression="zstd")
                 scored_now += sizes[i]
@@ -207,6 +212,20 @@ def score_backlog(
             progress.stop()
 
     bands: dict[str, int] = {"high": 0, "medium": 0, "low": 0}
+    cold_start: dict[str, dict[str, int]] = {}
+    for i in range(plan.n_chunks):
+        path = _unseen_path(work / f"part-{i:06d}.parquet")
+        for kind, values in (json.loads(path.read_text()) if path.is_file() else {}).items():
+            for value, n in values.items():
+                cold_start.setdefault(kind, {})[value] = cold_start.get(kind, {}).get(value, 0) + n
+    for kind, values in cold_start.items():
+        log.warning(
+            "cold start: %d claims of a %s the model never saw in training (%s); their peer "
+            "features are missing and each says so in its reasons",
+            sum(values.values()),
+            kind.replace("_", " "),
+            ", ".join(f"{v}: {n}" for v, n in sorted(values.items(), key=lambda kv: -kv[1])[:5]),
+        )
     with atomic_path(out) as tmp_out:
         writer = pq.ParquetWriter(tmp_out, SCORES_SCHEMA, compression="zstd")
         try:
@@ -225,5 +244,19 @@ def score_backlog(
         "model_version": plan.model_version,
         "chunks": plan.n_chunks,
         "resumed_chunks": resumed,
+        "cold_start": cold_start,
         "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _unseen_path(part: Path) -> Path:
+    return part.with_suffix(".unseen.json")
+
+
+def _unseen_counts(scorer: Scorer, history: ClaimsData, chunk: pd.DataFrame) -> dict[str, Any]:
+    """Per kind and value, how many claims of the chunk the model never saw such a value for."""
+    unseen = scorer.unseen(history, chunk).drop_duplicates(["claim_id", "kind"])
+    return {
+        str(kind): {str(v): int(n) for v, n in rows["value"].value_counts().items()}
+        for kind, rows in unseen.groupby("kind")
     }

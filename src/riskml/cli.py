@@ -125,6 +125,13 @@ def train(
             "and labels decided before it (default: everything in the directory)",
         ),
     ] = None,
+    labels: Annotated[
+        list[Path] | None,
+        typer.Option(help="a labels table (riskml labels export) to train on; repeatable"),
+    ] = None,
+    labels_mode: Annotated[
+        str, typer.Option(help="beside (default: added to DIR's labels) or instead")
+    ] = "beside",
 ) -> None:
     """Train, evaluate out of time, log to MLflow and register a new version of riskml-claims."""
     import json
@@ -132,7 +139,13 @@ def train(
     from riskml.jobs.train import run_train
 
     summary = run_train(
-        data, config_path=config, experiment=experiment, promote=promote, as_of=as_of
+        data,
+        config_path=config,
+        experiment=experiment,
+        promote=promote,
+        as_of=as_of,
+        labels=labels or [],
+        labels_mode=labels_mode,
     )
     typer.echo(json.dumps(summary, indent=2))
 

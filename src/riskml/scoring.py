@@ -106,13 +106,31 @@ class Scorer:
                     reasons[row] = rs
         return scores, bands, reasons
 
+    def unseen(self, data: ClaimsData, claims: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Claims with a benefit type, diagnosis group or provider type the model never saw."""
+        builder = self.bundle.feature_builder
+        if not hasattr(builder, "unseen"):
+            return pd.DataFrame({"claim_id": [], "kind": [], "value": []}, dtype=object)
+        return builder.unseen(data, data.claims if claims is None else claims)
+
     def _score(
         self, data: ClaimsData, claims: pd.DataFrame | None, explain: Explain
     ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]]]:
-        """Claim ids, scores, bands and reasons: features, then :meth:`score_matrix`."""
+        """Claim ids, scores, bands and reasons: features, then :meth:`score_matrix`; a claim
+        of a value the model never saw also gets a reason that says so (cold start)."""
         feats = self.features(data, claims)
         matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
-        return (feats.index, *self.score_matrix(matrix, explain))
+        scores, bands, reasons = self.score_matrix(matrix, explain)
+        if explain != "none":
+            unseen = self.unseen(data, claims).drop_duplicates(["claim_id", "kind"])
+            if len(unseen):
+                rows = pd.Series(np.arange(len(feats)), index=feats.index.astype(str))
+                rows = rows.loc[rows.index.isin(unseen["claim_id"])]
+                for cid, kind, value in unseen.itertuples(index=False):
+                    reason = cold_start_reason(str(kind), str(value))
+                    for pos in rows.loc[[cid]].to_numpy() if cid in rows.index else ():
+                        reasons[pos] = [*reasons[pos], reason]
+        return feats.index, scores, bands, reasons
 
     def score(
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "all"
@@ -140,6 +158,24 @@ class Scorer:
                 ],
             }
         )
+
+
+COLD_START_LABELS = {
+    "benefit_type": "benefit type",
+    "diagnosis_group": "diagnosis group",
+    "provider_type": "provider type",
+}
+
+
+def cold_start_reason(kind: str, value: str) -> Reason:
+    """The reason a claim carries when the model never saw one of its values in training."""
+    return Reason(
+        feature=f"unseen_{kind}",
+        value=None,
+        contribution=0.0,
+        text=f"{COLD_START_LABELS.get(kind, kind)} {value!r} was not in the model's training "
+        "data: the features compared with its peers are missing and the score rests on the rest",
+    )
 
 
 def load_scorer(uri: str = DEFAULT_MODEL_URI, num_threads: int = 1) -> Scorer:

@@ -33,7 +33,7 @@ from riskml.train import (
     scaled_trees,
 )
 
-from ..conftest import Trained, _mlflow_env
+from ..conftest import Trained
 
 
 def _coverage(shares: list[float]) -> pd.Series:
@@ -78,7 +78,7 @@ def _without_recent_labels(src: Path, dest: Path, months: int) -> pd.Timestamp:
 
 
 def test_train_on_a_directory_whose_last_six_months_are_unlabelled(
-    synth_dir: Path, small_config: TrainConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synth_dir: Path, small_config: TrainConfig, tmp_path: Path, own_mlflow_store: Path
 ) -> None:
     """Real data ends in months nobody has investigated yet: train evaluates on the months with
     mature labels, prints its windows and label counts, and promotes."""
@@ -86,7 +86,6 @@ def test_train_on_a_directory_whose_last_six_months_are_unlabelled(
     cut = _without_recent_labels(synth_dir, data, months=6)
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(small_config.model_dump(mode="json")))
-    _mlflow_env(monkeypatch, tmp_path / "mlflow")
     res = CliRunner().invoke(
         app, ["train", "--data", str(data), "--config", str(config), "--promote"]
     )
@@ -203,3 +202,52 @@ def test_a_champion_that_learned_the_test_window_is_compared_by_its_record(
     metrics, basis = champion_metrics_on(bundle, synth_data, trained.result)
     assert metrics == bundle.metrics
     assert "compared by its recorded metrics" in basis
+
+
+def test_train_learns_from_exported_decisions_beside_the_directory(
+    synth_dir: Path, synth_data: ClaimsData, small_config: TrainConfig, tmp_path: Path,
+    own_mlflow_store: Path,
+) -> None:  # fmt: skip
+    """The service's decisions (``riskml labels export``) reach the next training run."""
+    data = tmp_path / "data"
+    cut = _without_recent_labels(synth_dir, data, months=6)
+    all_labels = pd.read_parquet(synth_dir / "labels.parquet")
+    claims = pd.read_parquet(synth_dir / "claims.parquet", columns=["claim_id", "submitted_at"])
+    recent = claims.loc[claims["submitted_at"] >= cut, "claim_id"]
+    exported = tmp_path / "decisions.parquet"
+    all_labels.loc[all_labels["claim_id"].isin(recent)].to_parquet(exported, index=False)
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(small_config.model_dump(mode="json")))
+    res = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--config", str(config), "--labels", str(exported)]
+    )
+    assert res.exit_code == 0, res.output
+    summary, _ = json.JSONDecoder().raw_decode(res.output[res.output.index('{\n  "model"') :])
+    # with the decisions of the last months the horizon moves to the end of the data again
+    assert pd.Timestamp(summary["windows"]["test_end"]) > cut
+    assert "history" not in summary["labels"] or summary["labels"]["history"]["claims"] == 0
+
+
+def test_exported_labels_are_checked_and_can_replace_the_directory_s(
+    synth_data: ClaimsData, tmp_path: Path
+) -> None:
+    from riskml.errors import DataContractError
+    from riskml.jobs.train import with_labels
+
+    assert synth_data.labels is not None
+    mine = synth_data.labels.iloc[:50].assign(is_fraud=True, typology="duplicate_claim")
+    path = tmp_path / "mine.parquet"
+    mine.to_parquet(path, index=False)
+    instead = with_labels(synth_data, [path], "instead")
+    assert instead.labels is not None and len(instead.labels) == 50
+    beside = with_labels(synth_data, [path], "beside")
+    assert beside.labels is not None and len(beside.labels) == len(synth_data.labels)
+    merged = beside.labels.set_index("claim_id").loc[mine["claim_id"], "is_fraud"]
+    assert merged.all()  # the exported decision wins for a claim both have
+    stranger = mine.iloc[:1].assign(claim_id="NOT-A-CLAIM")
+    stranger.to_parquet(tmp_path / "bad.parquet", index=False)
+    with pytest.raises(DataContractError, match=r"labels\.claim_id: 1 exported labels"):
+        with_labels(synth_data, [tmp_path / "bad.parquet"], "beside")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataContractError, match="not a readable Parquet file"):
+        with_labels(synth_data, [tmp_path / "broken.parquet"], "beside")

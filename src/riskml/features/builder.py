@@ -21,7 +21,7 @@ from riskml.data import ClaimsData
 from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.errors import ConfigError, DataContractError
 from riskml.features import claim, claimant, employer, network, provider
-from riskml.features.context import Context, build_context
+from riskml.features.context import Context, build_context, dx3
 from riskml.features.registry import FAMILIES, FEATURES
 from riskml.features.sets import FEATURE_SETS
 
@@ -113,7 +113,41 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         self.fit_window_ = (pd.Timestamp(lo), pd.Timestamp(hi))
         self.n_fit_claims_ = len(rows)
         self.feature_names_ = names
+        in_window = data.claims.loc[(sub >= lo) & (sub < hi)]
+        self.known_values_ = {
+            kind: sorted(str(v) for v in values.dropna().unique())
+            for kind, values in _vocabulary(in_window, data.providers).items()
+        }
         return self
+
+    def unseen(self, data: ClaimsData, claims: pd.DataFrame) -> pd.DataFrame:
+        """The values of ``claims`` the training window never showed (cold start).
+
+        One row per claim and kind (``benefit_type``, ``diagnosis_group``, ``provider_type``):
+        ``claim_id``, ``kind``, ``value``. Peer norms and profiles keyed by such a value do not
+        exist, so features that rest on them are missing; the score then rests on the rest, and
+        the claim should say so rather than fall silently into one band. Empty for a builder
+        fitted before this was recorded.
+        """
+        check_is_fitted(self, "feature_names_")
+        known = getattr(self, "known_values_", None)
+        parts = []
+        if known:
+            for kind, values in _vocabulary(claims, data.providers).items():
+                new = values.notna() & ~values.astype("str").isin(known.get(kind, []))
+                if new.any():
+                    parts.append(
+                        pd.DataFrame(
+                            {
+                                "claim_id": claims["claim_id"].to_numpy()[new.to_numpy()],
+                                "kind": kind,
+                                "value": values[new].astype(str).to_numpy(),
+                            }
+                        )
+                    )
+        if not parts:
+            return pd.DataFrame({"claim_id": [], "kind": [], "value": []}, dtype=object)
+        return pd.concat(parts, ignore_index=True)
 
     # -- transforming -----------------------------------------------------------------------
 
@@ -182,6 +216,16 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.requires_fit = True
         return tags
+
+
+def _vocabulary(claims: pd.DataFrame, providers: pd.DataFrame) -> dict[str, pd.Series]:
+    """The categorical values peer norms are keyed by, per claim (aligned with ``claims``)."""
+    provider_type = providers.set_index("provider_id")["provider_type"]
+    return {
+        "benefit_type": claims["benefit_type"].reset_index(drop=True),
+        "diagnosis_group": dx3(claims["diagnosis_code"]).reset_index(drop=True),
+        "provider_type": claims["provider_id"].map(provider_type).reset_index(drop=True),
+    }
 
 
 DEFAULT_TRAIN_SHARE = 0.6
