@@ -28,13 +28,16 @@ import pyarrow.dataset as pads
 
 from riskml.contract import TABLES, TableSpec
 from riskml.data import (
+    READ_ERRORS,
     ClaimsData,
     check_key,
     check_references,
     coerce_column,
     empty_table,
     isin,
+    read_dataset,
     table_dataset,
+    unreadable,
     validate_frame,
 )
 from riskml.errors import DataContractError
@@ -64,8 +67,8 @@ def _batches(dataset: pads.Dataset, spec: TableSpec) -> Iterator[pa.RecordBatch]
         for batch in dataset.to_batches(batch_size=BATCH_ROWS):
             if batch.num_rows:
                 yield batch
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
+    except READ_ERRORS as exc:
+        raise unreadable(spec.name, exc) from exc
 
 
 def _coerced(batch: pa.RecordBatch, spec: TableSpec, columns: list[str]) -> pd.DataFrame:
@@ -119,7 +122,7 @@ class DataDirReader:
             self.sources[name] = src
         small: dict[str, pd.DataFrame] = {}
         for name in SMALL_TABLES:
-            small[name] = validate_frame(self.sources[name].to_table(), name)
+            small[name] = validate_frame(read_dataset(self.sources[name], TABLES[name]), name)
         self.persons = small["persons"]
         self.employers = small["employers"]
         self.providers = small["providers"]
