@@ -122,6 +122,9 @@ class DataDirReader:
             self.sources[name] = src
         small: dict[str, pd.DataFrame] = {}
         for name in SMALL_TABLES:
+            if name not in self.sources:  # an optional table (employers) that is absent
+                small[name] = empty_table(name)
+                continue
             small[name] = validate_frame(read_dataset(self.sources[name], TABLES[name]), name)
         self.persons = small["persons"]
         self.employers = small["employers"]
