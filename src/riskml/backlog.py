@@ -35,6 +35,7 @@ from riskml.data import (
     coerce_column,
     empty_table,
     isin,
+    plausibility_for,
     read_dataset,
     table_dataset,
     unreadable,
@@ -109,6 +110,7 @@ class DataDirReader:
                 "data", None, f"data directory {str(self.directory)!r} does not exist"
             )
         self.sources: dict[str, pads.Dataset] = {}
+        self.rules = plausibility_for(self.directory)
         for name, spec in TABLES.items():
             if name == "labels":
                 continue  # labels are not read for scoring
@@ -125,7 +127,9 @@ class DataDirReader:
             if name not in self.sources:  # an optional table (employers) that is absent
                 small[name] = empty_table(name)
                 continue
-            small[name] = validate_frame(read_dataset(self.sources[name], TABLES[name]), name)
+            small[name] = validate_frame(
+                read_dataset(self.sources[name], TABLES[name]), name, plausibility=self.rules
+            )
         self.persons = small["persons"]
         self.employers = small["employers"]
         self.providers = small["providers"]
@@ -160,7 +164,7 @@ class DataDirReader:
         hashes: list[np.ndarray] = []
         kept: list[pd.DataFrame] = []
         for batch in _batches(self.sources[name], spec):
-            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            frame = validate_frame(pa.Table.from_batches([batch]), spec, plausibility=self.rules)
             check_references({**self._parents, name: frame})
             hashes.append(_key_hash(frame, spec))
             if keep:
@@ -186,7 +190,7 @@ class DataDirReader:
         spec = TABLES[name]
         candidates = []
         for batch in _batches(self.sources[name], spec):
-            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            frame = validate_frame(pa.Table.from_batches([batch]), spec, plausibility=self.rules)
             candidates.append(frame.loc[np.isin(_key_hash(frame, spec), repeated)])
         check_key(pd.concat(candidates, ignore_index=True), spec)
 
@@ -204,7 +208,7 @@ class DataDirReader:
                 parts.append(batch.filter(pa.array(mask)))
         if not parts:
             return empty_table(name)
-        return validate_frame(pa.Table.from_batches(parts), spec)
+        return validate_frame(pa.Table.from_batches(parts), spec, plausibility=self.rules)
 
     def chunk(self, bounds: ChunkBounds) -> tuple[ClaimsData, pd.DataFrame]:
         """The claims of one chunk and the history their features read.

@@ -81,12 +81,15 @@ class Plausibility:
     """
 
     future_tolerance: pd.Timedelta = DEFAULT_FUTURE_TOLERANCE
+    #: False for data dated on a calendar of its own (``riskml synth``, see
+    #: :func:`riskml.data.plausibility_for`), where "the future" of today's clock means nothing
+    check_future: bool = True
 
     @classmethod
-    def from_env(cls) -> Plausibility:
+    def from_env(cls, check_future: bool = True) -> Plausibility:
         raw = os.environ.get("RISKML_FUTURE_TOLERANCE")
         if not raw:
-            return cls()
+            return cls(check_future=check_future)
         try:
             tolerance = pd.Timedelta(raw)
         except ValueError as exc:
@@ -95,13 +98,11 @@ class Plausibility:
             ) from exc
         if tolerance < pd.Timedelta(0):
             raise ConfigError(f"RISKML_FUTURE_TOLERANCE={raw!r} must not be negative")
-        return cls(future_tolerance=tolerance)
+        return cls(future_tolerance=tolerance, check_future=check_future)
 
-    def latest(self, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    def latest(self) -> pd.Timestamp:
         """The latest instant a timestamp may hold: now (Shanghai local) plus the tolerance."""
-        if now is None:
-            now = pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None)
-        return now + self.future_tolerance
+        return pd.Timestamp.now(tz="Asia/Shanghai").tz_localize(None) + self.future_tolerance
 
 
 @functools.cache

@@ -290,3 +290,23 @@ def test_streaming_reader_takes_the_same_optional_tables(good_dir: Path) -> None
     _rewrite(good_dir, "claims", lambda f: f.assign(region_code=["110105", "000000", "110105"]))
     with pytest.raises(DataContractError, match=r"claims\.region_code"):
         DataDirReader(good_dir)
+
+
+def test_synthetic_data_is_dated_on_its_own_calendar(tmp_path: Path) -> None:
+    """``riskml synth`` starts its calendar in 2024 and runs --months: a long synthetic history
+    may end after today. Its manifest says so, and its dates are not compared with today's;
+    the same claims without that manifest are refused."""
+    from riskml.backlog import DataDirReader
+    from riskml.synth import run_synth
+
+    out = tmp_path / "synth"
+    months = 12 * (_now().year - 2024) + _now().month + 6  # ends about six months from now
+    run_synth(out=out, persons=200, seed=4, fraud_rate=None, preset="low", months=months)
+    data = load_data_dir(out)
+    assert data.claims["submitted_at"].max() > _now() + pd.Timedelta(days=30)
+    DataDirReader(out)
+    (out / "manifest.json").unlink()
+    with pytest.raises(DataContractError, match=r"lie in the future"):
+        load_data_dir(out)
+    with pytest.raises(DataContractError, match=r"lie in the future"):
+        DataDirReader(out)
