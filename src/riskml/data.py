@@ -145,15 +145,22 @@ def unreadable(table: str, exc: BaseException, column: str | None = None) -> Dat
 
 
 def table_dataset(directory: Path, spec: TableSpec) -> pads.Dataset | None:
-    """The table ``spec`` of ``directory`` (``name.parquet`` or a ``name/`` folder of parts) as an
-    Arrow dataset, not read yet; None when absent."""
+    """The table ``spec`` of ``directory`` (``name.parquet``, or a ``name/`` or ``name.parquet/``
+    folder of parts as Spark writes them) as an Arrow dataset, not read yet; None when absent."""
     file = directory / f"{spec.name}.parquet"
     folder = directory / spec.name
     try:
         if file.is_file():
             return pads.dataset(file, format="parquet")
-        if folder.is_dir():
-            return pads.dataset(folder, format="parquet")
+        for parts in (folder, file):
+            if parts.is_dir():
+                return pads.dataset(parts, format="parquet")
+        if file.exists() or file.is_symlink():
+            raise DataContractError(
+                spec.name,
+                None,
+                f"{file} is neither a readable file nor a folder of Parquet parts (a broken link?)",
+            )
     except READ_ERRORS as exc:
         raise unreadable(spec.name, exc) from exc
     return None

@@ -181,3 +181,22 @@ def test_every_verb_answers_one_line_and_exit_2(
         assert errors[0].startswith("error: claims"), (verb, name, errors[0])
         if "cannot read" in errors[0] or "outside the range" in errors[0]:
             assert "hint:" in errors[0], (verb, name, errors[0])
+
+
+def test_spark_style_folder_and_broken_link(synth_dir: Path, tmp_path: Path) -> None:
+    """``claims.parquet/`` as a folder of parts (as Spark writes a table) reads as the table; a
+    ``claims.parquet`` that is a broken link is a one-line error naming the table."""
+    data = _copy(synth_dir, tmp_path / "d", "zstd")
+    path = data / "claims.parquet"
+    table = pq.read_table(path)
+    path.unlink()
+    path.mkdir()
+    pq.write_table(table.slice(0, 1000), path / "part-00000.parquet")
+    pq.write_table(table.slice(1000), path / "part-00001.parquet")
+    assert len(load_data_dir(data).claims) == table.num_rows
+    shutil.rmtree(path)
+    path.symlink_to(tmp_path / "nowhere.parquet")
+    for loader in (load_data_dir, DataDirReader):
+        with pytest.raises(DataContractError, match=r"^claims: .*broken link") as e:
+            loader(data)
+        assert "\n" not in str(e.value)
