@@ -185,3 +185,15 @@ def test_top_reasons_keep_only_what_reads_right() -> None:
         "amount_claimed",
     ]
     assert all(r.contribution > 0 for r in first + second)
+
+
+def test_reason_tables_name_registered_features() -> None:
+    """The count-aware templates and the applicability tables follow the registry: a renamed
+    feature fails here instead of silently losing its template."""
+    from riskml.features import FEATURES
+    from riskml.features.registry import REASON_ABOVE, REASON_BENEFITS, REASON_TEMPLATES
+
+    for table in (REASON_TEMPLATES, REASON_BENEFITS, REASON_ABOVE):
+        assert set(table) <= set(FEATURES), set(table) - set(FEATURES)
+    for benefits in REASON_BENEFITS.values():
+        assert set(benefits) <= set(FEATURES["benefit_type_code"].labels or ())
