@@ -28,13 +28,17 @@ import pyarrow.dataset as pads
 
 from riskml.contract import TABLES, TableSpec
 from riskml.data import (
+    READ_ERRORS,
     ClaimsData,
     check_key,
     check_references,
     coerce_column,
     empty_table,
     isin,
+    plausibility_for,
+    read_dataset,
     table_dataset,
+    unreadable,
     validate_frame,
 )
 from riskml.errors import DataContractError
@@ -64,8 +68,8 @@ def _batches(dataset: pads.Dataset, spec: TableSpec) -> Iterator[pa.RecordBatch]
         for batch in dataset.to_batches(batch_size=BATCH_ROWS):
             if batch.num_rows:
                 yield batch
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataContractError(spec.name, None, f"cannot read Parquet: {exc}") from exc
+    except READ_ERRORS as exc:
+        raise unreadable(spec.name, exc) from exc
 
 
 def _coerced(batch: pa.RecordBatch, spec: TableSpec, columns: list[str]) -> pd.DataFrame:
@@ -106,6 +110,7 @@ class DataDirReader:
                 "data", None, f"data directory {str(self.directory)!r} does not exist"
             )
         self.sources: dict[str, pads.Dataset] = {}
+        self.rules = plausibility_for(self.directory)
         for name, spec in TABLES.items():
             if name == "labels":
                 continue  # labels are not read for scoring
@@ -119,7 +124,12 @@ class DataDirReader:
             self.sources[name] = src
         small: dict[str, pd.DataFrame] = {}
         for name in SMALL_TABLES:
-            small[name] = validate_frame(self.sources[name].to_table(), name)
+            if name not in self.sources:  # an optional table (employers) that is absent
+                small[name] = empty_table(name)
+                continue
+            small[name] = validate_frame(
+                read_dataset(self.sources[name], TABLES[name]), name, plausibility=self.rules
+            )
         self.persons = small["persons"]
         self.employers = small["employers"]
         self.providers = small["providers"]
@@ -154,7 +164,7 @@ class DataDirReader:
         hashes: list[np.ndarray] = []
         kept: list[pd.DataFrame] = []
         for batch in _batches(self.sources[name], spec):
-            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            frame = validate_frame(pa.Table.from_batches([batch]), spec, plausibility=self.rules)
             check_references({**self._parents, name: frame})
             hashes.append(_key_hash(frame, spec))
             if keep:
@@ -180,7 +190,7 @@ class DataDirReader:
         spec = TABLES[name]
         candidates = []
         for batch in _batches(self.sources[name], spec):
-            frame = validate_frame(pa.Table.from_batches([batch]), spec)
+            frame = validate_frame(pa.Table.from_batches([batch]), spec, plausibility=self.rules)
             candidates.append(frame.loc[np.isin(_key_hash(frame, spec), repeated)])
         check_key(pd.concat(candidates, ignore_index=True), spec)
 
@@ -198,7 +208,7 @@ class DataDirReader:
                 parts.append(batch.filter(pa.array(mask)))
         if not parts:
             return empty_table(name)
-        return validate_frame(pa.Table.from_batches(parts), spec)
+        return validate_frame(pa.Table.from_batches(parts), spec, plausibility=self.rules)
 
     def chunk(self, bounds: ChunkBounds) -> tuple[ClaimsData, pd.DataFrame]:
         """The claims of one chunk and the history their features read.

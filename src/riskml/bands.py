@@ -2,27 +2,93 @@
 
 The cut-offs are calibrated scores fixed once at training from the unit's capacity (the share of
 claims each band should hold), never recomputed per backlog.
+
+Scores tie: a small model (few trees) or an isotonic calibrator gives whole blocks of claims the
+same score. A cut-off inside such a block would put all of it in the band (a quantile cut-off
+put 8.8% of a test window in ``medium`` instead of 4%), so each cut-off is the lowest score that
+keeps its band *at or under* its share; the claims of a block that does not fit go to the band
+below. When ties leave a band well short of its share, a warning says so and by how much.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
 from riskml.errors import RiskmlError
 
+log = logging.getLogger(__name__)
+
 BANDS: tuple[str, ...] = ("high", "medium", "low")
 FLAGGED_BANDS: tuple[str, ...] = ("high", "medium")
+#: A band short of its target count by more than this share of it (and by more than one claim)
+#: because of tied scores is warned about.
+SHORTFALL_WARNING = 0.10
+
+
+def _count(share: float, n: int) -> int:
+    """The whole number of claims a share of ``n`` allows (float error never adds a claim)."""
+    return int(np.floor(share * n + 1e-9))
+
+
+def _cut(ascending: np.ndarray, k: int) -> float:
+    """The lowest score ``v`` with at most ``k`` scores ``>= v`` (``ascending`` sorted).
+
+    With ``t`` the (k+1)-th largest score, that is the smallest score above ``t``: every score
+    ``<= t`` (at least ``n - k`` of them) stays out, and no lower cut-off keeps ``k``. Above
+    the largest score when even the top tie block holds more than ``k`` (the band is empty).
+    """
+    n = ascending.size
+    if k >= n:
+        return float(ascending[0])
+    t = ascending[n - 1 - k]
+    idx = int(np.searchsorted(ascending, t, side="right"))
+    if idx < n:
+        return float(ascending[idx])
+    return float(np.nextafter(ascending[-1], np.inf))
 
 
 def band_thresholds(scores: np.ndarray, high_share: float, medium_share: float) -> dict[str, float]:
-    """Calibrated-score cut-offs so that ``high`` holds the top ``high_share`` of the claims and
-    ``medium`` the next ``medium_share`` (computed once, on the calibration window's claims)."""
+    """Calibrated-score cut-offs so that ``high`` holds at most the top ``high_share`` of the
+    claims and ``medium`` at most the next ``medium_share`` (computed once, on the calibration
+    window's claims); as close to those shares as tied scores allow, with a warning when ties
+    leave a band more than :data:`SHORTFALL_WARNING` short."""
     s = np.asarray(scores, dtype=np.float64)
     if s.size == 0:
         raise RiskmlError("calibration window: no claims to place the risk bands on")
-    high = float(np.quantile(s, 1 - high_share, method="higher"))
-    medium = float(np.quantile(s, 1 - high_share - medium_share, method="higher"))
-    return {"high": high, "medium": min(medium, high)}
+    if np.isnan(s).any():
+        raise RiskmlError("calibration window: scores hold NaN; the risk bands cannot be placed")
+    ascending = np.sort(s)
+    n = s.size
+    want_high, want_medium = _count(high_share, n), _count(medium_share, n)
+    high = _cut(ascending, want_high)
+    got_high = n - int(np.searchsorted(ascending, high, side="left"))
+    medium = min(_cut(ascending, got_high + want_medium), high)
+    got_medium = n - int(np.searchsorted(ascending, medium, side="left")) - got_high
+    for band, want, got in (("high", want_high, got_high), ("medium", want_medium, got_medium)):
+        if want - got > max(1, SHORTFALL_WARNING * want):
+            log.warning(
+                "risk band %r holds %.2f%% of the calibration claims instead of %.2f%% "
+                "(%d of %d wanted): %d distinct scores for %d claims, and a block of tied scores "
+                "at the cut-off would overfill the band; a model with more trees or a finer "
+                "calibrator separates them",
+                band,
+                100 * got / n,
+                100 * want / n,
+                got,
+                want,
+                np.unique(ascending).size,
+                n,
+            )
+    return {"high": high, "medium": medium}
+
+
+def band_shares(scores: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:
+    """The share of ``scores`` in each band under ``thresholds``."""
+    bands = assign_bands(np.asarray(scores, dtype=np.float64), thresholds)
+    n = max(len(bands), 1)
+    return {band: float((bands == band).sum() / n) for band in BANDS}
 
 
 def assign_bands(scores: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:

@@ -80,13 +80,16 @@ def synth(
 @app.command()
 @_friendly
 def validate(data: DataDir) -> None:
-    """Check a data directory against the contract and print its row counts."""
-    from riskml.data import load_data_dir
+    """Check a data directory against the contract and print its row counts and warnings."""
+    from riskml.data import Finding, load_data_dir
 
-    loaded = load_data_dir(data)
+    findings: list[Finding] = []
+    loaded = load_data_dir(data, findings=findings)
     for name, frame in loaded.tables().items():
         typer.echo(f"{name:14s} {len(frame):>12,d} rows")
-    typer.echo("ok: the data directory meets the contract")
+    for finding in findings:
+        typer.echo(f"warning: {finding}")
+    typer.echo(f"ok: the data directory meets the contract ({len(findings)} warnings, 0 errors)")
 
 
 @app.command()

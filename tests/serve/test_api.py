@@ -75,7 +75,13 @@ def test_model_info(service: Service) -> None:
 def test_score_answers_in_request_order_persists_and_audits(service: Service) -> None:
     claims = [
         claim_json("S2", "P2", provider_id="H2", benefit_type="pharmacy", amount_claimed=9000.0),
-        claim_json("S1", "P1", submitted_at="2024-04-02T10:00:00+08:00"),
+        claim_json(
+            "S1",
+            "P1",
+            submitted_at="2024-04-02T10:00:00+08:00",
+            service_start="2024-04-02",  # a service after its submission is refused
+            service_end="2024-04-02",
+        ),
         claim_json("S3", "P3", provider_id=None, benefit_type="pension", items=None),
     ]
     with service.client("scorer") as c:
@@ -242,7 +248,14 @@ def test_queue_decision_audit_and_labels_export(service: Service, tmp_path) -> N
     claims = [
         claim_json("Q1", "P2", provider_id="H2", amount_claimed=30_000.0, region_code="310115"),
         claim_json("Q2", "P1", amount_claimed=30_000.0, benefit_type="inpatient"),
-        claim_json("Q3", "P3", amount_claimed=10.0, submitted_at="2024-01-05T08:00:00"),
+        claim_json(
+            "Q3",
+            "P3",
+            amount_claimed=10.0,
+            submitted_at="2024-01-05T08:00:00",
+            service_start="2024-01-05",  # a service after its submission is refused
+            service_end="2024-01-05",
+        ),
     ]
     with service.client("scorer") as c:
         scored = c.post("/v1/claims/score", json={"claims": claims}).json()["results"]

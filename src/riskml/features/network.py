@@ -5,9 +5,25 @@ providers on the same days, and as providers that share an unusual part of their
 other provider (a recruiting clinic and a pharmacy). The graph is built on the training window only
 (sparse incidence matrices, scipy connected components, networkx Louvain communities) and then held
 fixed; the same-day co-visit count is point in time.
+
+No person id is kept in the fitted model (CONTRACT.md: person ids are personal data, and a
+registered model is copied to places the data never goes). The person graph is keyed by a
+keyed 64-bit hash of the person id (SipHash, :func:`pandas.util.hash_array`) under a random key
+drawn at each fit and kept with the graph; only persons with co-visit partners are kept (the
+others read as "no partners, a group of one" either way). The key travels with the model, so
+batch scoring, ``riskml features --model`` and the service hash a claimant exactly as training
+did, whatever their environment: the features are those of the person ids themselves. The
+pseudonyms differ from model to model and from the service's audit pseudonyms
+(:func:`riskml.security.pseudonymise`), so the artifact cannot be joined to other data by
+person. Whoever holds the artifact and a list of candidate ids can still test them against it:
+keying by the server secret instead would close that, at the price of a model that computes
+other features wherever ``RISKML_SECRET`` differs; the rolling person state of the entity-state
+work (kept in the store) removes the table from the model altogether.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import networkx as nx
 import numpy as np
@@ -25,8 +41,11 @@ from riskml.features.context import (
     take,
 )
 from riskml.features.history import LOOKBACK_S
+from riskml.features.norms import fitted_cache
 from riskml.features.registry import feature
 
+#: Characters of the random SipHash key of a fitted person graph (16, as SipHash takes).
+PERSON_HASH_KEY_CHARS = 16
 MAX_EVENT_SIZE = 50  # (provider, day) groups larger than this are ordinary busy days
 MIN_SHARED_VISITS = 2
 MIN_SHARED_PATIENTS = 3
@@ -63,8 +82,18 @@ def fit(ctx: Context, window_rows: np.ndarray, seed: int = 0) -> dict[str, pd.Da
         _, labels = connected_components(graph, directed=False)
         counts = np.bincount(labels)
         component_size = counts[labels].astype("float64")
+    linked = partners > 0
+    while True:  # a 64-bit collision among the linked persons is astronomically rare: redraw
+        hash_key = secrets.token_urlsafe(12)  # 16 characters, 96 random bits
+        keys = person_keys(persons.to_numpy()[linked], hash_key)
+        if len(np.unique(keys)) == len(keys):
+            break
     person_table = pd.DataFrame(
-        {"person_id": persons.to_numpy(), "partners": partners, "component": component_size}
+        {
+            "person_key": keys,
+            "partners": partners[linked],
+            "component": component_size[linked],
+        }
     )
 
     # providers x providers shared patients
@@ -101,7 +130,25 @@ def fit(ctx: Context, window_rows: np.ndarray, seed: int = 0) -> dict[str, pd.Da
             "patients": patients,
         }
     )
-    return {"person_graph": person_table, "provider_graph": provider_table}
+    return {
+        "person_graph": person_table,
+        "person_graph_key": pd.DataFrame({"hash_key": [hash_key]}),
+        "provider_graph": provider_table,
+    }
+
+
+def person_keys(person_ids: np.ndarray | pd.Series, hash_key: str) -> np.ndarray:
+    """The keyed 64-bit hash of each person id under ``hash_key`` (the fitted graph's key)."""
+    ids = np.asarray(person_ids, dtype=object)
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    return np.asarray(pd.util.hash_array(ids, hash_key=hash_key, categorize=True), dtype=np.uint64)
+
+
+def _person_positions(pgraph: pd.DataFrame, hash_key: str, person_ids: pd.Series) -> np.ndarray:
+    """Row of the fitted person graph for each claimant, -1 for none."""
+    index = fitted_cache(pgraph, ("person_key_index",), lambda: pd.Index(pgraph["person_key"]))
+    return np.asarray(index.get_indexer(person_keys(person_ids, hash_key)), dtype="int64")
 
 
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -109,7 +156,9 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     tc = ctx.target_claims()
     has = tc["provider"].to_numpy() >= 0
     pgraph, vgraph = norms["person_graph"], norms["provider_graph"]
-    pa = join_positions(key_index(pgraph, "person_id", "person_graph", cache=True), tc["person_id"])
+    pa = _person_positions(
+        pgraph, str(norms["person_graph_key"]["hash_key"].iloc[0]), tc["person_id"]
+    )
     va = join_positions(
         key_index(vgraph, "provider_id", "provider_graph", cache=True), tc["provider_id"]
     )
