@@ -156,9 +156,12 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     tc = ctx.target_claims()
     has = tc["provider"].to_numpy() >= 0
     pgraph, vgraph = norms["person_graph"], norms["provider_graph"]
-    pa = _person_positions(
-        pgraph, str(norms["person_graph_key"]["hash_key"].iloc[0]), tc["person_id"]
-    )
+    if "person_graph_key" in norms:
+        key = str(norms["person_graph_key"]["hash_key"].iloc[0])
+        pa = _person_positions(pgraph, key, tc["person_id"])
+    else:  # a model fitted before the graph was keyed by hash holds the ids in clear: still read
+        index = key_index(pgraph, "person_id", "person_graph", cache=True)
+        pa = join_positions(index, tc["person_id"])
     va = join_positions(
         key_index(vgraph, "provider_id", "provider_graph", cache=True), tc["provider_id"]
     )
