@@ -482,8 +482,12 @@ def audit_estimates(
         "design": "investigation labels as a census, random audits weighted by 1 / selection "
         "probability; Fay-Feuer gamma intervals",
     }
-    for name, (est, lo, hi) in estimates.items():
-        out[name] = {"estimate": _clean(est), "ci_low": _clean(lo), "ci_high": _clean(hi)}
+    for name, (est, lo, hi) in estimates.items():  # each is a share: the bounds stay in [0, 1]
+        out[name] = {
+            "estimate": _clean(est),
+            "ci_low": _clean(min(max(lo, 0.0), 1.0)),
+            "ci_high": _clean(min(max(hi, 0.0), 1.0)),
+        }
     return out
 
 
