@@ -227,6 +227,16 @@ LABELS = TableSpec(
             optional=True,
             allowed=OUTCOMES,
         ),
+        _c(
+            "selection_probability",
+            "float",
+            "probability the claim was drawn for a random audit (source random_audit), so "
+            "training and evaluation can weight it; null otherwise",
+            nullable=True,
+            optional=True,
+            min_value=0,
+            max_value=1,
+        ),
     ),
     key=("claim_id",),
     required=False,
