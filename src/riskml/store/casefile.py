@@ -126,7 +126,7 @@ def case_file(store: Store, claim_id: str) -> dict[str, Any] | None:
         "claim": claim_d,
         "score": score,
         "typology": top_typology(score["reasons"]) if score else None,
-        "items": items,
+        "line_items": items,
         "timeline": timeline,
         "provider": provider_row,
         "provider_profile": provider,

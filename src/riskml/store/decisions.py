@@ -119,6 +119,23 @@ def final_decision_id(conn: sa.Connection, store: Store, claim_id: str) -> int |
     ).scalar_one_or_none()
 
 
+def _scored_with(conn: sa.Connection, store: Store, claim_id: str) -> str | None:
+    """The model version of the claim's latest score (or of its random-audit draw)."""
+    s, ra = store.tables["scores"], store.tables["random_audits"]
+    drawn = conn.execute(
+        sa.select(ra.c.model_version).where(ra.c.claim_id == claim_id)
+    ).scalar_one_or_none()
+    if drawn is not None:
+        return str(drawn)
+    latest = conn.execute(
+        sa.select(s.c.model_version)
+        .where(s.c.claim_id == claim_id)
+        .order_by(s.c.scored_at.desc(), s.c.model_version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if latest is None else str(latest)
+
+
 def record(
     store: Store,
     claim_id: str,
@@ -144,6 +161,8 @@ def record(
             ).scalar_one_or_none()
             if person is None:
                 raise ClaimUnknown("no such claim in the store")
+            if model_version is None:
+                model_version = _scored_with(conn, store, claim_id)
             final = final_decision_id(conn, store, claim_id)
             if decision.kind == "decision" and final is not None:
                 raise DecisionConflict(
