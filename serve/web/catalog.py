@@ -91,8 +91,7 @@ def reason_messages() -> Iterator[str]:
 
     for spec in FEATURES.values():
         yield spec.reason
-        for label in spec.labels or ():
-            yield label
+        yield from spec.labels or ()
 
 
 def template_messages() -> Iterator[str]:

@@ -64,23 +64,23 @@ class LogoutForm(WorkspaceForm):
 
 
 class DecisionForm(WorkspaceForm):
-    outcome = SelectField(choices=[(o, o) for o in OUTCOMES], validators=[InputRequired()])
-    typology = SelectField(choices=[("", "-"), *[(t, t) for t in TYPOLOGIES]], default="")
+    outcome = SelectField(choices=list(OUTCOMES), validators=[InputRequired()])
+    typology = SelectField(choices=["", *TYPOLOGIES], default="")
     note = TextAreaField(validators=[DataRequired(), Length(max=4000)])
     improper_amount = FloatField(validators=[Optional(), NumberRange(min=0, max=1e9)])
-    kind = SelectField(choices=[(k, k) for k in DECISION_KINDS], default="decision")
+    kind = SelectField(choices=list(DECISION_KINDS), default="decision")
     review_of = IntegerField(validators=[Optional()])
 
 
 class AssignForm(WorkspaceForm):
     action = SelectField(
-        choices=[("take", "take"), ("release", "release"), ("in_review", "in_review")],
+        choices=["take", "release", "in_review"],
         validators=[InputRequired()],
     )
 
 
 class KillSwitchForm(WorkspaceForm):
-    engaged = SelectField(choices=[("on", "on"), ("off", "off")], validators=[InputRequired()])
+    engaged = SelectField(choices=["on", "off"], validators=[InputRequired()])
     reason = StringField(validators=[DataRequired(), Length(max=500)])
 
 
@@ -91,9 +91,7 @@ class ProposalForm(WorkspaceForm):
 
 
 class ProposalDecisionForm(WorkspaceForm):
-    decision = SelectField(
-        choices=[("approve", "approve"), ("reject", "reject")], validators=[InputRequired()]
-    )
+    decision = SelectField(choices=["approve", "reject"], validators=[InputRequired()])
 
 
 class DrawForm(WorkspaceForm):

@@ -51,6 +51,7 @@ KEYS = {
 class Workspace:
     url: str
     store: Store
+    store_url: str
     secret: bytes
     keys: dict[str, str] = field(default_factory=dict)
 
@@ -107,7 +108,7 @@ def workspace(
             while httpx.get(f"{base}/readyz", timeout=60).status_code != 200:
                 assert time.monotonic() < deadline, httpx.get(f"{base}/readyz").text
                 time.sleep(0.2)
-            yield Workspace(url=base, store=store, secret=secret, keys=keys)
+            yield Workspace(url=base, store=store, store_url=url, secret=secret, keys=keys)
         store.close()
 
 

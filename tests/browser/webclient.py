@@ -7,7 +7,6 @@ import re
 import httpx
 
 
-
 def csrf_token(html: str) -> str:
     m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert m is not None, "no CSRF token on the page"
@@ -19,9 +18,7 @@ def session(base: str, key: str | None = None, language: str = "en") -> httpx.Cl
     client = httpx.Client(base_url=base, timeout=60, headers={"Accept-Language": language})
     if key is not None:
         page = client.get("/ui/login")
-        r = client.post(
-            "/ui/login", data={"api_key": key, "csrf_token": csrf_token(page.text)}
-        )
+        r = client.post("/ui/login", data={"api_key": key, "csrf_token": csrf_token(page.text)})
         assert r.status_code == 303 and r.headers["location"] == "/ui/queue", r.text[:500]
     return client
 
