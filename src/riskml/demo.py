@@ -2,15 +2,21 @@
 
 Generates a synthetic population, trains and promotes a champion (MLflow store in the demo
 folder), loads the data into the service store, scores the last months as a backlog with reasons,
-puts the flagged claims in the triage queue, and serves the API with a ready-to-paste ``curl``.
-Each step is skipped when its result is already there, so running the demo again is quick.
+puts the flagged claims in the triage queue, draws the random audits, writes one API key per role
+to a 0600 file (never to the output, which people redirect to logs), and serves the API and the
+investigators' workspace. Its last lines work as pasted: ``curl`` commands that read the key
+files, the MLflow UI, the command that starts the service again, and the workspace's URL with the
+key file to paste from. Each step is skipped when its result is already there, so running the
+demo again is quick.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -59,29 +65,115 @@ def run_demo(
     _step(f"4/5 score the backlog of the last {BACKLOG_MONTHS} months, with reasons")
     scores_path, example = _score_backlog(data_dir, workdir)
 
-    _step("5/5 API keys and the service")
-    from riskml.security import create_api_key
-
-    scorer_key = create_api_key("scorer", name="demo-scorer")
-    investigator_key = create_api_key("investigator", name="demo-investigator")
+    _step("5/5 random audits, API keys and the service")
+    _draw_random_audits(scores_path)
+    keys = _demo_keys(workdir / "keys")
     example_file = workdir / "example-claim.json"
     example_file.write_text(json.dumps({"claims": [example]}, indent=2, ensure_ascii=False))
     url = f"http://{host}:{port}"
+    bin_dir = Path(sys.executable).parent
+    env = " ".join(
+        f"{name}={shlex.quote(os.environ[name])}"
+        for name in ("MLFLOW_TRACKING_URI", "RISKML_STORE_URL", "RISKML_SECRET_FILE")
+    )
+    bearer = {
+        role: f'"Authorization: Bearer $(cat {shlex.quote(str(path))})"'
+        for role, path in keys.items()
+    }
+    here = shlex.quote(str(Path.cwd()))
     typer.echo(f"batch scores: {scores_path}")
-    typer.echo(f"MLflow UI:    mlflow ui --backend-store-uri {os.environ['MLFLOW_TRACKING_URI']}")
-    typer.echo(f"\nservice: {url}   (OpenAPI docs at {url}/docs)")
-    typer.echo("score a claim (the key is shown once; keep it):")
+    typer.echo(f"API keys: {keys['scorer'].parent}/ (one file per role, mode 0600; never printed)")
+    typer.echo("the MLflow UI (runs, metrics, model cards), then open http://127.0.0.1:5000:")
     typer.echo(
-        f"  curl -s -X POST {url}/v1/claims/score -H 'Authorization: Bearer {scorer_key}' "
+        f"  cd {here} && {shlex.quote(str(bin_dir / 'mlflow'))} ui --backend-store-uri "
+        f"{shlex.quote(os.environ['MLFLOW_TRACKING_URI'])} --port 5000"
+    )
+    typer.echo(f"\nservice: {url}   (OpenAPI docs at {url}/docs)")
+    typer.echo("score a claim:")
+    typer.echo(
+        f"  curl -s -X POST {url}/v1/claims/score -H {bearer['scorer']} "
         f"-H 'Content-Type: application/json' -d @{shlex.quote(str(example_file))}"
     )
-    typer.echo("the triage queue:")
-    typer.echo(f"  curl -s '{url}/v1/queue?limit=5' -H 'Authorization: Bearer {investigator_key}'")
+    typer.echo("the triage queue as JSON:")
+    typer.echo(f"  curl -s '{url}/v1/queue?limit=5' -H {bearer['investigator']}")
+    typer.echo("start the service again (after Ctrl-C):")
+    typer.echo(
+        f"  cd {here} && {env} "
+        f"{shlex.quote(str(bin_dir / 'riskml'))} serve --host {host} --port {port}"
+    )
+    typer.echo(f"\nthe investigators' workspace: open {url}/ui/login")
+    typer.echo(f"  and paste the investigator key from {keys['investigator']}")
+    typer.echo(f"  (the supervisor's dashboard: the key in {keys['supervisor']})")
     if serve:
         from serve.app import run
         from serve.settings import Settings
 
         run(host=host, port=port, settings=Settings())
+
+
+DEMO_ROLES = ("scorer", "investigator", "supervisor")
+
+
+def _demo_keys(folder: Path) -> dict[str, Path]:
+    """One API key per role in ``folder/<role>.key`` (folder 0700, files 0600): a key still valid
+    in the store is kept, otherwise a new one is made. Keys are never printed (people redirect
+    the demo's output to log files)."""
+    from riskml.security import create_api_key, hash_api_key, load_secret
+    from riskml.store import open_store
+
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    secret = load_secret()
+    store = open_store()
+    try:
+        paths = {}
+        for role in DEMO_ROLES:
+            path = folder / f"{role}.key"
+            known = path.read_text().strip() if path.is_file() else ""
+            found = store.principal_for(hash_api_key(known, secret)) if known else None
+            if found is None or found[1] != role:
+                key = create_api_key(role, name=f"demo-{role}-{secrets.token_hex(3)}")
+                fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(key + "\n")
+                os.replace(path.with_suffix(".tmp"), path)
+            path.chmod(0o600)
+            paths[role] = path
+        return paths
+    finally:
+        store.close()
+
+
+def _draw_random_audits(scores_path: Path) -> None:
+    """Draw the random audits of DOMAIN R11 (3% of the capacity) uniformly from every claim of
+    the backlog, flagged or not; once (a re-run keeps the earlier draw)."""
+    from riskml.store import open_store, workspace
+
+    store = open_store()
+    try:
+        if store.count("random_audits"):
+            typer.echo(f"random audits: {store.count('random_audits')} drawn before")
+            return
+        from serve.web.settings import WorkspaceSettings
+
+        settings = WorkspaceSettings()
+        scores = pd.read_parquet(
+            scores_path, columns=["claim_id", "model_version", "risk_score", "risk_band"]
+        )
+        n = workspace.random_audit_count(settings.capacity, settings.random_audit_share)
+        picked = workspace.draw_random_audits(
+            store,
+            [{str(k): v for k, v in r.items()} for r in scores.to_dict(orient="records")],
+            n,
+            actor="demo",
+            role="admin",
+        )
+        typer.echo(
+            f"random audits: {len(picked)} of {len(scores):,} backlog claims drawn uniformly "
+            f"(selection probability {len(picked) / len(scores):.5f}); shown without their score"
+        )
+    finally:
+        store.close()
 
 
 def _step(title: str) -> None:
