@@ -24,7 +24,6 @@ class DecisionIn(BaseModel):
 
     outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
     note: str = Field(
-        min_length=1,
         max_length=decisions.MAX_NOTE_CHARS,
         description="what was found and why, in words; no control characters",
     )

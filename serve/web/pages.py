@@ -472,13 +472,6 @@ def _routes(web: FastAPI) -> None:
         form = await _post(request, forms.DecisionForm, user)
         errors = {name: "; ".join(errs) for name, errs in form.errors.items()}
         if not errors:
-            case = casefile.case_file(ws.store, claim_id)
-            if case is None:
-                raise PageNotFound()
-            audited = case["random_audit"]
-            version = (
-                audited["model_version"] if audited else (case["score"] or {}).get("model_version")
-            )
             try:
                 decisions.record(
                     ws.store,
@@ -494,11 +487,12 @@ def _routes(web: FastAPI) -> None:
                     decided_by=user.name,
                     decided_role=user.role,
                     subject=ws.subject,
-                    model_version=version,
                 )
             except decisions.DecisionInvalid as exc:
                 errors[exc.field] = exc.message
-            except (decisions.DecisionConflict, decisions.ClaimUnknown) as exc:
+            except decisions.ClaimUnknown as exc:
+                raise PageNotFound() from exc
+            except decisions.DecisionConflict as exc:
                 errors["kind"] = str(exc)
         if errors:
             return claim_page(request, user, claim_id, form=form, errors=errors, status=422)

@@ -274,6 +274,8 @@ def test_kill_switch_keeps_new_scores_out_of_the_queue_and_the_service_up(
     scored = workspace.client("scorer").post("/v1/claims/score", json=body)
     assert scored.status_code == 200, scored.text
     assert claim_id not in {r["claim_id"] for r in workspace_queue(workspace, limit=10_000)[0]}
+    as_json = workspace.client("investigator").get("/v1/queue", params={"limit": 500}).json()
+    assert as_json["claims"] and claim_id not in {q["claim_id"] for q in as_json["claims"]}
     r = post_form(
         sup, "/ui/dashboard", "/ui/dashboard/kill-switch",
         {"engaged": "off", "reason": "drift explained, model kept"},

@@ -146,25 +146,27 @@ def _provider_profile(conn: sa.Connection, store: Store, provider_id: str) -> di
         return {"rows": []}
     peers = sa.select(p.c.provider_id).where(p.c.provider_type == me.provider_type)
     peers = peers.where(p.c.tier.is_(None) if me.tier is None else p.c.tier == me.tier)
-    stats = (
-        sa.select(
-            c.c.benefit_type,
-            (c.c.provider_id == provider_id).label("mine"),
-            sa.func.count().label("claims"),
-            sa.func.avg(c.c.amount_claimed).label("mean_amount"),
-            sa.func.count(sa.distinct(c.c.person_id)).label("patients"),
-        )
-        .where(c.c.provider_id.in_(peers))
-        .group_by(c.c.benefit_type, (c.c.provider_id == provider_id))
-    )
     n_peers = conn.execute(sa.select(sa.func.count()).select_from(peers.subquery())).scalar_one()
     by: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(stats):
-        row = by.setdefault(str(r.benefit_type), {"benefit_type": r.benefit_type})
-        key = "own" if r.mine else "peers"
-        row[f"{key}_claims"] = int(r.claims)
-        row[f"{key}_mean_amount"] = float(r.mean_amount or 0.0)
-        row[f"{key}_patients"] = int(r.patients)
+    for key, where in (
+        ("own", c.c.provider_id == provider_id),
+        ("peers", sa.and_(c.c.provider_id.in_(peers), c.c.provider_id != provider_id)),
+    ):
+        stats = (
+            sa.select(
+                c.c.benefit_type,
+                sa.func.count().label("claims"),
+                sa.func.avg(c.c.amount_claimed).label("mean_amount"),
+                sa.func.count(sa.distinct(c.c.person_id)).label("patients"),
+            )
+            .where(where)
+            .group_by(c.c.benefit_type)
+        )
+        for r in conn.execute(stats):
+            row = by.setdefault(str(r.benefit_type), {"benefit_type": r.benefit_type})
+            row[f"{key}_claims"] = int(r.claims)
+            row[f"{key}_mean_amount"] = float(r.mean_amount or 0.0)
+            row[f"{key}_patients"] = int(r.patients)
     out = []
     other_peers = max(int(n_peers) - 1, 1)
     for row in by.values():

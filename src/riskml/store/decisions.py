@@ -145,12 +145,11 @@ def record(
     subject: Callable[[str], str],
     model_version: str | None = None,
 ) -> dict[str, Any]:
-    """Validate and record a decision with its details and audit row in one transaction.
+    """Record a decision, once validated, with its details and audit row in one transaction.
 
     ``subject`` maps the claim's person id to its pseudonym for the audit log. Raises
     :class:`DecisionInvalid`, :class:`DecisionConflict` or :class:`ClaimUnknown`.
     """
-    decision = validate(decision)
     c, d = store.tables["claims"], store.tables["decisions"]
     details, a = store.tables["decision_details"], store.tables["assignments"]
     at = now()
@@ -159,8 +158,9 @@ def record(
             person = conn.execute(
                 sa.select(c.c.person_id).where(c.c.claim_id == claim_id)
             ).scalar_one_or_none()
-            if person is None:
+            if person is None:  # an unknown claim is 404 whatever the body says
                 raise ClaimUnknown("no such claim in the store")
+            decision = validate(decision)
             if model_version is None:
                 model_version = _scored_with(conn, store, claim_id)
             final = final_decision_id(conn, store, claim_id)
@@ -237,6 +237,7 @@ def decisions_of(store: Store, claim_id: str) -> list[dict[str, Any]]:
             sa.func.coalesce(details.c.kind, "decision").label("kind"),
             details.c.review_of,
             details.c.improper_amount,
+            details.c.model_version,
         )
         .outerjoin(details, details.c.decision_id == d.c.decision_id)
         .where(d.c.claim_id == claim_id)

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
@@ -126,7 +126,8 @@ def set_kill_switch(store: Store, engaged: bool, actor: str, role: str, reason: 
     with write(store) as conn:
         conn.execute(
             sa.insert(k),
-            {"at": now(), "actor": actor, "engaged": engaged, "reason": reason.strip()},
+            # to the microsecond: a score made in the same second before it is not blocked
+            {"at": dt.datetime.now(), "actor": actor, "engaged": engaged, "reason": reason.strip()},
         )
         append_audit(
             conn,
@@ -286,13 +287,18 @@ def effective_band(latest: sa.Subquery, cutoffs: Mapping[str, tuple[float, float
 
 
 def queue(
-    store: Store, user: str, filters: QueueFilters, limit: int = 100
+    store: Store,
+    user: str,
+    filters: QueueFilters,
+    limit: int = 100,
+    order: Literal["priority", "risk"] = "priority",
 ) -> tuple[list[dict[str, Any]], int]:
-    """Flagged claims ranked by priority: band first, then the amount at stake (risk x amount).
+    """Flagged claims ranked by ``priority`` (band first, then the amount at stake, risk x
+    amount) or by ``risk`` (then amount; the JSON queue's order).
 
     Returns (the first ``limit`` rows, the number of rows matching). Random-audit claims are not
     here (they are listed without their score by :func:`audit_queue`); scores made while the kill
-    switch was engaged never are.
+    switch was engaged never are; ``risk_band`` is the band under approved cut-offs.
     """
     c, a, d = store.tables["claims"], store.tables["assignments"], store.tables["decisions"]
     ra = store.tables["random_audits"]
@@ -306,6 +312,7 @@ def queue(
         inner = (
             sa.select(
                 c.c.claim_id,
+                c.c.person_id,
                 c.c.benefit_type,
                 c.c.provider_id,
                 c.c.region_code,
@@ -347,17 +354,23 @@ def queue(
             stmt = stmt.where(sub.c.status == filters.status)
         else:
             stmt = stmt.where(sub.c.status != "decided")
-        stmt = stmt.order_by(
-            sa.case((sub.c.band == "high", 0), else_=1),
-            (sub.c.risk_score * sub.c.amount_claimed).desc(),
-            sub.c.claim_id,
-        )
+        if order == "priority":
+            stmt = stmt.order_by(
+                sa.case((sub.c.band == "high", 0), else_=1),
+                (sub.c.risk_score * sub.c.amount_claimed).desc(),
+                sub.c.claim_id,
+            )
+        else:
+            stmt = stmt.order_by(
+                sub.c.risk_score.desc(), sub.c.amount_claimed.desc(), sub.c.claim_id
+            )
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
     for row in rows:
         reasons = row["reasons"]
         row["reasons"] = json.loads(reasons) if isinstance(reasons, str) else reasons
         row["typology"] = top_typology(row["reasons"])
         row["priority"] = float(row["risk_score"]) * float(row["amount_claimed"])
+        row["risk_band"] = row["band"]
     if filters.typology:
         rows = [r for r in rows if r["typology"] == filters.typology]
     return rows[:limit], len(rows)
