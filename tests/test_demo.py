@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
-from tests.browser.webclient import session
+from tests.browser.webclient import post_form, session
 from tests.serve.support import free_port, wait_until_ok
 
 
@@ -125,6 +126,25 @@ def test_demo_sets_up_and_its_printed_lines_work_as_pasted(tmp_path: Path) -> No
         assert page.status_code == 200
         assert page.text.count('class="audit-row"') == 6
         assert page.text.count('class="queue-row"') > 0
+        audited = re.findall(r'class="audit-row"><td><a href="/ui/claims/([^"]+)"', page.text)[0]
+        decided = post_form(
+            web,
+            f"/ui/claims/{audited}",
+            f"/ui/claims/{audited}/decision",
+            {"kind": "decision", "outcome": "unfounded", "note": "Checked with the provider."},
+        )
+        assert decided.status_code == 303
+
+    # the decision survives a restart and is exported as a random audit with its probability
+    with _pasted(restart, env, elsewhere) as server:
+        wait_until_ok(f"{base}/readyz", server, 180, "the restarted service never became ready")
+        again = session(base, keys["investigator"].read_text().strip())
+        assert "Checked with the provider." in again.get(f"/ui/claims/{audited}").text
+    export = restart.replace(" serve --host", " labels export --out labels.parquet #")
+    assert "wrote 1 labels" in _run(export, env, elsewhere)
+    labels = pd.read_parquet(Path(shlex.split(restart)[1]) / "labels.parquet")
+    assert labels["source"].tolist() == ["random_audit"]
+    assert 0 < labels["selection_probability"].iloc[0] < 0.01
 
     # the MLflow UI command works as printed (on a free port) and shows the demo's runs
     mlflow_ui = _after(lines, "the MLflow UI")
