@@ -88,7 +88,7 @@ def test_demo_sets_up_and_its_printed_lines_work_as_pasted(tmp_path: Path) -> No
     out = setup.stdout
     lines = out.splitlines()
     assert "triage queue:" in out
-    assert re.search(r"random audits: 6 of [\d,]+ backlog claims", out), out[-2000:]
+    assert re.search(r"random audits: 6 of [\d,]+ scored claims", out), out[-2000:]
 
     # the keys: one 0600 file per role in a 0700 folder, never in the output
     keys = {

@@ -66,7 +66,7 @@ def run_demo(
     scores_path, example = _score_backlog(data_dir, workdir)
 
     _step("5/5 random audits, API keys and the service")
-    _draw_random_audits(scores_path)
+    _draw_random_audits()
     keys = _demo_keys(workdir / "keys")
     example_file = workdir / "example-claim.json"
     example_file.write_text(json.dumps({"claims": [example]}, indent=2, ensure_ascii=False))
@@ -144,9 +144,10 @@ def _demo_keys(folder: Path) -> dict[str, Path]:
         store.close()
 
 
-def _draw_random_audits(scores_path: Path) -> None:
-    """Draw the random audits of DOMAIN R11 (3% of the capacity) uniformly from every claim of
-    the backlog, flagged or not; once (a re-run keeps the earlier draw)."""
+def _draw_random_audits() -> None:
+    """Draw the random audits of DOMAIN R11 (3% of the capacity) uniformly from every scored
+    claim of the backlog, flagged or not, as the dashboard's button does; once (a re-run keeps
+    the earlier draw)."""
     from riskml.store import open_store, workspace
 
     store = open_store()
@@ -157,20 +158,12 @@ def _draw_random_audits(scores_path: Path) -> None:
         from serve.web.settings import WorkspaceSettings
 
         settings = WorkspaceSettings()
-        scores = pd.read_parquet(
-            scores_path, columns=["claim_id", "model_version", "risk_score", "risk_band"]
-        )
+        population = workspace.scored_population(store)
         n = workspace.random_audit_count(settings.capacity, settings.random_audit_share)
-        picked = workspace.draw_random_audits(
-            store,
-            [{str(k): v for k, v in r.items()} for r in scores.to_dict(orient="records")],
-            n,
-            actor="demo",
-            role="admin",
-        )
+        picked = workspace.draw_random_audits(store, population, n, actor="demo", role="admin")
         typer.echo(
-            f"random audits: {len(picked)} of {len(scores):,} backlog claims drawn uniformly "
-            f"(selection probability {len(picked) / len(scores):.5f}); shown without their score"
+            f"random audits: {len(picked)} of {len(population):,} scored claims drawn uniformly "
+            f"(selection probability {len(picked) / len(population):.5f}); shown without score"
         )
     finally:
         store.close()
@@ -205,7 +198,7 @@ def _score_backlog(data_dir: Path, workdir: Path) -> tuple[Path, dict[str, objec
 
     from riskml.batch import score_backlog
     from riskml.data import load_data_dir
-    from riskml.store import open_store
+    from riskml.store import open_store, workspace
 
     claims = pd.read_parquet(data_dir / "claims.parquet", columns=["submitted_at"])
     last = claims["submitted_at"].max()
@@ -216,6 +209,8 @@ def _score_backlog(data_dir: Path, workdir: Path) -> tuple[Path, dict[str, objec
     scores = pd.read_parquet(out)
     store = open_store()
     loaded = store.record_batch_scores(scores)
+    workspace.record_unflagged_scores(store, scores)  # random audits draw from every claim
+    store.close()
     typer.echo(f"triage queue: {loaded:,} flagged claims")
     flagged = scores.loc[scores["risk_band"] == "high"].sort_values("risk_score")
     data = load_data_dir(data_dir, tables=["claims", "claim_items"])

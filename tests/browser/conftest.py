@@ -20,6 +20,7 @@ from serve.settings import Settings
 from riskml.data import ClaimsData
 from riskml.security import hash_api_key, load_secret, new_api_key
 from riskml.store import Store, open_store
+from riskml.store import workspace as workspace_store
 from tests.conftest import Trained, _mlflow_env
 from tests.serve.support import running_server
 
@@ -92,6 +93,7 @@ def workspace(
         store = open_store(url)
         store.ingest(synth_data)
         store.record_batch_scores(backlog_scores)
+        workspace_store.record_unflagged_scores(store, backlog_scores)  # the whole population
         secret = load_secret(workdir / "secret.key")
         keys = {}
         for name, role in KEYS.items():

@@ -332,6 +332,7 @@ def test_random_audits_hide_the_score_and_export_their_selection_probability(
     sup = session(workspace.url, workspace.keys["supervisor"])
     inv = session(workspace.url, workspace.keys["investigator"])
     population = len(ws_store.scored_population(workspace.store))
+    assert population == backlog_scores["claim_id"].nunique()  # flagged or not
     decided = workspace.store.decisions()["claim_id"].nunique()
     r = post_form(sup, "/ui/dashboard", "/ui/dashboard/random-audits", {})
     assert r.status_code == 303

@@ -117,6 +117,21 @@ def test_queue_kill_switch_and_approved_cutoffs(world: Store) -> None:
     assert {"kill_switch", "propose_cutoffs", "approve_cutoffs"} <= set(log["action"])
 
 
+def test_unflagged_scores_join_the_population_not_the_queue(world: Store) -> None:
+    frame = pd.DataFrame(
+        {
+            "claim_id": ["C4", "C5", "C1"],
+            "model_version": "v1",
+            "risk_score": [0.1, 0.2, 0.05],
+            "risk_band": ["low", "low", "low"],
+        }
+    )
+    assert workspace.record_unflagged_scores(world, frame) == 3
+    population = {p["claim_id"]: p["risk_band"] for p in workspace.scored_population(world)}
+    assert population == {"C1": "high", "C2": "medium", "C3": "medium", "C4": "low", "C5": "low"}
+    assert _ids(world) == ["C1", "C3", "C2"]
+
+
 def test_random_audits_export_with_their_probability(world: Store, tmp_path: Path) -> None:
     population = workspace.scored_population(world)
     picked = workspace.draw_random_audits(

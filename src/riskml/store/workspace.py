@@ -463,6 +463,39 @@ def random_audit_count(capacity: int, share: float) -> int:
     return max(1, round(capacity * share))
 
 
+def record_unflagged_scores(store: Store, scores: Any, chunk: int = 5_000) -> int:
+    """Keep the batch scores of the claims *not* flagged too (the batch loader keeps only the
+    queue's bands), so random audits draw from every scored claim; a claim's stored score for
+    that model version is left as it is. ``scores`` is a batch-scores frame (``claim_id``,
+    ``model_version``, ``risk_score``, ``risk_band``). Returns the rows offered."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    low = scores.loc[~scores["risk_band"].isin(list(FLAGGED_BANDS))]
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # as the batch loader stamps its scores
+    records = [
+        {
+            "claim_id": str(cid),
+            "model_version": str(version),
+            "risk_score": float(score),
+            "risk_band": str(band),
+            "reasons": [],
+            "scored_at": at,
+        }
+        for cid, version, score, band in zip(
+            low["claim_id"], low["model_version"], low["risk_score"], low["risk_band"], strict=True
+        )
+    ]
+    insert = postgresql.insert if store.dialect == "postgresql" else sqlite.insert
+    table = store.tables["scores"]
+    with write(store) as conn:
+        for start in range(0, len(records), chunk):
+            stmt = insert(table).on_conflict_do_nothing(
+                index_elements=["claim_id", "model_version"]
+            )
+            conn.execute(stmt, records[start : start + chunk])
+    return len(records)
+
+
 def scored_population(store: Store) -> list[dict[str, Any]]:
     """Every claim the store holds a score for (its latest score), whatever its band."""
     latest = latest_scores(store)
