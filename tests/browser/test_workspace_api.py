@@ -401,3 +401,36 @@ def test_no_route_denies_suspends_or_recovers_a_payment(tmp_path: Path) -> None:
     assert "/ui/queue" in paths and "/v1/claims/{claim_id}/decision" in paths
     words = ("deny", "suspend", "recover", "block", "stop_payment")
     assert not [p for p in paths if any(w in p.lower() for w in words)]
+
+
+def test_a_retrain_runs_on_the_exported_labels(
+    workspace: Workspace, synth_dir: Path, small_config, tmp_path: Path
+) -> None:
+    """The workspace's labels (final decisions, random audits with their probability) replace
+    the data directory's labels of those claims, the directory still loads, and a model trains."""
+    import shutil
+
+    from riskml.data import load_data_dir
+    from riskml.train import train_model
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(synth_dir, data_dir)
+    export_labels(tmp_path / "exported.parquet", workspace.store_url)
+    exported = pd.read_parquet(tmp_path / "exported.parquet")
+    assert len(exported) and (exported["source"] == "random_audit").any()
+    old = pd.read_parquet(data_dir / "labels.parquet")
+    merged = pd.concat(
+        [old.loc[~old["claim_id"].isin(exported["claim_id"])], exported], ignore_index=True
+    )
+    merged.to_parquet(data_dir / "labels.parquet", index=False)
+    data = load_data_dir(data_dir)
+    assert data.labels is not None
+    ours = exported.loc[exported["source"] == "random_audit", "claim_id"]
+    audits = data.labels.set_index("claim_id").loc[ours]
+    assert (audits["source"] == "random_audit").all()
+    assert audits["selection_probability"].between(0, 1, inclusive="neither").all()
+    config = small_config.with_overrides(
+        {"lightgbm": {"sizes": [{"num_leaves": 7, "max_trees": 20}], "default_size": 0}}
+    )
+    result = train_model(data, config)
+    assert result.metrics["auc_pr"] is not None
