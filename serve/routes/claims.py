@@ -259,7 +259,14 @@ def make_router(settings: Settings) -> APIRouter:
             return ScoreResponse.model_validate({"model_version": version, "results": out})
 
     @router.post(
-        "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED
+        "/{claim_id}/decision",
+        response_model=DecisionOut,
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            404: {"description": "no such claim in the store"},
+            409: {"description": "the claim is decided: send a review or appeal of its final one"},
+            429: {"description": "too many writes with this key; wait a minute"},
+        },
     )
     def decide(
         claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],
