@@ -105,3 +105,32 @@ def test_investigator_decides_a_claim_in_the_browser(workspace: Workspace, brows
     page.goto(f"{base}/ui/claims/{claim_id}")
     expect(page).to_have_url(f"{base}/ui/login")
     context.close()
+
+
+def test_supervisor_uses_the_dashboard_in_the_browser(workspace: Workspace, browser) -> None:
+    expect = playwright_api.expect
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{workspace.url}/ui/login")
+    expect(page.locator("h1")).to_have_text("登录稽核工作台")  # the browser's language
+    page.fill("#api_key", workspace.keys["supervisor"])
+    page.click("#login")
+    page.goto(f"{workspace.url}/ui/dashboard")
+    expect(page.locator("#fairness-table tr")).not_to_have_count(1)
+    expect(page.locator("#kill-state")).to_contain_text("已解除")
+    page.fill("#kill-reason", "核查模型漂移")
+    page.click("#kill-toggle")
+    expect(page.locator("#kill-state")).to_contain_text("启用")
+    page.goto(f"{workspace.url}/ui/queue")
+    expect(page.locator("#kill-banner")).to_be_visible()
+    page.goto(f"{workspace.url}/ui/dashboard")
+    page.fill("#kill-reason", "已查明原因")
+    page.click("#kill-toggle")
+    expect(page.locator("#kill-state")).to_contain_text("已解除")
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    log = workspace.store.audit_log()
+    changes = log.loc[log["action"] == "kill_switch"]
+    assert changes["actor"].tolist()[-2:] == ["supervisor", "supervisor"]
+    assert changes["outcome"].tolist()[-2:] == ["engaged", "released"]
+    context.close()
