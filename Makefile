@@ -17,10 +17,13 @@ $(UV):
 
 setup: .venv/.synced
 
-# The service tests start a real PostgreSQL server of their own; install its binaries when missing.
+# The service tests start a real PostgreSQL server of their own, and the browser tests drive
+# Debian's Chromium through Playwright (no browser download); install them when missing.
 services:
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+	@test -x /usr/bin/chromium || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 demo: setup
 	$(UV) run --frozen --no-sync riskml demo

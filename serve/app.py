@@ -30,6 +30,7 @@ from serve.metrics import ServiceMetrics
 from serve.routes import claims, health, model, queue
 from serve.scoring import ModelSlot, Scorer, ScorerLoader, load_scorer
 from serve.settings import Settings
+from serve.web import install as install_workspace
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,7 @@ def create_app(
     app.include_router(model.router)
     app.include_router(claims.make_router(settings))
     app.include_router(queue.make_router(settings))
+    install_workspace(app)  # the investigators' pages under /ui (CONTRACT.md section 4)
     app.add_middleware(LimitsAndMetrics, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     return app
 

@@ -26,15 +26,9 @@ from riskml.errors import DataContractError
 from riskml.scoring import ScoreResult
 from riskml.security import pseudonymise
 from serve.deps import Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
-from serve.schemas import (
-    MAX_ID_LENGTH,
-    TEXT,
-    DecisionIn,
-    DecisionOut,
-    ScoreResponse,
-    build_request_models,
-)
+from serve.schemas import MAX_ID_LENGTH, TEXT, ScoreResponse, build_request_models
 from serve.settings import Settings
+from serve.web.decision_api import DecisionIn, DecisionOut, record_decision
 
 if TYPE_CHECKING:
     from serve.schemas import ScoreRequest
@@ -265,7 +259,14 @@ def make_router(settings: Settings) -> APIRouter:
             return ScoreResponse.model_validate({"model_version": version, "results": out})
 
     @router.post(
-        "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED
+        "/{claim_id}/decision",
+        response_model=DecisionOut,
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            404: {"description": "no such claim in the store"},
+            409: {"description": "the claim is decided: send a review or appeal of its final one"},
+            429: {"description": "too many writes with this key; wait a minute"},
+        },
     )
     def decide(
         claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],
@@ -275,22 +276,11 @@ def make_router(settings: Settings) -> APIRouter:
         metrics: MetricsDep,
         user: Decider,
     ) -> DecisionOut:
-        """Record who decided what on a claim, and why; kept and audited, never overwritten."""
-        secret: bytes = request.app.state.secret
-        typology = body.typology if body.outcome in ("fraud", "abuse") else None
-        row = store.record_decision(
-            claim_id,
-            body.outcome,
-            body.note,
-            typology,
-            decided_by=user.name,
-            decided_role=user.role,
-            subject=lambda person: pseudonymise(person, secret),
-        )
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such claim in the store")
+        """Record who decided what on a claim, and why; kept and audited, never overwritten:
+        the decision form's code path (``riskml.store.decisions``), rate-limited per key."""
+        decision = record_decision(request, store, user, claim_id, body)
         metrics.decisions.labels(body.outcome).inc()
         log.info("decision %s by %s recorded", body.outcome, user.name)
-        return DecisionOut.model_validate(row)
+        return decision
 
     return router

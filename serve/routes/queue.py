@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN
+from riskml.store import workspace
+from riskml.store.workspace import QueueFilters
 from serve.deps import QueueReader, StoreDep
 from serve.schemas import QueueResponse
 from serve.settings import Settings
@@ -25,7 +27,9 @@ def make_router(settings: Settings) -> APIRouter:
         benefit_type: Annotated[Literal[BENEFIT_TYPES] | None, Query()] = None,  # type: ignore[valid-type]
     ) -> QueueResponse:
         """Triage queue for investigators: referrals to review, never automatic decisions."""
-        rows = store.queue(limit=limit, region=region, benefit_type=benefit_type)
+        rows, _ = workspace.queue(  # the workspace's queue: kill switch, approved cut-offs
+            store, user.name, QueueFilters(region=region, benefit_type=benefit_type), limit, "risk"
+        )
         store.audit(
             [
                 {

@@ -362,11 +362,15 @@ app.add_typer(labels_app, name="labels")
 def labels_export(
     out: Annotated[Path, typer.Option(help="Parquet file to write")],
 ) -> None:
-    """Write the recorded decisions as a labels table (source investigation) for training."""
+    """Write each claim's final decision as a labels table (source investigation, or
+    random_audit with its selection probability) for training."""
     from riskml.store.labels import export_labels
 
-    n = export_labels(out)
-    typer.echo(f"wrote {n:,d} labels to {out}")
+    done = export_labels(out)
+    typer.echo(
+        f"wrote {done.labels:,d} labels to {out} ({done.reviewed:,d} after a review or appeal, "
+        f"{done.random_audits:,d} from random audits)"
+    )
 
 
 def main() -> None:  # pragma: no cover

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from riskml.contract import TABLES, Kind, TableSpec
+from riskml.store.workspace_schema import add_workspace_tables
 
 #: SQL type of each contract column kind (float is double precision: money in CNY).
 SQL_TYPES: dict[Kind, type[sa.types.TypeEngine[Any]]] = {
@@ -114,6 +115,7 @@ def build_metadata(contract_columns: Mapping[str, Iterable[str]] | None = None) 
         cols = None if contract_columns is None else contract_columns[name]
         contract_table(metadata, spec, cols, ALL_CONTRACT_INDEXES)
     add_service_tables(metadata)
+    add_workspace_tables(metadata)
     return metadata
 
 
