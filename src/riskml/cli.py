@@ -55,6 +55,7 @@ def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 DataDir = Annotated[Path, typer.Option("--data", help="data directory (CONTRACT.md section 1)")]
+Since = Annotated[str | None, typer.Option(help="only claims submitted on or after this date")]
 
 
 @app.command()
@@ -206,9 +207,7 @@ def entities(
     out: Annotated[Path, typer.Option(help="Parquet file of ranked entities to write")],
     kind: Annotated[str, typer.Option(help="provider, employer or doctor")],
     model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
-    since: Annotated[
-        str | None, typer.Option(help="only claims submitted on or after this date")
-    ] = None,
+    since: Since = None,
 ) -> None:
     """Rank providers, employers or doctors for targeted audits, with reasons."""
     import json
@@ -224,9 +223,7 @@ def monitor(
     data: DataDir,
     out: Annotated[Path, typer.Option(help="report file: .json, or .html (the JSON beside it)")],
     model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
-    since: Annotated[
-        str | None, typer.Option(help="only claims submitted on or after this date")
-    ] = None,
+    since: Since = None,
     config: Annotated[
         Path | None, typer.Option(help="alert thresholds, e.g. pipelines/monitor.yaml")
     ] = None,

@@ -15,6 +15,7 @@ from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.entities import KINDS, rank_entities
 from riskml.errors import ConfigError, RiskmlError
 from riskml.io import write_parquet
+from riskml.jobs.options import parse_date
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,7 @@ def run_entities(
         raise ConfigError(f"--kind {kind!r}: expected one of {', '.join(KINDS)}")
     start = None
     if since is not None:
-        try:
-            start = pd.Timestamp(since)
-        except ValueError:
-            raise ConfigError(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
+        start = parse_date(since, "--since")
     claims = load_data_dir(data_dir, tables=["claims"]).claims
     column = KINDS[kind]
     if column not in claims.columns:

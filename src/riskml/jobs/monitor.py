@@ -10,14 +10,14 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pandas as pd
 
 from riskml.bundle import jsonable
 from riskml.config import load_monitor_config
 from riskml.data import load_data_dir
 from riskml.defaults import DEFAULT_MODEL_URI
-from riskml.errors import ConfigError, RiskmlError
+from riskml.errors import RiskmlError
 from riskml.io import atomic_path
+from riskml.jobs.options import parse_date
 from riskml.monitor import Reference, compare, render_html
 from riskml.registry import load_model_bundle
 from riskml.tracking import client, experiment_id
@@ -46,10 +46,7 @@ def run_monitor(
     data = load_data_dir(data_dir)
     claims = data.claims
     if since is not None:
-        try:
-            start = pd.Timestamp(since)
-        except ValueError:
-            raise ConfigError(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
+        start = parse_date(since, "--since")
         claims = claims.loc[claims["submitted_at"] >= start]
     if claims.empty:
         raise RiskmlError(f"claims: none of {data_dir} submitted since {since}; nothing to monitor")

@@ -17,21 +17,9 @@ from riskml.data import ClaimsData, load_data_dir, validate_frame
 from riskml.errors import ConfigError, DataContractError
 from riskml.fingerprint import data_fingerprint
 from riskml.gate import GateDecision, promote_if_better
+from riskml.jobs.options import parse_date
 from riskml.registry import RegisteredVersion, log_and_register
 from riskml.train import train_model
-
-
-def parse_as_of(text: str) -> pd.Timestamp:
-    """``--as-of``: a date or an ISO timestamp in naive local time, as the data's timestamps."""
-    try:
-        value = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"--as-of {text!r}: not a date (YYYY-MM-DD) or timestamp (YYYY-MM-DDTHH:MM:SS)"
-        ) from None
-    if pd.isna(value) or value.tzinfo is not None:
-        raise ConfigError(f"--as-of {text!r}: give a naive local date or time, without an offset")
-    return value
 
 
 def with_labels(data: ClaimsData, paths: list[Path], mode: str) -> ClaimsData:
@@ -98,7 +86,7 @@ def run_train(
     if labels:
         data = with_labels(data, [Path(p) for p in labels], labels_mode)
         fingerprint = _with_files(fingerprint, [Path(p) for p in labels], labels_mode)
-    cutoff = parse_as_of(as_of) if as_of else None
+    cutoff = parse_date(as_of, "--as-of") if as_of else None
     result = train_model(data, config, fingerprint=fingerprint, as_of=cutoff)
     registered: RegisteredVersion = log_and_register(result)
     summary: dict[str, Any] = {
