@@ -27,8 +27,11 @@ class RiskmlModel(PythonModel):
     def load_context(self, context: Any) -> None:
         self.bundle = read_bundle(Path(context.artifacts[BUNDLE_DIR]))
 
-    # no type hints on purpose: MLflow would read them as a schema; the signature is explicit
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+    # a DataFrame hint is one MLflow infers no schema from and does not validate against (the
+    # signature is given explicitly when the model is logged); without hints it warns on import
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
         scores = self.bundle.predict_risk(frame)
         return pd.DataFrame({"risk_score": scores, "risk_band": self.bundle.band(scores)})

@@ -10,7 +10,6 @@ from riskml.data import load_data_dir
 from riskml.errors import ConfigError
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.io import write_parquet
-from riskml.registry import load_model_bundle
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +19,8 @@ def run_features(data_dir: Path, out: Path, model_uri: str | None = None) -> Non
     data = load_data_dir(data_dir)
     started = time.perf_counter()
     if model_uri:
+        from riskml.registry import load_model_bundle  # MLflow: seconds to import, only if needed
+
         builder = load_model_bundle(model_uri).feature_builder
         if not isinstance(builder, FeatureBuilder):
             raise ConfigError(f"--model {model_uri!r} holds no fitted FeatureBuilder")
