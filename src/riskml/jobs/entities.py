@@ -38,6 +38,7 @@ def run_entities(
     column = KINDS[kind]
     if column not in claims.columns:
         raise RiskmlError(f"claims.{column}: the column is absent, so there are no {kind}s to rank")
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="riskml-entities-", dir=out.parent) as tmp:
         scored = Path(tmp) / "scores.parquet"
         summary = score_backlog(data_dir, scored, model_uri=model_uri, since=start)
