@@ -10,15 +10,16 @@ pandas and both stores represent), numbers must be finite.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
+from riskml.clock import naive_local
 from riskml.contract import OUTCOMES, TABLES, TYPOLOGIES, ColumnSpec
+from riskml.scoring import ScoreResult
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2199, 12, 31)
 MAX_ID_LENGTH = 128
@@ -28,8 +29,7 @@ TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 def _naive_local(value: dt.datetime) -> dt.datetime:
     """Timestamps are naive Asia/Shanghai time: an aware one is converted, then made naive."""
-    if value.tzinfo is not None:
-        value = value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    value = naive_local(value)
     if not (MIN_DATE <= value.date() <= MAX_DATE):
         raise ValueError(f"timestamp must lie between {MIN_DATE} and {MAX_DATE}")
     return value
@@ -144,6 +144,35 @@ class ScoreOut(BaseModel):
     risk_score: float = Field(ge=0, le=1)
     risk_band: str
     reasons: list[ReasonOut]
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def score_out(claim_id: str, result: ScoreResult) -> dict[str, Any]:
+    """One result of the score route as JSON-safe values (no NaN, no numpy scalars); also what
+    the store keeps as the score's row."""
+    reasons = []
+    for r in result.reasons:
+        d = r.as_dict()
+        reasons.append(
+            {
+                "feature": str(d["feature"]),
+                "value": _finite(d.get("value")),
+                "contribution": _finite(d.get("contribution")) or 0.0,
+                "text": str(d.get("text", "")),
+            }
+        )
+    return {
+        "claim_id": claim_id,
+        "risk_score": float(result.risk_score),
+        "risk_band": str(result.risk_band),
+        "reasons": reasons,
+    }
 
 
 class ScoreResponse(BaseModel):

@@ -1,12 +1,12 @@
 """``GET /v1/queue``: flagged claims awaiting a decision, highest risk and amount first."""
 
 # No ``from __future__ import annotations``: the limit's bound comes from settings at runtime.
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN
+from riskml.store import AuditEntry
 from serve.deps import QueueReader, StoreDep
 from serve.schemas import QueueResponse
 from serve.settings import Settings
@@ -27,18 +27,7 @@ def make_router(settings: Settings) -> APIRouter:
         """Triage queue for investigators: referrals to review, never automatic decisions."""
         rows = store.queue(limit=limit, region=region, benefit_type=benefit_type)
         store.audit(
-            [
-                {
-                    "at": dt.datetime.now(),
-                    "actor": user.name,
-                    "role": user.role,
-                    "action": "read_queue",
-                    "claim_id": None,
-                    "subject": None,
-                    "model_version": None,
-                    "outcome": f"{len(rows)} claims",
-                }
-            ]
+            [AuditEntry(user.name, user.role, action="read_queue", outcome=f"{len(rows)} claims")]
         )
         return QueueResponse.model_validate({"claims": rows})
 

@@ -186,9 +186,9 @@ def test_copy_path_upserts_like_executemany(
     store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     """PostgreSQL's COPY + staging-table upsert (used from 1,000 rows) forced on tiny data."""
-    import riskml.store.store as store_module
+    import riskml.store.upsert as upsert_module
 
-    monkeypatch.setattr(store_module, "_COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(upsert_module, "COPY_MIN_ROWS", 1)
     test_ingest_twice_duplicates_nothing_and_updates_late_facts(store)
     test_contributions_with_null_employer_upsert_by_key(store)
     test_history_has_loader_dtypes_and_only_what_was_before(store, tmp_path)

@@ -1,14 +1,12 @@
 """The service store (SQLite by default, PostgreSQL by ``RISKML_STORE_URL``)."""
 
-from riskml.store.store import (
-    Store,
-    contract_records,
-    default_store_url,
-    make_engine,
-    open_store,
-)
+from riskml.store.audit import AuditEntry
+from riskml.store.core import default_store_url, make_engine
+from riskml.store.rows import contract_records
+from riskml.store.store import Store, open_store
 
 __all__ = [
+    "AuditEntry",
     "Store",
     "contract_records",
     "default_store_url",
