@@ -5,6 +5,7 @@ persons, providers and employers (422), score them against the store's history
 (:func:`riskml.online.score_against_store`: the world a batch run over the same data would see),
 persist claims, items, scores and audit rows in one transaction, answer. A retry replaces the
 stored claim (upsert by ``claim_id``), so it neither duplicates it nor sees itself in its history.
+A dry run (``?dry_run=true``) answers the same scores and persists only its audit rows.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI must see the request model built at
@@ -15,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from riskml.clock import local_now
@@ -68,8 +69,19 @@ def make_router(settings: Settings) -> APIRouter:
         scorer: ScorerDep,
         store: StoreDep,
         metrics: MetricsDep,
+        dry_run: Annotated[
+            bool,
+            Query(
+                description="score against the store's history and store nothing (no claim, "
+                "no score, no queue entry); the request is still audited"
+            ),
+        ] = False,
     ) -> ScoreResponse:
-        """Score claims with reasons; every score is stored with its model version and audited."""
+        """Score claims with reasons; every score is stored with its model version and audited.
+
+        With ``dry_run=true`` the claims are scored exactly the same way (against the store's
+        history as it is now) but neither they nor their scores are kept.
+        """
         with gate:  # at most settings.scoring_concurrency requests compute at once
             started = time.perf_counter()
             claims, items = _frames(body)
@@ -90,7 +102,7 @@ def make_router(settings: Settings) -> APIRouter:
                     AuditEntry(
                         user.name,
                         user.role,
-                        action="score",
+                        action="score_dry_run" if dry_run else "score",
                         outcome=outcome,
                         claim_id=cid,
                         subject=subject,
@@ -109,12 +121,15 @@ def make_router(settings: Settings) -> APIRouter:
                     status.HTTP_500_INTERNAL_SERVER_ERROR, "scoring failed; the attempt is audited"
                 ) from exc
             out = [score_out(cid, r) for cid, r in zip(ids, results, strict=True)]
-            store.record_scoring(
-                claims,
-                items,
-                [{**o, "model_version": version, "scored_at": now} for o in out],
-                audited([o["risk_band"] for o in out]),
-            )
+            if dry_run:
+                store.audit(audited([o["risk_band"] for o in out]))
+            else:
+                store.record_scoring(
+                    claims,
+                    items,
+                    [{**o, "model_version": version, "scored_at": now} for o in out],
+                    audited([o["risk_band"] for o in out]),
+                )
             for o in out:
                 metrics.claims_scored.labels(o["risk_band"]).inc()
             log.info(

@@ -21,6 +21,8 @@ from riskml.errors import ConfigError
 from riskml.store.schema import METADATA
 
 DEFAULT_STORE_FILE = "riskml-store.db"
+#: Permissions of a new SQLite store file: owner read and write only.
+STORE_FILE_MODE = 0o600
 
 #: Ids per ``IN (...)`` list: well below SQLite's bound-parameter limit.
 IN_CHUNK = 500
@@ -42,7 +44,7 @@ def make_engine(url: str) -> Engine:
         raise ConfigError(f"store URL is not a valid SQLAlchemy URL: {exc}") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(parsed.database))
         engine = sa.create_engine(parsed, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine
@@ -50,6 +52,20 @@ def make_engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise ConfigError(f"no database driver for {parsed.drivername}: {exc}") from exc
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file ``path`` (and its folder) readable by its owner only (0600).
+
+    The store holds personal data. SQLite gives its WAL and shared-memory files the database
+    file's permissions, so they are private too. An existing file is left as it is.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, STORE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _configure_sqlite(engine: Engine) -> None:
