@@ -25,6 +25,9 @@ MAX_DATE = dt.date(2199, 12, 31)
 MAX_ID_LENGTH = 128
 MAX_AMOUNT = 1e12
 TEXT = r"^[^\x00-\x1f\x7f]*$"
+#: Free text of several lines: no control characters but tab and newline, not only spaces.
+NOTE_TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b-\x1f\x7f]*$"
+MAX_REASON_LENGTH = 4000
 
 
 def _naive_local(value: dt.datetime) -> dt.datetime:
@@ -104,6 +107,10 @@ if TYPE_CHECKING:
     class ScoreRequest(BaseModel):
         claims: list[ClaimIn]
 
+    class CorrectionRequest(BaseModel):
+        claim: ClaimIn
+        reason: str
+
 else:
     ItemIn = create_model(
         "ItemIn",
@@ -113,8 +120,11 @@ else:
     )
 
 
-def build_request_models(max_batch: int, max_items: int) -> type[ScoreRequest]:
-    """The body model of ``POST /v1/claims/score`` with the configured size limits."""
+def build_request_models(
+    max_batch: int, max_items: int
+) -> tuple[type[ScoreRequest], type[CorrectionRequest]]:
+    """The body models of ``POST /v1/claims/score`` and ``PUT /v1/claims/{claim_id}`` with the
+    configured size limits (one claim model for both)."""
     claim = create_model(
         "ClaimIn",
         __base__=_ClaimChecks,
@@ -127,7 +137,39 @@ def build_request_models(max_batch: int, max_items: int) -> type[ScoreRequest]:
         __config__=ConfigDict(extra="forbid"),
         claims=(list[claim], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
     )
-    return request
+    correction: Any = create_model(
+        "CorrectionRequest",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="A corrected version of a stored claim, and why it is corrected.",
+        claim=(claim, Field(description="the claim as it should have been stored")),
+        reason=(
+            str,
+            Field(
+                min_length=1,
+                max_length=MAX_REASON_LENGTH,
+                pattern=NOTE_TEXT,
+                description="why the stored claim is wrong (kept with the earlier version)",
+            ),
+        ),
+    )
+    return request, correction
+
+
+class ClaimConflictOut(BaseModel):
+    """A claim of the request already stored with other content, and the fields that differ."""
+
+    index: int = Field(description="position of the claim in the request's claims")
+    claim_id: str
+    fields: list[str] = Field(
+        description="claim columns, or items[line_no=N] / items[line_no=N].column, that differ"
+    )
+
+
+class ConflictResponse(BaseModel):
+    """409: history is append-only; a changed claim goes through ``PUT /v1/claims/{id}``."""
+
+    detail: str
+    conflicts: list[ClaimConflictOut]
 
 
 class ReasonOut(BaseModel):
@@ -180,6 +222,21 @@ class ScoreResponse(BaseModel):
 
     model_version: str
     results: list[ScoreOut]
+
+
+class CorrectionOut(BaseModel):
+    """A corrected claim: its version now, what changed, and its score on the corrected data."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    claim_id: str
+    version: int = Field(description="current version of the claim (1: as first stored)")
+    changed_fields: list[str]
+    model_version: str
+    result: ScoreOut
+    rescored: int = Field(
+        description="other stored claims whose features read this claim, scored again"
+    )
 
 
 class QueueEntry(BaseModel):

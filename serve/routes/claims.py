@@ -13,7 +13,7 @@ A dry run (``?dry_run=true``) answers the same scores and persists only its audi
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
@@ -22,11 +22,13 @@ from fastapi.exceptions import RequestValidationError
 from riskml.clock import local_now
 from riskml.online import InvalidClaims, request_frames, score_against_store
 from riskml.security import pseudonymise
-from riskml.store import AuditEntry
-from serve.deps import Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
+from riskml.store import AuditEntry, ClaimConflict, ClaimDiff, Store
+from serve.deps import Corrector, Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
 from serve.schemas import (
     MAX_ID_LENGTH,
     TEXT,
+    ConflictResponse,
+    CorrectionOut,
     DecisionIn,
     DecisionOut,
     ScoreResponse,
@@ -36,7 +38,7 @@ from serve.schemas import (
 from serve.settings import Settings
 
 if TYPE_CHECKING:
-    from serve.schemas import ScoreRequest
+    from serve.schemas import CorrectionRequest, ScoreRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +47,57 @@ def _invalid(loc: tuple[str | int, ...], msg: str, value: object) -> RequestVali
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
 
 
-def _frames(body: "ScoreRequest") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The request's claims and items as contract frames; 422 naming the field otherwise."""
+def _frames(claims: list[Any], one: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Request claims as contract frames; 422 naming the field otherwise. ``one``: the body
+    holds a single ``claim``, not a list of ``claims``."""
     try:
-        return request_frames([claim.model_dump() for claim in body.claims])
+        return request_frames([claim.model_dump() for claim in claims])
     except InvalidClaims as exc:
-        raise _invalid(("body", *exc.loc), exc.problem, exc.value) from exc
+        loc = ("claim", *exc.loc[2:]) if one else exc.loc
+        raise _invalid(("body", *loc), exc.problem, exc.value) from exc
+
+
+def _check_references(store: Store, claims: pd.DataFrame, one: bool = False) -> None:
+    """422 for the first claim naming a person, provider or employer the store does not know."""
+    bad = store.unknown_reference(claims)
+    if bad is not None:
+        pos, column, value = bad
+        loc = ("body", "claim", column) if one else ("body", "claims", pos, column)
+        raise _invalid(loc, f"unknown {column}: not in the store", value)
+
+
+def _conflict(diffs: list[ClaimDiff]) -> HTTPException:
+    """409 naming, per claim, the fields in which it differs from the stored claim."""
+    return HTTPException(
+        status.HTTP_409_CONFLICT,
+        {
+            "detail": "claims already stored with other content; history is not rewritten "
+            "by a re-send (an administrator corrects a claim with PUT /v1/claims/{claim_id})",
+            "conflicts": [
+                {"index": d.position, "claim_id": d.claim_id, "fields": list(d.fields)}
+                for d in diffs
+            ],
+        },
+    )
+
+
+#: What the score and correction routes answer besides 200 and 422 (documented in OpenAPI).
+_SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: {"model": ConflictResponse, "description": "a claim is stored with other content"},
+}
 
 
 def make_router(settings: Settings) -> APIRouter:
     """The claims router, with the request models sized by ``settings``."""
     router = APIRouter(prefix="/v1/claims", tags=["claims"])
-    score_request = build_request_models(settings.max_batch_claims, settings.max_items_per_claim)
+    score_request, correction_request = build_request_models(
+        settings.max_batch_claims, settings.max_items_per_claim
+    )
     # Scoring is CPU-bound Python (pandas, the GIL): more threads at once only take turns on
     # the GIL, with every request slowed; queued requests wait here instead.
     gate = threading.BoundedSemaphore(settings.scoring_concurrency)
 
-    @router.post("/score", response_model=ScoreResponse)
+    @router.post("/score", response_model=ScoreResponse, responses=_SCORE_RESPONSES)
     def score_claims(
         user: ScoringUser,  # first: credentials are checked before anything else answers
         body: score_request,  # type: ignore[valid-type]
@@ -79,18 +115,18 @@ def make_router(settings: Settings) -> APIRouter:
     ) -> ScoreResponse:
         """Score claims with reasons; every score is stored with its model version and audited.
 
-        With ``dry_run=true`` the claims are scored exactly the same way (against the store's
-        history as it is now) but neither they nor their scores are kept.
+        A claim already stored is scored again only if it is sent with the same content
+        (idempotent); with other content the request is refused with 409 naming the fields that
+        differ, and nothing is stored. With ``dry_run=true`` the claims are scored exactly the
+        same way (against the store's history as it is now) but neither they nor their scores
+        are kept, and a stored claim_id is not checked for conflicts.
         """
         with gate:  # at most settings.scoring_concurrency requests compute at once
             started = time.perf_counter()
-            claims, items = _frames(body)
-            bad = store.unknown_reference(claims)
-            if bad is not None:
-                pos, column, value = bad
-                raise _invalid(
-                    ("body", "claims", pos, column), f"unknown {column}: not in the store", value
-                )
+            claims, items = _frames(cast("ScoreRequest", body).claims)
+            _check_references(store, claims)
+            if not dry_run and (diffs := store.claim_conflicts(claims, items)):
+                raise _conflict(diffs)
             secret: bytes = request.app.state.secret
             subjects = [pseudonymise(p, secret) for p in claims["person_id"].astype(str)]
             ids = claims["claim_id"].astype(str).tolist()
@@ -124,12 +160,15 @@ def make_router(settings: Settings) -> APIRouter:
             if dry_run:
                 store.audit(audited([o["risk_band"] for o in out]))
             else:
-                store.record_scoring(
-                    claims,
-                    items,
-                    [{**o, "model_version": version, "scored_at": now} for o in out],
-                    audited([o["risk_band"] for o in out]),
-                )
+                try:
+                    store.record_scoring(
+                        claims,
+                        items,
+                        [{**o, "model_version": version, "scored_at": now} for o in out],
+                        audited([o["risk_band"] for o in out]),
+                    )
+                except ClaimConflict as exc:  # stored by a concurrent request meanwhile
+                    raise _conflict(exc.diffs) from exc
             for o in out:
                 metrics.claims_scored.labels(o["risk_band"]).inc()
             log.info(
@@ -141,6 +180,91 @@ def make_router(settings: Settings) -> APIRouter:
                 1000 * (time.perf_counter() - started),
             )
             return ScoreResponse.model_validate({"model_version": version, "results": out})
+
+    @router.put(
+        "/{claim_id}",
+        response_model=CorrectionOut,
+        responses={404: {"description": "no such claim in the store"}},
+    )
+    def correct_claim(
+        user: Corrector,
+        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],
+        body: correction_request,  # type: ignore[valid-type]
+        request: Request,
+        scorer: ScorerDep,
+        store: StoreDep,
+    ) -> CorrectionOut:
+        """Correct a stored claim (administrators only): the earlier version is kept and
+        audited, the claim and its items are replaced, and the claim is scored again, with every
+        stored, scored claim whose features read it, as a batch run over the corrected data
+        would score them. Sending the stored content again changes nothing.
+        """
+        correction_body = cast("CorrectionRequest", body)
+        claims, items = _frames([correction_body.claim], one=True)
+        if str(claims["claim_id"].iloc[0]) != claim_id:
+            raise _invalid(
+                ("body", "claim", "claim_id"), "must be the claim_id of the path", claim_id
+            )
+        _check_references(store, claims, one=True)
+        secret: bytes = request.app.state.secret
+        with gate:
+            before, before_items = store.stored_claim(claim_id)
+            correction = store.correct_claim(
+                claims,
+                items,
+                actor=user.name,
+                role=user.role,
+                reason=correction_body.reason,
+                subject=lambda person: pseudonymise(person, secret),
+            )
+            if correction is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such claim in the store")
+            readers, reader_items = (
+                store.scored_readers([before, claims], [before_items, items])
+                if correction.fields
+                else (claims.iloc[:0], items.iloc[:0])
+            )
+            to_score = pd.concat([claims, readers], ignore_index=True)
+            lines = pd.concat([items, reader_items], ignore_index=True)
+            version = str(scorer.model_version)
+            now = local_now()
+            results = score_against_store(store, scorer, to_score, lines)
+            out = [
+                score_out(str(cid), r) for cid, r in zip(to_score["claim_id"], results, strict=True)
+            ]
+            persons = to_score["person_id"].astype(str).tolist()
+            store.record_scores(
+                [{**o, "model_version": version, "scored_at": now} for o in out],
+                [
+                    AuditEntry(
+                        user.name,
+                        user.role,
+                        action="rescore",
+                        outcome=o["risk_band"],
+                        claim_id=o["claim_id"],
+                        subject=pseudonymise(person, secret),
+                        model_version=version,
+                        at=now,
+                    )
+                    for o, person in zip(out, persons, strict=True)
+                ],
+            )
+        log.info(
+            "claim corrected by %s (%d fields), %d readers rescored",
+            user.name,
+            len(correction.fields),
+            len(readers),
+        )
+        return CorrectionOut.model_validate(
+            {
+                "claim_id": claim_id,
+                "version": correction.version,
+                "changed_fields": list(correction.fields),
+                "model_version": version,
+                "result": out[0],
+                "rescored": len(readers),
+            }
+        )
 
     @router.post(
         "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED

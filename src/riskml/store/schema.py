@@ -118,7 +118,23 @@ def build_metadata(contract_columns: Mapping[str, Iterable[str]] | None = None) 
 
 
 def add_service_tables(metadata: sa.MetaData) -> None:
-    """The service's own tables: scores, decisions, audit log and API keys."""
+    """The service's own tables: claim versions, scores, decisions, audit log and API keys."""
+    sa.Table(
+        "claim_versions",
+        metadata,
+        sa.Column("version_id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("claim_id", sa.String(), nullable=False, index=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("claim", sa.JSON(), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("superseded_at", sa.DateTime(), nullable=False),
+        sa.Column("superseded_by", sa.String(), nullable=False),
+        sa.Column("superseded_role", sa.String(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.UniqueConstraint("claim_id", "version", name="uq_claim_versions_claim_version"),
+        comment="earlier versions of corrected claims (claim row and items as JSON), "
+        "append-only; the claims table holds the current version",
+    )
     sa.Table(
         "scores",
         metadata,

@@ -12,15 +12,15 @@ import sqlalchemy as sa
 
 from riskml.bands import FLAGGED_BANDS
 from riskml.clock import local_now
-from riskml.store.audit import AuditEntry, AuditLog
+from riskml.store.audit import AuditEntry
 from riskml.store.core import chunks
-from riskml.store.upsert import Upserts
+from riskml.store.versions import ClaimConflict, VersionStore
 
 #: Scores per upsert statement when a batch run's scores are loaded.
 SCORE_LOAD_CHUNK = 5_000
 
 
-class ScoreStore(Upserts, AuditLog):
+class ScoreStore(VersionStore):
     """Writes and reads of the ``scores`` table."""
 
     def record_scoring(
@@ -32,15 +32,28 @@ class ScoreStore(Upserts, AuditLog):
     ) -> None:
         """Persist one scored request atomically: the claims (upserted by ``claim_id``, their
         items replaced), the scores (upserted by claim and model version) and the audit rows.
+
+        Raises :class:`~riskml.store.versions.ClaimConflict` (and writes nothing) if one of the
+        claims is stored with other content: a re-send never rewrites history.
         """
         ids = claims["claim_id"].astype(str).tolist()
         ci = self.tables["claim_items"]
-        with self._write() as conn:
+        with self._claims_write() as conn:
+            diffs = self._diffs(conn, claims, items)
+            if diffs:
+                raise ClaimConflict(diffs)
             self._upsert_rows(conn, "claims", claims)
             for part in chunks(ids):
                 conn.execute(sa.delete(ci).where(ci.c.claim_id.in_(part)))
             if items is not None:
                 self._upsert_rows(conn, "claim_items", items)
+            if scores:
+                self._upsert_records(conn, "scores", scores)
+            self._append_audit(conn, audit)
+
+    def record_scores(self, scores: list[dict[str, Any]], audit: Sequence[AuditEntry]) -> None:
+        """Upsert scores of stored claims (by claim and model version) with their audit rows."""
+        with self._write() as conn:
             if scores:
                 self._upsert_records(conn, "scores", scores)
             self._append_audit(conn, audit)

@@ -4,6 +4,7 @@ Each resource lives in its own module and :class:`Store` only puts them together
 one object with one engine:
 
 - :mod:`riskml.store.history`: the contract tables (ingest, and the history online scoring reads);
+- :mod:`riskml.store.versions`: stored claims as history (conflicts, corrections, versions);
 - :mod:`riskml.store.scores`: scores with their reasons (online requests, batch loads);
 - :mod:`riskml.store.triage`: the queue, decisions and the labels they become;
 - :mod:`riskml.store.keys`: API keys;
@@ -16,13 +17,12 @@ on top of :mod:`riskml.store.core` (engine, migrations, transactions), :mod:`ris
 from __future__ import annotations
 
 from riskml.store.core import default_store_url, make_engine
-from riskml.store.history import HistoryStore
 from riskml.store.keys import KeyStore
 from riskml.store.scores import ScoreStore
 from riskml.store.triage import TriageStore
 
 
-class Store(HistoryStore, ScoreStore, TriageStore, KeyStore):
+class Store(ScoreStore, TriageStore, KeyStore):
     """Queries and bulk writes of the service store. Thread-safe: one engine, pooled connections."""
 
 
