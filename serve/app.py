@@ -22,6 +22,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskml.online import ScoringModel
@@ -34,6 +35,9 @@ from serve.scoring import ModelLoader, ModelSlot
 from serve.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Where the Swagger UI and ReDoc assets of ``/docs`` and ``/redoc`` are served from.
+DOCS_ASSETS_URL = "/docs-assets"
 
 
 class BodyTooLarge(HTTPException):
@@ -180,7 +184,8 @@ def create_app(
                     await poller
             app.state.store.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc from the service itself, never from a CDN
+        static_url=DOCS_ASSETS_URL,
         title="riskml",
         version="1",
         summary="Fraud and error risk scores with reasons for social insurance claims. "

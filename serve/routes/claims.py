@@ -24,15 +24,16 @@ from riskml.online import InvalidClaims, request_frames, score_against_store
 from riskml.security import pseudonymise
 from riskml.store import AuditEntry, ClaimConflict, ClaimDiff, Store
 from serve.deps import Corrector, Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
+from serve.json_route import JsonBodyRoute
 from serve.schemas import (
     MAX_ID_LENGTH,
     TEXT,
-    ConflictResponse,
     CorrectionOut,
     DecisionIn,
     DecisionOut,
     ScoreResponse,
     build_request_models,
+    error_responses,
     score_out,
 )
 from serve.settings import Settings
@@ -71,7 +72,7 @@ def _conflict(diffs: list[ClaimDiff]) -> HTTPException:
     return HTTPException(
         status.HTTP_409_CONFLICT,
         {
-            "detail": "claims already stored with other content; history is not rewritten "
+            "message": "claims already stored with other content; history is not rewritten "
             "by a re-send (an administrator corrects a claim with PUT /v1/claims/{claim_id})",
             "conflicts": [
                 {"index": d.position, "claim_id": d.claim_id, "fields": list(d.fields)}
@@ -81,15 +82,14 @@ def _conflict(diffs: list[ClaimDiff]) -> HTTPException:
     )
 
 
-#: What the score and correction routes answer besides 200 and 422 (documented in OpenAPI).
-_SCORE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    409: {"model": ConflictResponse, "description": "a claim is stored with other content"},
-}
-
-
 def make_router(settings: Settings) -> APIRouter:
     """The claims router, with the request models sized by ``settings``."""
-    router = APIRouter(prefix="/v1/claims", tags=["claims"])
+    router = APIRouter(
+        prefix="/v1/claims",
+        tags=["claims"],
+        route_class=JsonBodyRoute,
+        responses=error_responses(401, 403, 413),
+    )
     score_request, correction_request = build_request_models(
         settings.max_batch_claims, settings.max_items_per_claim
     )
@@ -97,7 +97,7 @@ def make_router(settings: Settings) -> APIRouter:
     # the GIL, with every request slowed; queued requests wait here instead.
     gate = threading.BoundedSemaphore(settings.scoring_concurrency)
 
-    @router.post("/score", response_model=ScoreResponse, responses=_SCORE_RESPONSES)
+    @router.post("/score", response_model=ScoreResponse, responses=error_responses(409, 500, 503))
     def score_claims(
         user: ScoringUser,  # first: credentials are checked before anything else answers
         body: score_request,  # type: ignore[valid-type]
@@ -184,7 +184,7 @@ def make_router(settings: Settings) -> APIRouter:
     @router.put(
         "/{claim_id}",
         response_model=CorrectionOut,
-        responses={404: {"description": "no such claim in the store"}},
+        responses=error_responses(404, 500, 503),
     )
     def correct_claim(
         user: Corrector,
@@ -267,7 +267,10 @@ def make_router(settings: Settings) -> APIRouter:
         )
 
     @router.post(
-        "/{claim_id}/decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED
+        "/{claim_id}/decision",
+        response_model=DecisionOut,
+        status_code=status.HTTP_201_CREATED,
+        responses=error_responses(404),
     )
     def decide(
         claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],

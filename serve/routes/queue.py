@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN
 from riskml.store import AuditEntry
 from serve.deps import QueueReader, StoreDep
-from serve.schemas import QueueResponse
+from serve.schemas import QueueResponse, error_responses
 from serve.settings import Settings
 
 
 def make_router(settings: Settings) -> APIRouter:
     """The queue router; ``limit`` is capped by ``settings.max_queue_limit``."""
-    router = APIRouter(prefix="/v1", tags=["queue"])
+    router = APIRouter(prefix="/v1", tags=["queue"], responses=error_responses(401, 403))
 
     @router.get("/queue", response_model=QueueResponse)
     def queue(
