@@ -2,7 +2,6 @@
 
 from riskml.store.audit import AuditEntry
 from riskml.store.core import default_store_url, make_engine
-from riskml.store.rows import contract_records
 from riskml.store.store import Store, open_store
 from riskml.store.versions import ClaimConflict, ClaimDiff, Correction
 
@@ -12,7 +11,6 @@ __all__ = [
     "ClaimDiff",
     "Correction",
     "Store",
-    "contract_records",
     "default_store_url",
     "make_engine",
     "open_store",

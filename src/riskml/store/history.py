@@ -292,15 +292,3 @@ class HistoryStore(Upserts):
             claim_items=items,
             labels=None,
         )
-
-    def person_ids_of(self, claim_ids: Sequence[str]) -> dict[str, str]:
-        """claim_id -> person_id for stored claims (used to pseudonymise audit subjects)."""
-        c = self.tables["claims"]
-        out: dict[str, str] = {}
-        with self.engine.connect() as conn:
-            for part in chunks(list(claim_ids)):
-                rows = conn.execute(
-                    sa.select(c.c.claim_id, c.c.person_id).where(c.c.claim_id.in_(part))
-                )
-                out.update({r.claim_id: r.person_id for r in rows})
-        return out

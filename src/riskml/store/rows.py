@@ -80,21 +80,6 @@ def contract_rows(
     return list(columns), list(zip(*columns.values(), strict=True))
 
 
-def contract_records(frame: pd.DataFrame, table: str) -> list[dict[str, Any]]:
-    """Rows of a contract frame as dicts for executemany, with primary-key companions filled."""
-    spec = TABLES[table]
-    columns: dict[str, list[Any]] = {}
-    for col in spec.columns:
-        if col.name not in frame.columns:
-            continue
-        values = _py_values(frame[col.name], col.kind)
-        columns[col.name] = values
-        if col.name in spec.key and col.nullable:
-            columns[col.name + KEY_SUFFIX] = ["" if v is None else v for v in values]
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-
-
 def frame_from_result(result: sa.CursorResult[Any], spec: TableSpec) -> pd.DataFrame:
     """A query result of a contract table as a frame with the loader's dtypes.
 
