@@ -26,6 +26,7 @@ from riskml.store import AuditEntry, ClaimConflict, ClaimDiff, Store
 from serve.deps import Corrector, Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
 from serve.json_route import JsonBodyRoute
 from serve.schemas import (
+    ID_TEXT,
     MAX_ID_LENGTH,
     TEXT,
     CorrectionOut,
@@ -188,7 +189,7 @@ def make_router(settings: Settings) -> APIRouter:
     )
     def correct_claim(
         user: Corrector,
-        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=TEXT)],
+        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_TEXT)],
         body: correction_request,  # type: ignore[valid-type]
         request: Request,
         scorer: ScorerDep,
@@ -228,7 +229,17 @@ def make_router(settings: Settings) -> APIRouter:
             lines = pd.concat([items, reader_items], ignore_index=True)
             version = str(scorer.model_version)
             now = local_now()
-            results = score_against_store(store, scorer, to_score, lines)
+            try:
+                results = score_against_store(store, scorer, to_score, lines)
+            except Exception as exc:
+                store.audit(
+                    [AuditEntry(user.name, user.role, "rescore", "error", claim_id, None, version)]
+                )
+                log.error("rescoring a corrected claim failed: %s", type(exc).__name__)
+                raise HTTPException(
+                    status.HTTP_500_INTERNAL_SERVER_ERROR,
+                    "the correction is kept, but scoring it failed; the attempt is audited",
+                ) from exc
             out = [
                 score_out(str(cid), r) for cid, r in zip(to_score["claim_id"], results, strict=True)
             ]
