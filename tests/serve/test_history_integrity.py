@@ -154,3 +154,31 @@ def test_claim_versions_are_append_only(service: Service) -> None:
             service.store.engine.begin() as conn,
         ):
             conn.execute(stmt)
+
+
+def test_two_first_sends_of_one_claim_id_cannot_both_be_stored(service: Service) -> None:
+    """Concurrent first sends with different content: one is stored, the others are 409 (the
+    store-level race, without the route's gate, is tests/store/test_versions.py's)."""
+    import threading
+
+    bodies = [
+        {"claims": [claim_json("RACE1", person, submitted_at="2024-10-01T09:00:00")]}
+        for person in ("P1", "P2", "P3", "P1", "P2", "P3")
+    ]
+    codes: list[int] = []
+    start = threading.Barrier(len(bodies))
+
+    def send(body: dict[str, object]) -> None:
+        with service.client("scorer") as c:
+            start.wait()
+            codes.append(c.post("/v1/claims/score", json=body).status_code)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = _stored_claim(service, "RACE1")["person_id"]
+    same_as_stored = sum(1 for b in bodies if b["claims"][0]["person_id"] == stored)  # type: ignore[index]
+    assert sorted(codes) == sorted([200] * same_as_stored + [409] * (len(bodies) - same_as_stored))
+    assert len(service.store.scores_of(["RACE1"])) == 1

@@ -73,3 +73,32 @@ def test_a_correction_keeps_the_earlier_version_and_replaces_every_column(store:
         )
         is None
     )
+
+
+def test_concurrent_writers_of_one_new_claim_cannot_both_store_it(store: Store) -> None:
+    """Several processes of the service write at once: the check and the write of a claim are
+    one serialised step (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL)."""
+    import threading
+
+    store.ingest(tiny_world())
+    claim, items = _claim("C2")
+    persons = ["P1", "P2", "P3"] * 2
+    outcomes: list[str] = []
+    start = threading.Barrier(len(persons))
+
+    def write(person: str) -> None:
+        mine = claim.assign(claim_id="RACE", person_id=person)
+        start.wait()
+        try:
+            store.record_scoring(mine, items.assign(claim_id="RACE"), [], [])
+            outcomes.append(person)
+        except ClaimConflict:
+            outcomes.append("409")
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in persons]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [stored] = store.stored_claim("RACE")[0]["person_id"].tolist()
+    assert sorted(outcomes) == sorted([stored] * 2 + ["409"] * 4)
