@@ -157,6 +157,7 @@ def test_schemathesis_finds_no_failure(sqlite_service: Service, tmp_path: Path) 
             "--report-dir",
             str(tmp_path),
         ],
+        cwd=tmp_path,  # its cache (.schemathesis/) stays out of the work tree
         capture_output=True,
         text=True,
         timeout=600,
