@@ -22,17 +22,23 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from riskml.online import ScoringModel
+from riskml.scoring import load_scorer
 from riskml.security import load_secret
 from riskml.store import open_store
 from serve.metrics import ServiceMetrics
 from serve.routes import claims, health, model, queue
-from serve.scoring import ModelSlot, Scorer, ScorerLoader, load_scorer
+from serve.scoring import ModelLoader, ModelSlot
 from serve.settings import Settings
 from serve.web import install as install_workspace
 
 log = logging.getLogger(__name__)
+
+#: Where the Swagger UI and ReDoc assets of ``/docs`` and ``/redoc`` are served from.
+DOCS_ASSETS_URL = "/docs-assets"
 
 
 class BodyTooLarge(HTTPException):
@@ -124,7 +130,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
-async def _keep_model(app: FastAPI, every: float | None, loader: ScorerLoader) -> None:
+async def _keep_model(app: FastAPI, every: float | None, loader: ModelLoader) -> None:
     """Load the model now, in a worker thread, so the service is live (``/healthz``) at once and
     ready (``/readyz``) when the model is; then, every ``every`` seconds, retry a failed load or
     look for a moved alias and swap the new version in. ``every=None``: one attempt only.
@@ -146,8 +152,8 @@ async def _keep_model(app: FastAPI, every: float | None, loader: ScorerLoader) -
 
 def create_app(
     settings: Settings | None = None,
-    scorer: Scorer | None = None,
-    loader: ScorerLoader = load_scorer,
+    scorer: ScoringModel | None = None,
+    loader: ModelLoader = load_scorer,
     resolver: Callable[[str], str | None] | None = None,
 ) -> FastAPI:
     """The service. ``scorer`` injects a model (tests); otherwise ``settings.model_uri`` is
@@ -179,7 +185,8 @@ def create_app(
                     await poller
             app.state.store.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc from the service itself, never from a CDN
+        static_url=DOCS_ASSETS_URL,
         title="riskml",
         version="1",
         summary="Fraud and error risk scores with reasons for social insurance claims. "

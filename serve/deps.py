@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from riskml.online import ScoringModel
 from riskml.security import Principal, hash_api_key
-from riskml.store import Store
+from riskml.store import AuditEntry, Store
 from serve.metrics import ServiceMetrics
-from serve.scoring import Scorer
 from serve.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `riskml keys create`")
@@ -33,9 +32,9 @@ def get_metrics(request: Request) -> ServiceMetrics:
     return metrics
 
 
-def get_scorer(request: Request) -> Scorer:
+def get_scorer(request: Request) -> ScoringModel:
     """The scorer answering now, taken once so the request finishes on it even if it is swapped."""
-    scorer: Scorer | None = request.app.state.models.current
+    scorer: ScoringModel | None = request.app.state.models.current
     if scorer is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no model is loaded")
     return scorer
@@ -44,7 +43,7 @@ def get_scorer(request: Request) -> Scorer:
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
-ScorerDep = Annotated[Scorer, Depends(get_scorer)]
+ScorerDep = Annotated[ScoringModel, Depends(get_scorer)]
 
 
 def current_user(
@@ -75,21 +74,8 @@ def require(permission: str) -> Callable[[Principal, Store, Request], Principal]
 
     def check(user: CurrentUser, store: StoreDep, request: Request) -> Principal:
         if not user.may(permission):
-            route = request.scope.get("route")
-            store.audit(
-                [
-                    {
-                        "at": dt.datetime.now(),
-                        "actor": user.name,
-                        "role": user.role,
-                        "action": f"denied {getattr(route, 'path', request.url.path)}",
-                        "claim_id": None,
-                        "subject": None,
-                        "model_version": None,
-                        "outcome": "403",
-                    }
-                ]
-            )
+            route = getattr(request.scope.get("route"), "path", request.url.path)
+            store.audit([AuditEntry(user.name, user.role, action=f"denied {route}", outcome="403")])
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"role {user.role!r} may not {permission.replace('_', ' ')}",
@@ -103,3 +89,4 @@ ScoringUser = Annotated[Principal, Depends(require("score"))]
 ModelReader = Annotated[Principal, Depends(require("read_model"))]
 QueueReader = Annotated[Principal, Depends(require("read_queue"))]
 Decider = Annotated[Principal, Depends(require("decide"))]
+Corrector = Annotated[Principal, Depends(require("correct"))]

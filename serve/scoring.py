@@ -1,46 +1,22 @@
-"""How the service sees a model: the ``Scorer`` protocol and an atomically swappable slot.
+"""The model slot: which :class:`riskml.online.ScoringModel` answers now, swapped atomically.
 
-Anything with a ``model_version``, ``model_info()`` and ``score(data, claims)`` answering
-:class:`riskml.scoring.ScoreResult` objects in claim order can serve; in production that is
-:class:`riskml.scoring.Scorer` from :func:`riskml.scoring.load_scorer`. ``data`` is the world the
-claims are scored in (history from the store plus the request's own claims and items, exactly as
-a batch run sees a data directory); ``claims`` are the rows of ``data.claims`` to score.
+In production the model is a :class:`riskml.scoring.Scorer` from
+:func:`riskml.scoring.load_scorer` (one thread per call, which the service wants: requests run
+side by side); tests inject stand-ins.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
 
-import pandas as pd
-
-from riskml.data import ClaimsData
-from riskml.scoring import ScoreResult
+from riskml.online import ScoringModel
+from riskml.scoring import load_scorer
 
 log = logging.getLogger(__name__)
 
-
-class Scorer(Protocol):
-    """The one object the service scores with (see :class:`riskml.scoring.Scorer`)."""
-
-    @property
-    def model_version(self) -> str: ...
-
-    def model_info(self) -> dict[str, Any]: ...
-
-    def score(self, data: ClaimsData, claims: pd.DataFrame) -> Sequence[ScoreResult]: ...
-
-
-ScorerLoader = Callable[[str], Scorer]
-
-
-def load_scorer(uri: str) -> Scorer:
-    """Load the model at ``uri`` with :func:`riskml.scoring.load_scorer`, one thread per call."""
-    from riskml.scoring import load_scorer as _load
-
-    return _load(uri, num_threads=1)
+ModelLoader = Callable[[str], ScoringModel]
 
 
 def alias_version(uri: str) -> str | None:
@@ -64,7 +40,7 @@ class ModelSlot:
 
     def __init__(
         self,
-        scorer: Scorer | None = None,
+        scorer: ScoringModel | None = None,
         uri: str | None = None,
         resolver: Callable[[str], str | None] | None = None,
     ) -> None:
@@ -75,17 +51,17 @@ class ModelSlot:
         self._lock = threading.Lock()
 
     @property
-    def current(self) -> Scorer | None:
+    def current(self) -> ScoringModel | None:
         return self._scorer
 
-    def swap(self, scorer: Scorer) -> Scorer | None:
+    def swap(self, scorer: ScoringModel) -> ScoringModel | None:
         """Make ``scorer`` answer from now on; returns the previous one."""
         with self._lock:
             previous, self._scorer = self._scorer, scorer
         log.info("model version %s now answers", scorer.model_version)
         return previous
 
-    def refresh(self, loader: ScorerLoader = load_scorer) -> bool:
+    def refresh(self, loader: ModelLoader = load_scorer) -> bool:
         """Load the model at :attr:`uri` if it is not the one answering; True if swapped.
 
         Failures are logged and kept in :attr:`last_error`; the current model keeps answering.

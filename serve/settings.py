@@ -27,7 +27,7 @@ class Settings(BaseSettings):
         default=1,
         gt=0,
         description="score requests computed at once (the rest wait their turn); scoring is "
-        "GIL-bound Python, so 1 gave the most requests per second on 2 cores (4.9 vs 4.4 with 2)",
+        "GIL-bound Python, so more at once only take turns on the GIL, each one slower",
     )
     max_queue_limit: int = Field(default=500, gt=0, description="largest ?limit= of the queue")
     secret_file: str | None = Field(

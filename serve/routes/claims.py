@@ -1,37 +1,45 @@
 """``POST /v1/claims/score`` and ``POST /v1/claims/{claim_id}/decision``.
 
-Scoring: validate the claims (422 naming the field), refuse unknown persons, providers and
-employers (422), read their history from the store, score them in the world "history + these
-claims" exactly as a batch run scores a data directory, then persist claims, items, scores and
-audit rows in one transaction. A retry replaces the stored claim (upsert by ``claim_id``), so it
-neither duplicates it nor sees itself in its history.
+Scoring reads like the contract: validate the claims (422 naming the field), refuse unknown
+persons, providers and employers (422), score them against the store's history
+(:func:`riskml.online.score_against_store`: the world a batch run over the same data would see),
+persist claims, items, scores and audit rows in one transaction, answer. A retry replaces the
+stored claim (upsert by ``claim_id``), so it neither duplicates it nor sees itself in its history.
+A dry run (``?dry_run=true``) answers the same scores and persists only its audit rows.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI must see the request model built at
 # runtime in make_router as a real annotation, not a string it cannot resolve.
-import datetime as dt
 import logging
-import math
 import threading
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Path, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
-from riskml.contract import TABLES
-from riskml.data import ClaimsData, null_column, validate_frame
-from riskml.errors import DataContractError
-from riskml.scoring import ScoreResult
+from riskml.clock import local_now
+from riskml.online import InvalidClaims, request_frames, score_against_store
 from riskml.security import pseudonymise
-from serve.deps import Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
-from serve.schemas import MAX_ID_LENGTH, TEXT, ScoreResponse, build_request_models
+from riskml.store import AuditEntry, ClaimConflict, ClaimDiff, Store
+from serve.deps import Corrector, Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
+from serve.json_route import JsonBodyRoute
+from serve.schemas import (
+    ID_TEXT,
+    MAX_ID_LENGTH,
+    TEXT,
+    CorrectionOut,
+    ScoreResponse,
+    build_request_models,
+    error_responses,
+    score_out,
+)
 from serve.settings import Settings
 from serve.web.decision_api import DecisionIn, DecisionOut, record_decision
 
 if TYPE_CHECKING:
-    from serve.schemas import ScoreRequest
+    from serve.schemas import CorrectionRequest, ScoreRequest
 
 log = logging.getLogger(__name__)
 
@@ -40,137 +48,56 @@ def _invalid(loc: tuple[str | int, ...], msg: str, value: object) -> RequestVali
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": msg, "input": value}])
 
 
-def _optional_absent(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Drop optional contract columns no row filled, as if the client had not sent them."""
-    optional = [c.name for c in TABLES[table].columns if c.optional and c.name in frame.columns]
-    empty = [c for c in optional if frame[c].isna().all()]
-    return frame.drop(columns=empty)
-
-
-def request_frames(body: "ScoreRequest") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The request's claims and items as contract frames (loader dtypes); 422 on what pydantic
-    cannot see alone: a claim_id twice in one request, a line_no twice in one claim.
-    """
-    claim_cols = list(TABLES["claims"].column_names)
-    item_cols = list(TABLES["claim_items"].column_names)
-    claims = pd.DataFrame(
-        [c.model_dump(include=set(claim_cols)) for c in body.claims], columns=claim_cols
-    )
-    dup = claims["claim_id"].duplicated()
-    if dup.any():
-        pos = int(dup.to_numpy().nonzero()[0][0])
-        raise _invalid(
-            ("body", "claims", pos, "claim_id"),
-            "claim_id appears more than once in the request",
-            claims["claim_id"].iloc[pos],
-        )
-    rows: list[dict[str, Any]] = []
-    for i, claim in enumerate(body.claims):
-        seen: set[int] = set()
-        for j, item in enumerate(claim.items or []):
-            if item.line_no in seen:
-                raise _invalid(
-                    ("body", "claims", i, "items", j, "line_no"),
-                    "line_no appears more than once in this claim",
-                    item.line_no,
-                )
-            seen.add(item.line_no)
-            rows.append({**item.model_dump(include=set(item_cols)), "claim_id": claim.claim_id})
-    items = pd.DataFrame(rows, columns=item_cols)
+def _frames(claims: list[Any], one: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Request claims as contract frames; 422 naming the field otherwise. ``one``: the body
+    holds a single ``claim``, not a list of ``claims``."""
     try:
-        claims_v = validate_frame(_optional_absent(claims, "claims"), "claims")
-        items_v = validate_frame(_optional_absent(items, "claim_items"), "claim_items")
-    except DataContractError as exc:  # pragma: no cover - the request models check these first
-        raise _invalid(("body", "claims", exc.column or ""), exc.problem, exc.example) from exc
-    return claims_v, items_v
+        return request_frames([claim.model_dump() for claim in claims])
+    except InvalidClaims as exc:
+        loc = ("claim", *exc.loc[2:]) if one else exc.loc
+        raise _invalid(("body", *loc), exc.problem, exc.value) from exc
 
 
-def _padded(frame: pd.DataFrame, columns: list[str], table: str) -> pd.DataFrame:
-    """``frame`` with ``columns`` in that order, the optional contract columns it lacks added as
-    nulls in the loader's dtype (what validating a concatenation with a frame that has them
-    gives its rows)."""
-    missing = [c for c in columns if c not in frame.columns]
-    if not missing:
-        return frame if list(frame.columns) == columns else frame[columns]
-    spec = TABLES[table]
-    extra = {c: null_column(spec.column(c).kind, frame.index) for c in missing}
-    return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)[columns]
+def _check_references(store: Store, claims: pd.DataFrame, one: bool = False) -> None:
+    """422 for the first claim naming a person, provider or employer the store does not know."""
+    bad = store.unknown_reference(claims)
+    if bad is not None:
+        pos, column, value = bad
+        loc = ("body", "claim", column) if one else ("body", "claims", pos, column)
+        raise _invalid(loc, f"unknown {column}: not in the store", value)
 
 
-def _combine(history: pd.DataFrame, new: pd.DataFrame, table: str) -> pd.DataFrame:
-    """History rows followed by the request's rows, with the loader's dtypes.
-
-    Both parts are contract-clean already (the store's rows were validated when they entered it,
-    the request's by :func:`request_frames`), and the contract's row rules are per row, so when
-    both have the same columns and dtypes and share no ``claim_id`` (no key can repeat), their
-    concatenation is what :func:`validate_frame` would return: it is returned without the second
-    validation (about 15 ms on a one-claim request). An optional column only one side has (a
-    claim sent without ``doctor_id``, items without ``trace_code``) is added to the other as
-    nulls first, as that validation would; anything else goes through it as before.
-    """
-    if not len(history):
-        return new.reset_index(drop=True)
-    spec = TABLES[table]
-    columns = [c.name for c in spec.columns if c.name in history.columns or c.name in new.columns]
-    one_sided = set(columns) - (set(history.columns) & set(new.columns))
-    if all(spec.column(c).optional for c in one_sided) and set(columns) == set(
-        history.columns
-    ) | set(new.columns):
-        history, new = _padded(history, columns, table), _padded(new, columns, table)
-    same_layout = list(history.columns) == list(new.columns) and list(history.dtypes) == list(
-        new.dtypes
+def _conflict(diffs: list[ClaimDiff]) -> HTTPException:
+    """409 naming, per claim, the fields in which it differs from the stored claim."""
+    return HTTPException(
+        status.HTTP_409_CONFLICT,
+        {
+            "message": "claims already stored with other content; history is not rewritten "
+            "by a re-send (an administrator corrects a claim with PUT /v1/claims/{claim_id})",
+            "conflicts": [
+                {"index": d.position, "claim_id": d.claim_id, "fields": list(d.fields)}
+                for d in diffs
+            ],
+        },
     )
-    seen = pd.Index(history["claim_id"]).unique().get_indexer(new["claim_id"]) >= 0  # hash lookup
-    if same_layout and not seen.any():
-        return pd.concat([history, new], ignore_index=True)
-    return validate_frame(pd.concat([history, new], ignore_index=True), table)
-
-
-def world_for(history: ClaimsData, claims: pd.DataFrame, items: pd.DataFrame) -> ClaimsData:
-    """The data a batch run would see: the store's history plus the request's claims and items."""
-    return ClaimsData(
-        persons=history.persons,
-        employers=history.employers,
-        providers=history.providers,
-        contributions=history.contributions,
-        claims=_combine(history.claims, claims, "claims"),
-        claim_items=_combine(history.claim_items, items, "claim_items"),
-        labels=None,
-    )
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    out = float(value)
-    return out if math.isfinite(out) else None
-
-
-def _reasons(result: ScoreResult) -> list[dict[str, Any]]:
-    """Reasons as JSON-safe dicts (no NaN, no numpy scalars)."""
-    out = []
-    for r in result.reasons:
-        d = r.as_dict()
-        out.append(
-            {
-                "feature": str(d["feature"]),
-                "value": _finite(d.get("value")),
-                "contribution": _finite(d.get("contribution")) or 0.0,
-                "text": str(d.get("text", "")),
-            }
-        )
-    return out
 
 
 def make_router(settings: Settings) -> APIRouter:
     """The claims router, with the request models sized by ``settings``."""
-    router = APIRouter(prefix="/v1/claims", tags=["claims"])
-    score_request = build_request_models(settings.max_batch_claims, settings.max_items_per_claim)
+    router = APIRouter(
+        prefix="/v1/claims",
+        tags=["claims"],
+        route_class=JsonBodyRoute,
+        responses=error_responses(401, 403, 413),
+    )
+    score_request, correction_request = build_request_models(
+        settings.max_batch_claims, settings.max_items_per_claim
+    )
     # Scoring is CPU-bound Python (pandas, the GIL): more threads at once only take turns on
     # the GIL, with every request slowed; queued requests wait here instead.
     gate = threading.BoundedSemaphore(settings.scoring_concurrency)
 
-    @router.post("/score", response_model=ScoreResponse)
+    @router.post("/score", response_model=ScoreResponse, responses=error_responses(409, 500, 503))
     def score_claims(
         user: ScoringUser,  # first: credentials are checked before anything else answers
         body: score_request,  # type: ignore[valid-type]
@@ -178,74 +105,68 @@ def make_router(settings: Settings) -> APIRouter:
         scorer: ScorerDep,
         store: StoreDep,
         metrics: MetricsDep,
+        dry_run: Annotated[
+            bool,
+            Query(
+                description="score against the store's history and store nothing (no claim, "
+                "no score, no queue entry); the request is still audited"
+            ),
+        ] = False,
     ) -> ScoreResponse:
-        """Score claims with reasons; every score is stored with its model version and audited."""
+        """Score claims with reasons; every score is stored with its model version and audited.
+
+        A claim already stored is scored again only if it is sent with the same content
+        (idempotent); with other content the request is refused with 409 naming the fields that
+        differ, and nothing is stored. With ``dry_run=true`` the claims are scored exactly the
+        same way (against the store's history as it is now) but neither they nor their scores
+        are kept, and a stored claim_id is not checked for conflicts.
+        """
         with gate:  # at most settings.scoring_concurrency requests compute at once
             started = time.perf_counter()
-            claims, items = request_frames(body)
-            bad = store.unknown_reference(claims)
-            if bad is not None:
-                pos, column, value = bad
-                raise _invalid(
-                    ("body", "claims", pos, column), f"unknown {column}: not in the store", value
-                )
+            claims, items = _frames(cast("ScoreRequest", body).claims)
+            _check_references(store, claims)
             secret: bytes = request.app.state.secret
             subjects = [pseudonymise(p, secret) for p in claims["person_id"].astype(str)]
-            version = str(scorer.model_version)
-            now = dt.datetime.now()
             ids = claims["claim_id"].astype(str).tolist()
+            version = str(scorer.model_version)
+            now = local_now()
+
+            def audited(outcomes: list[str]) -> list[AuditEntry]:
+                return [
+                    AuditEntry(
+                        user.name,
+                        user.role,
+                        action="score_dry_run" if dry_run else "score",
+                        outcome=outcome,
+                        claim_id=cid,
+                        subject=subject,
+                        model_version=version,
+                        at=now,
+                    )
+                    for cid, subject, outcome in zip(ids, subjects, outcomes, strict=True)
+                ]
+
             try:
-                world = world_for(store.history_for(claims, items), claims, items)
-                to_score = world.claims.iloc[len(world.claims) - len(claims) :]
-                results = {str(r.claim_id): r for r in scorer.score(world, to_score)}
-                ordered = [results[cid] for cid in ids]
+                results = score_against_store(store, scorer, claims, items)
             except Exception as exc:
-                store.audit(
-                    [
-                        {
-                            "at": now,
-                            "actor": user.name,
-                            "role": user.role,
-                            "action": "score",
-                            "claim_id": cid,
-                            "subject": subj,
-                            "model_version": version,
-                            "outcome": "error",
-                        }
-                        for cid, subj in zip(ids, subjects, strict=True)
-                    ]
-                )
+                store.audit(audited(["error"] * len(ids)))
                 log.error("scoring %d claims failed: %s", len(ids), type(exc).__name__)
                 raise HTTPException(
                     status.HTTP_500_INTERNAL_SERVER_ERROR, "scoring failed; the attempt is audited"
                 ) from exc
-            out = [
-                {
-                    "claim_id": cid,
-                    "risk_score": float(r.risk_score),
-                    "risk_band": str(r.risk_band),
-                    "reasons": _reasons(r),
-                }
-                for cid, r in zip(ids, ordered, strict=True)
-            ]
-            store.record_scoring(
-                claims,
-                items,
-                [{**o, "model_version": version, "scored_at": now} for o in out],
-                [
-                    {
-                        "at": now,
-                        "actor": user.name,
-                        "role": user.role,
-                        "action": "score",
-                        "claim_id": o["claim_id"],
-                        "subject": subj,
-                        "model_version": version,
-                        "outcome": o["risk_band"],
-                    }
-                    for o, subj in zip(out, subjects, strict=True)
-                ],
-            )
+            out = [score_out(cid, r) for cid, r in zip(ids, results, strict=True)]
+            if dry_run:
+                store.audit(audited([o["risk_band"] for o in out]))
+            else:
+                try:
+                    store.record_scoring(
+                        claims,
+                        items,
+                        [{**o, "model_version": version, "scored_at": now} for o in out],
+                        audited([o["risk_band"] for o in out]),
+                    )
+                except ClaimConflict as exc:  # checked where it is written, so no race
+                    raise _conflict(exc.diffs) from exc
             for o in out:
                 metrics.claims_scored.labels(o["risk_band"]).inc()
             log.info(
@@ -258,12 +179,107 @@ def make_router(settings: Settings) -> APIRouter:
             )
             return ScoreResponse.model_validate({"model_version": version, "results": out})
 
+    @router.put(
+        "/{claim_id}",
+        response_model=CorrectionOut,
+        responses=error_responses(404, 500, 503),
+    )
+    def correct_claim(
+        user: Corrector,
+        claim_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_TEXT)],
+        body: correction_request,  # type: ignore[valid-type]
+        request: Request,
+        scorer: ScorerDep,
+        store: StoreDep,
+    ) -> CorrectionOut:
+        """Correct a stored claim (administrators only): the earlier version is kept and
+        audited, the claim and its items are replaced, and the claim is scored again, with every
+        stored, scored claim whose features read it, as a batch run over the corrected data
+        would score them. Sending the stored content again changes nothing.
+        """
+        correction_body = cast("CorrectionRequest", body)
+        claims, items = _frames([correction_body.claim], one=True)
+        if str(claims["claim_id"].iloc[0]) != claim_id:
+            raise _invalid(
+                ("body", "claim", "claim_id"), "must be the claim_id of the path", claim_id
+            )
+        _check_references(store, claims, one=True)
+        secret: bytes = request.app.state.secret
+        with gate:
+            before, before_items = store.stored_claim(claim_id)
+            correction = store.correct_claim(
+                claims,
+                items,
+                actor=user.name,
+                role=user.role,
+                reason=correction_body.reason,
+                subject=lambda person: pseudonymise(person, secret),
+            )
+            if correction is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "no such claim in the store")
+            readers, reader_items = (
+                store.scored_readers([before, claims], [before_items, items])
+                if correction.fields
+                else (claims.iloc[:0], items.iloc[:0])
+            )
+            to_score = pd.concat([claims, readers], ignore_index=True)
+            lines = pd.concat([items, reader_items], ignore_index=True)
+            version = str(scorer.model_version)
+            now = local_now()
+            try:
+                results = score_against_store(store, scorer, to_score, lines)
+            except Exception as exc:
+                store.audit(
+                    [AuditEntry(user.name, user.role, "rescore", "error", claim_id, None, version)]
+                )
+                log.error("rescoring a corrected claim failed: %s", type(exc).__name__)
+                raise HTTPException(
+                    status.HTTP_500_INTERNAL_SERVER_ERROR,
+                    "the correction is kept, but scoring it failed; the attempt is audited",
+                ) from exc
+            out = [
+                score_out(str(cid), r) for cid, r in zip(to_score["claim_id"], results, strict=True)
+            ]
+            persons = to_score["person_id"].astype(str).tolist()
+            store.record_scores(
+                [{**o, "model_version": version, "scored_at": now} for o in out],
+                [
+                    AuditEntry(
+                        user.name,
+                        user.role,
+                        action="rescore",
+                        outcome=o["risk_band"],
+                        claim_id=o["claim_id"],
+                        subject=pseudonymise(person, secret),
+                        model_version=version,
+                        at=now,
+                    )
+                    for o, person in zip(out, persons, strict=True)
+                ],
+            )
+        log.info(
+            "claim corrected by %s (%d fields), %d readers rescored",
+            user.name,
+            len(correction.fields),
+            len(readers),
+        )
+        return CorrectionOut.model_validate(
+            {
+                "claim_id": claim_id,
+                "version": correction.version,
+                "changed_fields": list(correction.fields),
+                "model_version": version,
+                "result": out[0],
+                "rescored": len(readers),
+            }
+        )
+
     @router.post(
         "/{claim_id}/decision",
         response_model=DecisionOut,
         status_code=status.HTTP_201_CREATED,
         responses={
-            404: {"description": "no such claim in the store"},
+            **error_responses(404),
             409: {"description": "the claim is decided: send a review or appeal of its final one"},
             429: {"description": "too many writes with this key; wait a minute"},
         },

@@ -6,17 +6,22 @@ from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serve.deps import MetricsDep, StoreDep
+from serve.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut)
 def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "no model loaded, or the store is down"}},
+)
 def readyz(request: Request, store: StoreDep, response: Response) -> dict[str, object]:
     """200 only when a model is loaded and the store answers; 503 says which is missing."""
     scorer = request.app.state.models.current

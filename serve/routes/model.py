@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serve.deps import ModelReader, ScorerDep
-from serve.schemas import ModelInfo
+from serve.schemas import ModelInfo, error_responses
 
-router = APIRouter(prefix="/v1", tags=["model"])
+router = APIRouter(prefix="/v1", tags=["model"], responses=error_responses(401, 403, 503))
 
 
 @router.get("/model", response_model=ModelInfo)

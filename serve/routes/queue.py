@@ -1,22 +1,21 @@
 """``GET /v1/queue``: flagged claims awaiting a decision, highest risk and amount first."""
 
 # No ``from __future__ import annotations``: the limit's bound comes from settings at runtime.
-import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN
-from riskml.store import workspace
+from riskml.store import AuditEntry, workspace
 from riskml.store.workspace import QueueFilters
 from serve.deps import QueueReader, StoreDep
-from serve.schemas import QueueResponse
+from serve.schemas import QueueResponse, error_responses
 from serve.settings import Settings
 
 
 def make_router(settings: Settings) -> APIRouter:
     """The queue router; ``limit`` is capped by ``settings.max_queue_limit``."""
-    router = APIRouter(prefix="/v1", tags=["queue"])
+    router = APIRouter(prefix="/v1", tags=["queue"], responses=error_responses(401, 403))
 
     @router.get("/queue", response_model=QueueResponse)
     def queue(
@@ -31,18 +30,7 @@ def make_router(settings: Settings) -> APIRouter:
             store, user.name, QueueFilters(region=region, benefit_type=benefit_type), limit, "risk"
         )
         store.audit(
-            [
-                {
-                    "at": dt.datetime.now(),
-                    "actor": user.name,
-                    "role": user.role,
-                    "action": "read_queue",
-                    "claim_id": None,
-                    "subject": None,
-                    "model_version": None,
-                    "outcome": f"{len(rows)} claims",
-                }
-            ]
+            [AuditEntry(user.name, user.role, action="read_queue", outcome=f"{len(rows)} claims")]
         )
         return QueueResponse.model_validate({"claims": rows})
 

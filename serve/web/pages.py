@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from riskml.bands import BANDS, FLAGGED_BANDS
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN, TYPOLOGIES
 from riskml.security import PERMISSIONS, Principal, hash_api_key, pseudonymise
-from riskml.store import Store, casefile, decisions, workspace
+from riskml.store import AuditEntry, Store, casefile, decisions, workspace
 from riskml.store.workspace_schema import STATUSES
 from serve.web import forms
 from serve.web.charts import contribution_chart
@@ -148,7 +148,7 @@ def _audit(
     ws = _ws(request)
     ws.store.audit(
         [
-            workspace.audit_row(
+            AuditEntry(
                 user.name if user else "anonymous",
                 user.role if user else "-",
                 action,

@@ -4,12 +4,13 @@
 (record batches of :data:`BATCH_ROWS` rows: every value, rule, key and reference that
 :func:`riskml.data.load_data_dir` checks, with only key columns kept across batches), then
 serves the claims of one chunk of a backlog with exactly the history their features read
-(:func:`riskml.features.history_for`): claims from :data:`riskml.features.history.REACH_DAYS`
-before the chunk. While scoring, memory is one chunk and its reach, whatever the length of the
-backlog; the checking pass before it holds one record batch plus, per claim, its key columns
-(for the references and the chunk plan) and 64-bit hashes of the keys of the claims, items and
-contributions (measured: about 170 bytes a claim at peak). Batch scoring takes the keys once
-(:meth:`DataDirReader.pop_claim_keys`) and drops them when the chunks are planned.
+(:mod:`riskml.reach`, cut by :func:`riskml.features.history_for`): claims from
+:data:`riskml.reach.REACH_DAYS` before the chunk. While scoring, memory is one chunk and its
+reach, whatever the length of the backlog; the checking pass before it holds one record batch
+plus, per claim, its key columns (for the references and the chunk plan) and 64-bit hashes of
+the keys of the claims, items and contributions (about 170 bytes a claim at peak). Batch
+scoring takes the keys once (:meth:`DataDirReader.pop_claim_keys`) and drops them when the
+chunks are planned.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from riskml.data import (
     validate_frame,
 )
 from riskml.errors import DataContractError
-from riskml.features.history import contribution_reach_start, history_for, reach_before
+from riskml.features.history import history_for
+from riskml.reach import CONTRIBUTION_RELATIONS, contribution_reach_start, reach_before
 
 #: Rows per record batch read from a table.
 BATCH_ROWS = 262_144
@@ -240,13 +242,12 @@ class DataDirReader:
         month0 = contribution_reach_start(claims)
 
         def contributing(f: pd.DataFrame) -> np.ndarray:
-            own = isin(f["person_id"], claims["person_id"])
-            members = isin(f["employer_id"], claims["employer_id"])
-            return (own | members) & np.asarray(f["month"] >= month0)
+            related = np.zeros(len(f), dtype=bool)
+            for column in CONTRIBUTION_RELATIONS:
+                related |= isin(f[column], claims[column])
+            return related & np.asarray(f["month"] >= month0)
 
-        contributions = self.read(
-            "contributions", contributing, ["person_id", "employer_id", "month"]
-        )
+        contributions = self.read("contributions", contributing, [*CONTRIBUTION_RELATIONS, "month"])
         world = ClaimsData(
             persons=self.persons,
             employers=self.employers,

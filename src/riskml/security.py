@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_model": frozenset(ROLES),
     "read_queue": frozenset({"investigator", "supervisor", "admin"}),
     "decide": frozenset({"investigator", "supervisor", "admin"}),
+    # a stored claim is history: only an administrator may replace it (keeping the old version)
+    "correct": frozenset({"admin"}),
 }
 
 KEY_PREFIX = "rk_"

@@ -31,7 +31,8 @@ def test_scoring_writes_keep_the_small_table_cache(store: Store) -> None:
     first = store.history_for(claim)
     assert "providers" in store._small_cache and "employers" in store._small_cache
     cached = store._small_cache["providers"][1]
-    store.record_scoring(claim, None, [], [])  # what every scored request writes
+    items = world.claim_items.loc[world.claim_items["claim_id"] == claim["claim_id"].iloc[0]]
+    store.record_scoring(claim, items, [], [])  # what every scored request writes
     assert store._small_cache["providers"][1] is cached
     again = store.history_for(claim)
     pd.testing.assert_frame_equal(again.providers, first.providers)

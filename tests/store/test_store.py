@@ -186,9 +186,27 @@ def test_copy_path_upserts_like_executemany(
     store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     """PostgreSQL's COPY + staging-table upsert (used from 1,000 rows) forced on tiny data."""
-    import riskml.store.store as store_module
+    import riskml.store.upsert as upsert_module
 
-    monkeypatch.setattr(store_module, "_COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(upsert_module, "COPY_MIN_ROWS", 1)
     test_ingest_twice_duplicates_nothing_and_updates_late_facts(store)
     test_contributions_with_null_employer_upsert_by_key(store)
     test_history_has_loader_dtypes_and_only_what_was_before(store, tmp_path)
+
+
+def test_a_new_sqlite_store_is_private_to_its_owner(tmp_path) -> None:
+    """The store holds personal data: its file and SQLite's WAL and shm files are 0600."""
+    import os
+    import stat
+
+    old = os.umask(0o022)  # the usual umask, which would give 0644
+    try:
+        store = open_store(f"sqlite:///{tmp_path / 'sub' / 'store.db'}")
+        store.ingest(tiny_world())
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "sub").iterdir())
+    assert {f.name for f in files} >= {"store.db", "store.db-wal", "store.db-shm"}
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f.name
+    store.close()

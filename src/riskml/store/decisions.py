@@ -20,8 +20,9 @@ import sqlalchemy as sa
 
 from riskml.contract import OUTCOMES, TYPOLOGIES
 from riskml.errors import RiskmlError
+from riskml.store.audit import AuditEntry
 from riskml.store.store import Store
-from riskml.store.workspace import append_audit, audit_row, now, write
+from riskml.store.workspace import append_audit, now, write
 from riskml.store.workspace_schema import DECISION_KINDS
 
 #: Letters a note needs at least (a CJK character counts as two: it is a word).
@@ -206,7 +207,7 @@ def record(
                 conn,
                 store,
                 [
-                    audit_row(
+                    AuditEntry(
                         decided_by,
                         decided_role,
                         "decide" if decision.kind == "decision" else decision.kind,

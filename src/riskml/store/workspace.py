@@ -21,8 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskml.bands import FLAGGED_BANDS
+from riskml.clock import local_now
 from riskml.errors import RiskmlError
 from riskml.features.sets import TYPOLOGY_SIGNALS
+from riskml.store.audit import AuditEntry
 from riskml.store.store import Store
 from riskml.store.workspace_schema import STATUSES
 
@@ -49,8 +51,8 @@ class NotAllowed(WorkspaceError):
 
 
 def now() -> dt.datetime:
-    """Naive local time to the second, as the service's other timestamps."""
-    return dt.datetime.now().replace(microsecond=0)
+    """Naive local time (Asia/Shanghai) to the second, as the service's other timestamps."""
+    return local_now().replace(microsecond=0)
 
 
 @contextmanager
@@ -62,30 +64,9 @@ def write(store: Store) -> Iterator[Connection]:
             yield conn
 
 
-def audit_row(
-    actor: str,
-    role: str,
-    action: str,
-    outcome: str,
-    claim_id: str | None = None,
-    subject: str | None = None,
-    model_version: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "at": now(),
-        "actor": actor,
-        "role": role,
-        "action": action,
-        "claim_id": claim_id,
-        "subject": subject,
-        "model_version": model_version,
-        "outcome": outcome,
-    }
-
-
-def append_audit(conn: Connection, store: Store, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(sa.insert(store.tables["audit_log"]), [dict(r) for r in rows])
+def append_audit(conn: Connection, store: Store, entries: Sequence[AuditEntry]) -> None:
+    """Append ``entries`` to the audit log inside the caller's transaction."""
+    store._append_audit(conn, entries)
 
 
 def top_typology(reasons: Any) -> str | None:
@@ -132,7 +113,7 @@ def set_kill_switch(store: Store, engaged: bool, actor: str, role: str, reason: 
         append_audit(
             conn,
             store,
-            [audit_row(actor, role, "kill_switch", "engaged" if engaged else "released")],
+            [AuditEntry(actor, role, "kill_switch", "engaged" if engaged else "released")],
         )
 
 
@@ -187,7 +168,7 @@ def propose_cutoffs(
             conn,
             store,
             [
-                audit_row(
+                AuditEntry(
                     actor,
                     role,
                     "propose_cutoffs",
@@ -220,7 +201,7 @@ def decide_proposal(store: Store, proposal_id: int, approve: bool, actor: str, r
             conn,
             store,
             [
-                audit_row(
+                AuditEntry(
                     actor,
                     role,
                     "approve_cutoffs" if approve else "reject_cutoffs",
@@ -442,7 +423,7 @@ def set_assignment(
             conn,
             store,
             [
-                audit_row(
+                AuditEntry(
                     actor,
                     role,
                     "assign",
@@ -554,7 +535,7 @@ def draw_random_audits(
             conn,
             store,
             [
-                audit_row(
+                AuditEntry(
                     actor,
                     role,
                     "draw_random_audits",

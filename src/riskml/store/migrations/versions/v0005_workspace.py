@@ -2,7 +2,7 @@
 the kill switch (the labels' ``selection_probability`` came with revision 0003b).
 
 Revision ID: 0005
-Revises: 0003b
+Revises: 0004
 Create Date: 2026-12-02
 
 ``decision_details`` completes the append-only ``decisions`` rows without changing them: the
@@ -19,7 +19,7 @@ from alembic import op
 from riskml.store.workspace_schema import add_workspace_tables
 
 revision = "0005"
-down_revision = "0003b"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from serve.routes import claims as claims_route
-from serve.routes.claims import _combine
 
+import riskml.online
 from riskml.data import validate_frame
+from riskml.online import _combine
 from tests.serve.support import tiny_world
 
 
@@ -42,7 +42,7 @@ def _no_validation(*_: object) -> pd.DataFrame:
 def test_combine_pads_an_optional_column_only_one_side_has(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No second validation (about 10 ms on a one-claim request), and the same frame as one."""
+    """No second validation, and the same frame as one."""
     world = tiny_world()
     for table, frame, optional in (
         ("claims", world.claims, "doctor_id"),
@@ -58,7 +58,7 @@ def test_combine_pads_an_optional_column_only_one_side_has(
             (history.drop(columns=[optional]), new),
         ):
             with monkeypatch.context() as mp:
-                mp.setattr(claims_route, "validate_frame", _no_validation)
+                mp.setattr(riskml.online, "validate_frame", _no_validation)
                 got = _combine(h, n, table)
             expected = validate_frame(pd.concat([h, n], ignore_index=True), table)
             pd.testing.assert_frame_equal(got, expected, check_exact=True)
