@@ -2,7 +2,6 @@
 (:mod:`riskml.store.decisions`): the same rules as the decision form, answered as JSON."""
 
 # No ``from __future__ import annotations``: FastAPI reads these models' annotations at runtime.
-import datetime as dt
 from typing import Literal
 
 from fastapi import HTTPException, Request, status
@@ -13,6 +12,7 @@ from riskml.contract import OUTCOMES, TYPOLOGIES
 from riskml.security import Principal, pseudonymise
 from riskml.store import Store, decisions
 from riskml.store.workspace_schema import DECISION_KINDS
+from serve.schemas import LocalTimestamp
 
 
 class DecisionIn(BaseModel):
@@ -25,7 +25,8 @@ class DecisionIn(BaseModel):
     outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
     note: str = Field(
         max_length=decisions.MAX_NOTE_CHARS,
-        description="what was found and why, in words; no control characters",
+        description="what was found and why, in words (at least a few words of real text); "
+        "no control characters",
     )
     typology: Literal[TYPOLOGIES] | None = Field(  # type: ignore[valid-type]
         default=None, description="required for fraud or abuse: which typology it was"
@@ -48,7 +49,7 @@ class DecisionOut(BaseModel):
     note: str
     decided_by: str
     decided_role: str
-    decided_at: dt.datetime
+    decided_at: LocalTimestamp
     kind: str
     review_of: int | None
     improper_amount: float | None

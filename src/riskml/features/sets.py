@@ -7,6 +7,7 @@ A set is frozen once a model has been trained on it; a change of features is a n
 from __future__ import annotations
 
 from riskml.defaults import DEFAULT_FEATURE_SET
+from riskml.signals import TYPOLOGY_SIGNALS
 
 CLAIMS_V1: tuple[str, ...] = (
     # claim
@@ -99,97 +100,4 @@ CLAIMS_V1: tuple[str, ...] = (
 
 FEATURE_SETS: dict[str, tuple[str, ...]] = {DEFAULT_FEATURE_SET: CLAIMS_V1}
 
-# Which features of claims_v1 carry the signals of each typology of CONTRACT.md (DOMAIN.md §1).
-# Documentation for model cards and the per-typology deep dives; the model learns its own use.
-TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
-    "pension_after_death": (
-        "days_service_after_reported_death",
-        "days_since_medical_claim",
-        "benefit_month_claimed_before",
-    ),
-    "duplicate_benefit": (
-        "benefit_month_claimed_other_region",
-        "benefit_claims_other_regions_before",
-        "outside_insured_region",
-    ),
-    "unemployment_while_employed": (
-        "contributions_during_unemployment",
-        "contribution_months_with_employer",
-    ),
-    "fictitious_employment": (
-        "tenure_with_employer_days",
-        "contribution_base_vs_regional_median",
-        "employer_hiring_burst",
-        "employer_new_members_3m",
-        "employer_benefit_claims_per_member",
-        "employer_age_days",
-        "contribution_months_12m",
-        "days_enrolment_to_service",
-    ),
-    "work_injury_fabricated": (
-        "tenure_with_employer_days",
-        "contribution_months_with_employer",
-        "days_enrolment_to_service",
-        "same_benefit_claims_before",
-    ),
-    "phantom_hospitalization": (
-        "provider_census_vs_beds",
-        "provider_same_day_admissions",
-        "provider_week_admissions_vs_norm",
-        "los_vs_diagnosis_norm",
-        "items_per_inpatient_day",
-        "charges_per_day_vs_norm",
-        "bed_share",
-        "provider_new_patient_share_30d",
-    ),
-    "split_hospitalization": (
-        "readmission_days_same_provider",
-        "readmission_days_same_diagnosis",
-        "provider_readmission_vs_peers",
-        "los_vs_diagnosis_norm",
-    ),
-    "upcoding": (
-        "amount_vs_peer_median",
-        "items_typical_for_diagnosis",
-        "items_fit_another_diagnosis",
-        "amount_vs_item_diagnosis_median",
-        "items_total_vs_claimed",
-        "provider_case_mix_vs_peers",
-        "provider_amount_vs_peers_90d",
-    ),
-    "unbundling": (
-        "item_lines_vs_diagnosis_norm",
-        "atypical_items_for_diagnosis",
-        "duplicate_item_lines",
-        "item_lines",
-    ),
-    "duplicate_claim": (
-        "duplicate_claims_same_day",
-        "near_duplicate_claims_before",
-        "identical_item_list_before",
-        "near_duplicate_amount_difference",
-    ),
-    "identity_impersonation": (
-        "diagnosis_implausible_for_age_sex",
-        "same_day_claims_other_province",
-        "share_of_claims_in_this_province",
-        "days_service_after_reported_death",
-        "claimant_claims_24h",
-    ),
-    "drug_reselling": (
-        "drug_supply_vs_days_elapsed",
-        "drug_fills_90d",
-        "providers_for_same_drug",
-        "trace_codes_seen_before",
-    ),
-    "collusion_ring": (
-        "covisit_partners",
-        "covisit_group_size",
-        "provider_shared_patient_density",
-        "provider_community_size",
-        "same_day_copatients",
-        "provider_claims_48h_vs_norm",
-        "doctor_claims_48h",
-        "doctor_same_diagnosis_share_30d",
-    ),
-}
+__all__ = ["CLAIMS_V1", "FEATURE_SETS", "TYPOLOGY_SIGNALS"]

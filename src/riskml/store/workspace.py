@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from riskml.bands import FLAGGED_BANDS
 from riskml.clock import local_now
 from riskml.errors import RiskmlError
-from riskml.features.sets import TYPOLOGY_SIGNALS
+from riskml.signals import TYPOLOGY_SIGNALS
 from riskml.store.audit import AuditEntry
 from riskml.store.store import Store
 from riskml.store.workspace_schema import STATUSES
@@ -108,7 +108,7 @@ def set_kill_switch(store: Store, engaged: bool, actor: str, role: str, reason: 
         conn.execute(
             sa.insert(k),
             # to the microsecond: a score made in the same second before it is not blocked
-            {"at": dt.datetime.now(), "actor": actor, "engaged": engaged, "reason": reason.strip()},
+            {"at": local_now(), "actor": actor, "engaged": engaged, "reason": reason.strip()},
         )
         append_audit(
             conn,
@@ -452,7 +452,7 @@ def record_unflagged_scores(store: Store, scores: Any, chunk: int = 5_000) -> in
     from sqlalchemy.dialects import postgresql, sqlite
 
     low = scores.loc[~scores["risk_band"].isin(list(FLAGGED_BANDS))]
-    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # as the batch loader stamps its scores
+    at = local_now()  # the store's clock, as every score is stamped
     records = [
         {
             "claim_id": str(cid),
