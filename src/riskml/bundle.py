@@ -31,6 +31,11 @@ BUNDLE_DIR = "bundle"
 """The artifact name of the bundle folder inside a logged MLflow model."""
 
 
+def raw_score(booster: lgb.Booster, x: np.ndarray, num_threads: int) -> np.ndarray:
+    """A booster's raw log-odds scores of a feature matrix (what TreeSHAP contributions sum to)."""
+    return np.asarray(booster.predict(x, raw_score=True, num_threads=num_threads), dtype=np.float64)
+
+
 @dataclass
 class ModelBundle:
     """One model version, loaded: everything the Scorer needs, nothing recomputed."""
@@ -66,10 +71,7 @@ class ModelBundle:
 
     def raw_score(self, features: np.ndarray | pd.DataFrame, num_threads: int = 1) -> np.ndarray:
         """The booster's raw log-odds score (what TreeSHAP contributions add up to)."""
-        x = self._matrix(features)
-        return np.asarray(
-            self.booster.predict(x, raw_score=True, num_threads=num_threads), dtype=np.float64
-        )
+        return raw_score(self.booster, self._matrix(features), num_threads)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probability of fraud from raw scores."""

@@ -35,6 +35,7 @@ import pandas as pd
 
 from riskml import baselines
 from riskml.bands import assign_bands, band_thresholds
+from riskml.bundle import raw_score
 from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
 from riskml.data import ClaimsData
@@ -327,10 +328,6 @@ def fit_booster(
     )
     best = booster.best_iteration or booster.current_iteration()
     return lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-
-
-def raw_score(booster: lgb.Booster, x: np.ndarray, num_threads: int) -> np.ndarray:
-    return np.asarray(booster.predict(x, raw_score=True, num_threads=num_threads), dtype=np.float64)
 
 
 def explain_cost(booster: lgb.Booster, x: np.ndarray, num_threads: int) -> dict[str, float]:
