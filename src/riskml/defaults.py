@@ -17,5 +17,5 @@ CHALLENGER = "challenger"
 DEFAULT_MODEL_URI = f"models:/{MODEL_NAME}@{CHAMPION}"
 """What ``--model`` and the service load when nothing else is said."""
 
-DEFAULT_FEATURE_SET = "claims_v1"
+DEFAULT_FEATURE_SET = "claims_v2"
 """The named, versioned feature set a model is trained on unless its run config says otherwise."""

@@ -7,7 +7,8 @@ computation. The model learns its own use of the features; this table documents 
 
 from __future__ import annotations
 
-# Which features of claims_v1 carry the signals of each typology of CONTRACT.md (DOMAIN.md §1).
+# Which features carry the signals of each typology of CONTRACT.md (DOMAIN.md §1), in any feature
+# set (claims_v1's frozen entity features stay listed: models trained on them are still served).
 # Documentation for model cards and the per-typology deep dives; the model learns its own use.
 TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     "pension_after_death": (
@@ -44,6 +45,9 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "provider_census_vs_beds",
         "provider_same_day_admissions",
         "provider_week_admissions_vs_norm",
+        "provider_week_admissions_vs_own_past",
+        "provider_volume_vs_own_past",
+        "provider_days_known",
         "los_vs_diagnosis_norm",
         "items_per_inpatient_day",
         "charges_per_day_vs_norm",
@@ -54,6 +58,7 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "readmission_days_same_provider",
         "readmission_days_same_diagnosis",
         "provider_readmission_vs_peers",
+        "provider_readmission_vs_peers_365d",
         "los_vs_diagnosis_norm",
     ),
     "upcoding": (
@@ -64,6 +69,8 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "items_total_vs_claimed",
         "provider_case_mix_vs_peers",
         "provider_amount_vs_peers_90d",
+        "provider_amount_vs_own_past",
+        "provider_case_mix_vs_own_past",
     ),
     "unbundling": (
         "item_lines_vs_diagnosis_norm",
@@ -91,6 +98,11 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "trace_codes_seen_before",
     ),
     "collusion_ring": (
+        "repeat_covisitors_same_day",
+        "covisit_partners_180d",
+        "provider_repeat_covisit_share_90d",
+        "provider_claims_48h_vs_own_past",
+        "doctor_days_known",
         "covisit_partners",
         "covisit_group_size",
         "provider_shared_patient_density",

@@ -24,6 +24,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from riskml.data import ClaimsData, load_data_dir
+from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.errors import ConfigError, RiskmlError
 from riskml.features import FEATURE_SETS, FeatureBuilder, default_fit_end
 from riskml.jobs.features import run_features
@@ -53,7 +54,7 @@ def test_get_params_clone_and_not_fitted(tiny_data: ClaimsData) -> None:
         b.transform(tiny_data)
     b.fit(tiny_data)
     assert not hasattr(clone(b), "norms_")
-    assert list(b.get_feature_names_out()) == list(FEATURE_SETS["claims_v1"])
+    assert list(b.get_feature_names_out()) == list(FEATURE_SETS[DEFAULT_FEATURE_SET])
 
 
 def test_fitted_builder_pickles(tiny_data: ClaimsData) -> None:
@@ -81,7 +82,7 @@ def test_run_features_writes_one_row_per_claim(random_claims: ClaimsData, tmp_pa
     out = tmp_path / "features.parquet"
     run_features(tmp_path / "data", out, None)
     written = pd.read_parquet(out)
-    assert list(written.columns) == ["claim_id", *FEATURE_SETS["claims_v1"]]
+    assert list(written.columns) == ["claim_id", *FEATURE_SETS[DEFAULT_FEATURE_SET]]
     assert sorted(written["claim_id"]) == sorted(random_claims.claims["claim_id"])
     loaded = load_data_dir(tmp_path / "data")
     b = FeatureBuilder(fit_end=default_fit_end(loaded)).fit(loaded)
@@ -107,7 +108,7 @@ def test_run_features_with_a_model_uses_its_fitted_builder(
 def test_empty_and_repeated_requests(tiny_data: ClaimsData) -> None:
     b = FeatureBuilder(min_peers=1).fit(tiny_data)
     empty = b.transform(tiny_data, claims=tiny_data.claims.iloc[:0])
-    assert empty.shape == (0, len(FEATURE_SETS["claims_v1"]))
+    assert empty.shape == (0, len(FEATURE_SETS[DEFAULT_FEATURE_SET]))
     again = b.transform(tiny_data, claims=tiny_data.claims.iloc[[3, 3, 1]])
     assert list(again.index) == ["C04", "C04", "C02"]
     pd.testing.assert_series_equal(again.iloc[0], again.iloc[1], check_names=False)

@@ -10,13 +10,21 @@ import pytest
 
 from riskml.contract import TYPOLOGIES
 from riskml.data import ClaimsData
+from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.features import FEATURE_SETS, FEATURES, TYPOLOGY_SIGNALS, FeatureBuilder, reason_text
+from riskml.features.sets import FROZEN_ENTITY_FEATURES
+
+
+def both_sets(data: ClaimsData) -> pd.DataFrame:
+    """The features of claims_v2 (the default) and the frozen entity features of claims_v1."""
+    v2 = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    v1 = FeatureBuilder(feature_set="claims_v1", min_peers=1).fit(data).transform(data)
+    return v2.join(v1[list(FROZEN_ENTITY_FEATURES)])
 
 
 @pytest.fixture(scope="module")
 def X(tiny_data: ClaimsData) -> pd.DataFrame:
-    builder = FeatureBuilder(min_peers=1).fit(tiny_data)
-    return builder.transform(tiny_data)
+    return both_sets(tiny_data)
 
 
 def val(X: pd.DataFrame, claim: str, feature: str) -> float:
@@ -25,7 +33,7 @@ def val(X: pd.DataFrame, claim: str, feature: str) -> float:
 
 def test_output_shape_and_order(X: pd.DataFrame, tiny_data: ClaimsData) -> None:
     assert list(X.index) == list(tiny_data.claims["claim_id"])
-    assert list(X.columns) == list(FEATURE_SETS["claims_v1"])
+    assert list(X.columns) == [*FEATURE_SETS["claims_v2"], *FROZEN_ENTITY_FEATURES]
     assert all(dtype == np.float64 for dtype in X.dtypes)
 
 
@@ -126,10 +134,19 @@ def test_same_day_groups_need_two_shared_visits(tiny_data: ClaimsData) -> None:
         pd.concat([claims, extra, second], ignore_index=True),
         tiny_data.claim_items,
     )
-    X = FeatureBuilder(min_peers=1).fit(data).transform(data)
+    X = both_sets(data)
     assert val(X, "C16", "covisit_partners") == 1.0
     assert val(X, "C90", "covisit_group_size") == 2.0
     assert val(X, "C04", "covisit_partners") == 0.0
+    # rolling (claims_v2): the pair is known from the second shared visit on, not before
+    assert val(X, "C92", "repeat_covisitors_same_day") == 1.0  # P3 came on 02-10 and 02-20
+    assert val(X, "C92", "covisit_partners_180d") == 1.0
+    for before in ("C16", "C90", "C17", "C91"):
+        assert val(X, before, "covisit_partners_180d") == 0.0, before
+        assert val(X, before, "repeat_covisitors_same_day") == 0.0, before
+    # C92 is H2's one claim in 90 days (of four) that came with a repeat co-visitor: later
+    # claims would read it, C92 itself reads the four before it
+    assert val(X, "C92", "provider_repeat_covisit_share_90d") == 0.0
 
 
 def test_registry_documents_every_feature() -> None:
@@ -239,7 +256,8 @@ def test_every_typology_has_signals_in_the_feature_set() -> None:
     assert set(TYPOLOGY_SIGNALS) == set(TYPOLOGIES)
     for typology, names in TYPOLOGY_SIGNALS.items():
         assert names, typology
-        assert set(names) <= set(FEATURE_SETS["claims_v1"]), typology
+        assert set(names) <= set(FEATURES), typology
+        assert set(names) & set(FEATURE_SETS[DEFAULT_FEATURE_SET]), typology
 
 
 def test_items_that_point_to_another_diagnosis(tiny_data: ClaimsData) -> None:

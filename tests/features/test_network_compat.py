@@ -14,7 +14,7 @@ from riskml.features.network import person_keys
 def test_a_builder_with_the_old_clear_id_graph_gives_the_same_features(
     random_claims: ClaimsData,
 ) -> None:
-    fitted = FeatureBuilder(fit_end="2024-06-01").fit(random_claims)
+    fitted = FeatureBuilder(feature_set="claims_v1", fit_end="2024-06-01").fit(random_claims)
     network = fitted.norms_["network"]
     key = str(network["person_graph_key"]["hash_key"].iloc[0])
     ids = random_claims.persons["person_id"].astype(str).to_numpy()

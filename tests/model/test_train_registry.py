@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from riskml.cli import app
 from riskml.contract import TYPOLOGIES
 from riskml.data import ClaimsData
-from riskml.defaults import CHAMPION
+from riskml.defaults import CHAMPION, DEFAULT_FEATURE_SET
 from riskml.gate import gate, promote_if_better
 from riskml.registry import load_model_bundle, log_and_register
 from riskml.train import booster_params, raw_score, score_window
@@ -98,7 +98,7 @@ def test_the_run_logs_params_metrics_tags_plots_and_card(trained: Trained) -> No
     ):
         assert key in metrics
     assert any(k.startswith("size_") and k.endswith("shap_rows_per_s") for k in metrics)
-    assert tags["feature_set"] == "claims_v1"
+    assert tags["feature_set"] == DEFAULT_FEATURE_SET
     assert len(tags["data_fingerprint"]) == 64
     assert tags["window.test_start"] == str(trained.result.windows.test_start.date())
     assert run.data.params["lightgbm.num_threads"] == "1"

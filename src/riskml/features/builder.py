@@ -1,9 +1,11 @@
 """FeatureBuilder: the scikit-learn-style object that fits peer norms and builds feature matrices.
 
-``fit`` learns peer medians, provider profiles and the provider-patient graph from the claims
-submitted inside the training window ``[fit_start, fit_end)`` only, and keeps them as plain frames
-(trailing-underscore attributes) so the fitted builder pickles inside an MLflow model. ``transform``
-computes, for each requested claim, only what was known at its ``submitted_at``.
+``fit`` learns population statistics (peer medians by diagnosis, tier and region, item-diagnosis
+profiles) from the claims submitted inside the training window ``[fit_start, fit_end)`` only (for
+the older ``claims_v1`` set also provider profiles and the provider-patient graph), and keeps
+them as plain frames (trailing-underscore attributes) so the fitted builder pickles inside an
+MLflow model. ``transform`` computes, for each requested claim, only what was known at its
+``submitted_at``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from riskml.errors import ConfigError, DataContractError
 from riskml.features import claim, claimant, employer, network, provider
 from riskml.features.context import Context, build_context, dx3
 from riskml.features.registry import FAMILIES, FEATURES
-from riskml.features.sets import FEATURE_SETS
+from riskml.features.sets import FEATURE_SETS, FROZEN_ENTITY_FEATURES
 
 
 def _as_timestamp(value: object, name: str) -> pd.Timestamp | None:
@@ -44,7 +46,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     feature_set:
-        Name of a versioned feature set in :data:`FEATURE_SETS` (default ``claims_v1``).
+        Name of a versioned feature set in :data:`FEATURE_SETS` (default ``claims_v2``).
     fit_start, fit_end:
         The training window: claims with ``submitted_at`` in ``[fit_start, fit_end)``; ``None``
         leaves that side open. Norms and profiles are learned from this window only.
@@ -103,12 +105,16 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         claim_norms["item_dx"] = claim.fit_item_typicality(ctx, rows, mp)
         start_month = float(pd.Timestamp(lo).to_period("M").ordinal) if start is not None else None
         end_month = float(pd.Timestamp(hi).to_period("M").ordinal) if end is not None else None
+        frozen = set(names) & set(FROZEN_ENTITY_FEATURES)
+        provider_norms = provider.fit(ctx, rows, claim_norms, window_days, mp)
+        if not frozen:  # only the peer medians: nothing about one provider is fitted
+            del provider_norms["provider_profile"]
         self.norms_: dict[str, dict[str, pd.DataFrame]] = {
             "claim": claim_norms,
             "claimant": claimant.fit(ctx, rows, mp),
             "employer": employer.fit(ctx, start_month, end_month, mp),
-            "provider": provider.fit(ctx, rows, claim_norms, window_days, mp),
-            "network": network.fit(ctx, rows, seed=self.network_seed),
+            "provider": provider_norms,
+            "network": network.fit(ctx, rows, seed=self.network_seed) if frozen else {},
         }
         self.fit_window_ = (pd.Timestamp(lo), pd.Timestamp(hi))
         self.n_fit_claims_ = len(rows)

@@ -239,6 +239,17 @@ class Groups:
         out[~self.valid] = np.nan
         return out
 
+    def window_first_time(self, time: np.ndarray, width: int) -> np.ndarray:
+        """Time of the earliest earlier row of the group with time >= ``time - width`` (NaN when
+        there is none): when the entity was first seen within the window."""
+        if self.time_sorted is None:
+            raise ValueError("Groups built without time cannot answer window queries")
+        j = self.window_start(time, width)
+        has = (j < self.pos) & self.valid
+        out = np.full(self.n, np.nan)
+        out[has] = self.time_sorted[j[has]]
+        return out
+
     def _exclusive_prefix(self, values: np.ndarray) -> np.ndarray:
         """Per sorted position: sum of ``values`` over earlier rows of the same group, in units of
         :data:`SUM_QUANTUM` (int64; one extra trailing zero).

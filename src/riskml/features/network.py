@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from riskml.features.context import (
+    DAY_S,
     Columns,
     Context,
     Groups,
@@ -41,7 +42,7 @@ from riskml.features.context import (
     take,
 )
 from riskml.features.history import LOOKBACK_S
-from riskml.features.norms import fitted_cache
+from riskml.features.norms import fitted_cache, safe_ratio
 from riskml.features.registry import feature
 
 #: Characters of the random SipHash key of a fitted person graph (16, as SipHash takes).
@@ -151,9 +152,121 @@ def _person_positions(pgraph: pd.DataFrame, hash_key: str, person_ids: pd.Series
     return np.asarray(index.get_indexer(person_keys(person_ids, hash_key)), dtype="int64")
 
 
+#: Two persons are co-visit partners at a provider when they shared at least
+#: :data:`MIN_SHARED_VISITS` small same-day visits to it within this window (so both visits lie
+#: within the year a claim's features read).
+COVISIT_WINDOW_DAYS = 180
+#: Claims of one visit pair up when submitted at most this many days apart (and a visit's size
+#: counts the claims submitted this far back): with the two windows above, everything a
+#: co-visit feature reads lies within :data:`~riskml.reach.REACH_DAYS` of the claim.
+VISIT_SPREAD_DAYS = 30
+
+
+def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rolling co-visits at each claim's provider, for every row of ``s`` (claims of some
+    providers in history order, all their claims of the reach).
+
+    A *visit* is a (provider, service day); it is *small* while fewer than
+    :data:`MAX_EVENT_SIZE` claims submitted in the previous :data:`VISIT_SPREAD_DAYS` share it
+    (busy days of large hospitals are ordinary). Each claim of a small visit pairs its claimant
+    with the claimants of the visit's claims submitted before it in those days: the pair is
+    known from that claim on, so nothing here depends on later claims. Per row:
+
+    - ``repeat``: claimants of earlier claims of the same visit who already shared another
+      small visit to this provider with this claimant within :data:`COVISIT_WINDOW_DAYS`;
+    - ``partners``: distinct persons who shared at least :data:`MIN_SHARED_VISITS` small
+      visits to this provider with the claimant within the window, up to this claim.
+    """
+    n = len(s)
+    out = {"repeat": np.zeros(n), "partners": np.zeros(n)}
+    if n == 0:
+        return out
+    prov = s["provider"].to_numpy()
+    person = s["person"].to_numpy()
+    rank = s["rank"].to_numpy()
+    sub_s = s["sub_s"].to_numpy()
+    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
+    width = COVISIT_WINDOW_DAYS * DAY_S
+    spread = VISIT_SPREAD_DAYS * DAY_S
+    visit = combine(prov, day)
+    before = Groups(visit, rank, sub_s).window_count(sub_s, spread)
+    small = np.where((visit >= 0) & (before < MAX_EVENT_SIZE), visit, -1)
+    pair_rows, pair_other = [], []
+    for _, row, other in Groups(small, rank, sub_s).window_pairs(sub_s, spread):
+        keep = person[row] != person[other]
+        pair_rows.append(row[keep])
+        pair_other.append(other[keep])
+    row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype="int64")
+    other = np.concatenate(pair_other) if pair_other else np.zeros(0, dtype="int64")
+    if len(row) == 0:
+        return out
+    # each pair in both directions, known at the later claim (``row``); one record per visit
+    who = np.concatenate([person[row], person[other]])
+    whom = np.concatenate([person[other], person[row]])
+    at = np.concatenate([row, row])
+    forward = np.concatenate([np.ones(len(row), dtype=bool), np.zeros(len(row), dtype=bool)])
+    records = pd.DataFrame(
+        {"p": prov[at], "who": who, "whom": whom, "visit": visit[at], "at": at, "fwd": forward}
+    ).sort_values(["at", "fwd"], kind="stable")
+    records = records.drop_duplicates(["p", "who", "whom", "visit"], keep="first")
+    r_at = records["at"].to_numpy()
+    r_t = sub_s[r_at]
+    pair = combine(records["p"].to_numpy(), records["who"].to_numpy(), records["whom"].to_numpy())
+    earlier_visits = Groups(pair, rank[r_at], r_t).window_count(r_t, width)
+    linked = earlier_visits >= MIN_SHARED_VISITS - 1
+    fwd = records["fwd"].to_numpy()
+    out["repeat"] = np.bincount(r_at[fwd & linked], minlength=n).astype("float64")
+    # distinct partners: the linked records of (provider, claimant), read by each claim after
+    # the records its own claim forms (ranks 2r and 2r + 1)
+    lr = records.loc[linked]
+    owner = np.concatenate([lr["who"].to_numpy(), person])
+    owner_key = combine(np.concatenate([lr["p"].to_numpy(), prov]), owner)
+    order_rank = np.concatenate([2 * rank[lr["at"].to_numpy()], 2 * rank + 1])
+    times = np.concatenate([sub_s[lr["at"].to_numpy()], sub_s])
+    code = np.concatenate([lr["whom"].to_numpy(), np.full(n, -1, dtype="int64")])
+    distinct = Groups(owner_key, order_rank, times).window_distinct(code, times, width)
+    out["partners"] = np.nan_to_num(distinct[len(lr) :])
+    return out
+
+
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the network family for the target claims."""
     tc = ctx.target_claims()
+    has = tc["provider"].to_numpy() >= 0
+    w = Columns(np.arange(len(tc)))
+    rows, s = ctx.entity_claims("provider")
+    local = pd.Series(np.arange(len(rows)), index=rows)
+    t = local.reindex(ctx.targets).to_numpy()
+    ok = ~np.isnan(t)
+    ti = np.nan_to_num(t, nan=0).astype("int64")
+
+    def at(values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return np.full(len(tc), np.nan)
+        return np.where(ok & has, np.asarray(values, dtype="float64")[ti], np.nan)
+
+    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
+    sub_s = s["sub_s"].to_numpy()
+    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy(), sub_s)
+    w["same_day_patients"] = at(g.window_count(sub_s, LOOKBACK_S))
+    if "person_graph" in norms:  # claims_v1: the graph fitted on the training window
+        w.update(_fitted_graph(tc, norms))
+    cv = covisits(s)
+    w["repeat_covisitors"] = at(cv["repeat"])
+    w["covisit_partners_180d"] = at(cv["partners"])
+    gp = Groups(s["provider"].to_numpy(), s["rank"].to_numpy(), sub_s)
+    with_repeat = (cv["repeat"] > 0).astype("float64")
+    w["repeat_covisit_share_90d"] = at(
+        safe_ratio(
+            gp.window_sum(with_repeat, sub_s, 90 * DAY_S), gp.window_count(sub_s, 90 * DAY_S)
+        )
+    )
+    return w.frame()
+
+
+def _fitted_graph(tc: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The claims_v1 graph columns of the target claims: the person and provider graphs fitted
+    on the training window."""
     has = tc["provider"].to_numpy() >= 0
     pgraph, vgraph = norms["person_graph"], norms["provider_graph"]
     if "person_graph_key" in norms:
@@ -172,17 +285,6 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["density"] = np.where(has, take(vgraph["density"], va), np.nan)
     w["community"] = np.where(has, take(vgraph["community"], va), np.nan)
     w["patients"] = np.where(has, take(vgraph["patients"], va), np.nan)
-
-    rows, s = ctx.entity_claims("provider")
-    local = pd.Series(np.arange(len(rows)), index=rows)
-    t = local.reindex(ctx.targets).to_numpy()
-    ok = ~np.isnan(t)
-    ti = np.nan_to_num(t, nan=0).astype("int64")
-    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
-    sub_s = s["sub_s"].to_numpy()
-    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy(), sub_s)
-    same_day = g.window_count(sub_s, LOOKBACK_S)
-    w["same_day_patients"] = np.where(ok & has, same_day[ti] if len(s) else np.nan, np.nan)
     return w.frame()
 
 
@@ -243,3 +345,43 @@ def same_day_copatients(w: pd.DataFrame) -> np.ndarray:
     """Earlier-submitted claims at the same provider for the same service day (any benefit,
     submitted within a year before this one): co-admission bursts."""
     return w["same_day_patients"].to_numpy(dtype="float64")
+
+
+# --- claims_v2: co-visits as they happen ----------------------------------------------------
+
+
+@feature(
+    "network",
+    reason="{value:.0f} of the patients seen here the same day were here with the claimant on "
+    "another day in the past 6 months",
+    unit="persons",
+)
+def repeat_covisitors_same_day(w: pd.DataFrame) -> np.ndarray:
+    """Claimants of earlier-submitted claims at the same provider for the same service day who
+    had already shared another small same-day visit to it with this claimant in the past 180
+    days: a group of recruited patients coming back together (rolling, so a ring that forms
+    after training is seen from its second visit)."""
+    return w["repeat_covisitors"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="the claimant repeatedly visited this provider on the same days as {value:.0f} other "
+    "patients",
+    unit="persons",
+)
+def covisit_partners_180d(w: pd.DataFrame) -> np.ndarray:
+    """Other persons with whom the claimant shared at least two small same-day visits to this
+    provider in the past 180 days, up to this claim: recruited patients travelling together."""
+    return w["covisit_partners_180d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    reason="{value:.0%} of the provider's claims in the last 90 days came with repeat co-visitors",
+    unit="share",
+)
+def provider_repeat_covisit_share_90d(w: pd.DataFrame) -> np.ndarray:
+    """Share of the provider's claims of the previous 90 days whose claimant came on the same
+    day as someone they had come with before: a provider whose patients arrive in groups."""
+    return w["repeat_covisit_share_90d"].to_numpy(dtype="float64")

@@ -30,6 +30,7 @@ from riskml.features.context import (
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
 from riskml.features.registry import feature
+from riskml.features.rolling import how_much_is_known, own_past_expected, recent_vs_past_mean
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 
@@ -184,6 +185,27 @@ def prepare(
     g = Groups(prov, rank, sub_s)
     w["claims_30d"] = at(g.window_count(sub_s, 30 * DAY_S))
     w["claims_48h"] = at(g.window_count(sub_s, 2 * DAY_S))
+    known = how_much_is_known(g, sub_s)
+    w["claims_365d"] = np.where(has, np.nan_to_num(at(known["claims"])), np.nan)
+    w["days_known"] = np.where(has, np.nan_to_num(at(known["days"])), np.nan)
+    w["claims_30d_expected"] = own_past_expected(
+        w["claims_30d"].to_numpy(), w["claims_365d"].to_numpy(), w["days_known"].to_numpy(), 30
+    )
+    w["claims_48h_expected"] = own_past_expected(
+        w["claims_48h"].to_numpy(), w["claims_365d"].to_numpy(), w["days_known"].to_numpy(), 2
+    )
+    adm_7d = at(g_inp.window_count(sub_s, 7 * DAY_S))
+    adm_365d = at(g_inp.window_count(sub_s, LOOKBACK_S))
+    w["admissions_week_expected"] = own_past_expected(
+        adm_7d, adm_365d, w["days_known"].to_numpy(), 7
+    )
+    readmit = readmission_flags(ctx, rows)
+    w["readmit_rate_365d"] = at(
+        safe_ratio(
+            g_inp.window_sum(np.nan_to_num(readmit), sub_s, LOOKBACK_S),
+            g_inp.window_sum(np.isfinite(readmit).astype("float64"), sub_s, LOOKBACK_S),
+        )
+    )
     base = claim_base(ctx, rows, with_items=False, claims=s)
     ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
     valid = np.isfinite(ratio).astype("float64")
@@ -193,6 +215,7 @@ def prepare(
             g.window_sum(valid, sub_s, 90 * DAY_S),
         )
     )
+    w["amount_ratio_recent_vs_past"] = at(recent_vs_past_mean(g, ratio, sub_s, 30))
     weight = np.where(inp == 0, dx_weight(base, claim_norms), np.nan)
     wvalid = np.isfinite(weight).astype("float64")
     w["case_mix_90d"] = at(
@@ -201,6 +224,7 @@ def prepare(
             g_inp.window_sum(wvalid, sub_s, 90 * DAY_S),
         )
     )
+    w["case_mix_recent_vs_past"] = at(recent_vs_past_mean(g_inp, weight, sub_s, 30))
     # first visit in a year: a patient's claims at the provider longer ago are not read
     seen = Groups(combine(s["person"].to_numpy(), prov), rank, sub_s).window_count(
         sub_s, LOOKBACK_S
@@ -231,17 +255,28 @@ def prepare(
         same = gdx.window_count(d_sub, 30 * DAY_S)
         w["doctor_48h"] = np.where(ok_d, n48[tdi], np.nan)
         w["doctor_same_dx_share"] = np.where(ok_d, safe_ratio(same, n30)[tdi], np.nan)
+        known_d = how_much_is_known(gd, d_sub)
+        w["doctor_claims_365d"] = np.where(ok_d, np.nan_to_num(known_d["claims"])[tdi], np.nan)
+        w["doctor_days_known"] = np.where(ok_d, np.nan_to_num(known_d["days"])[tdi], np.nan)
     else:
         w["doctor_48h"] = np.nan
         w["doctor_same_dx_share"] = np.nan
+        w["doctor_claims_365d"] = np.nan
+        w["doctor_days_known"] = np.nan
 
-    profile = norms["provider_profile"]
-    pa = join_positions(
-        key_index(profile, "provider_id", "provider_profile", cache=True), tc["provider_id"]
-    )
-    w["claims_norm"] = take(profile["claims_per_30d"].to_numpy(dtype="float64"), pa)
-    w["admissions_week_norm"] = take(profile["admissions_per_week"].to_numpy(dtype="float64"), pa)
-    w["readmit_rate"] = take(profile["readmit_rate"].to_numpy(dtype="float64"), pa)
+    if "provider_profile" in norms:  # claims_v1: the profile fitted on the training window
+        profile = norms["provider_profile"]
+        pa = join_positions(
+            key_index(profile, "provider_id", "provider_profile", cache=True), tc["provider_id"]
+        )
+        w["claims_norm"] = take(profile["claims_per_30d"].to_numpy(dtype="float64"), pa)
+        w["admissions_week_norm"] = take(
+            profile["admissions_per_week"].to_numpy(dtype="float64"), pa
+        )
+        w["readmit_rate"] = take(profile["readmit_rate"].to_numpy(dtype="float64"), pa)
+    else:
+        for column in ("claims_norm", "admissions_week_norm", "readmit_rate"):
+            w[column] = np.nan
     providers = ctx.data.providers
     va = join_positions(ctx.key_index("providers", "provider_id"), tc["provider_id"])
     peer_key = pd.DataFrame(
@@ -418,3 +453,124 @@ def doctor_same_diagnosis_share_30d(w: pd.DataFrame) -> np.ndarray:
     """Share of the doctor's claims of the previous 30 days with this claim's diagnosis
     category: templated diagnoses written for recruited patients."""
     return w["doctor_same_dx_share"].to_numpy(dtype="float64")
+
+
+# --- claims_v2: the provider and doctor against their own rolling past -----------------------
+
+
+@feature(
+    "provider",
+    reason="the provider has {value:.0f} earlier claims in the past 12 months",
+    unit="claims",
+)
+def provider_claims_365d(w: pd.DataFrame) -> np.ndarray:
+    """Claims of the provider submitted in the year before this one: how much is known about it
+    (0 for a provider never seen before, whose other provider features then rest on very
+    little)."""
+    return w["claims_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider's first claim in the past 12 months was {value:.0f} days ago",
+    unit="days",
+)
+def provider_days_known(w: pd.DataFrame) -> np.ndarray:
+    """Days since the provider's first claim within the past year (0 when it has none, 365 for
+    one known a year or more): a newly active provider."""
+    return w["days_known"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider's claims in the last 30 days are {value:.1f}x its own earlier rate",
+    unit="ratio",
+)
+def provider_volume_vs_own_past(w: pd.DataFrame) -> np.ndarray:
+    """Claims of the provider in the previous 30 days against what its rate over the rest of the
+    past year predicts (plus one on both sides): sudden growth, measured against the provider
+    itself as it was, not against a profile fitted at training."""
+    return safe_ratio(w["claims_30d"].to_numpy() + 1.0, w["claims_30d_expected"].to_numpy() + 1.0)
+
+
+@feature(
+    "provider",
+    reason="the provider's claims in the last 48 hours are {value:.1f}x its own earlier rate",
+    unit="ratio",
+)
+def provider_claims_48h_vs_own_past(w: pd.DataFrame) -> np.ndarray:
+    """Claims of the provider in the previous 48 hours against its rate over the rest of the past
+    year (plus one on both sides): a burst of recruited patients settled together."""
+    return safe_ratio(w["claims_48h"].to_numpy() + 1.0, w["claims_48h_expected"].to_numpy() + 1.0)
+
+
+@feature(
+    "provider",
+    reason="admissions this week are {value:.1f}x the provider's own earlier weekly rate",
+    unit="ratio",
+)
+def provider_week_admissions_vs_own_past(w: pd.DataFrame) -> np.ndarray:
+    """Earlier-submitted admissions to the provider in the claim's service week against the
+    provider's weekly admissions over the rest of the past year (plus one on both sides):
+    admission bursts."""
+    return safe_ratio(
+        w["same_week_admissions"].to_numpy() + 1.0,
+        w["admissions_week_expected"].to_numpy() + 1.0,
+    )
+
+
+@feature(
+    "provider",
+    reason="the provider's 15-day readmission rate over the past year is {value:.1f}x its peers'",
+    unit="ratio",
+)
+def provider_readmission_vs_peers_365d(w: pd.DataFrame) -> np.ndarray:
+    """Share of the provider's stays in the past year readmitted within 15 days to it with the
+    same diagnosis, against the median of providers of its type and tier: systematic split
+    hospitalisation, rolling (a provider that starts splitting stays is seen as it does)."""
+    return safe_ratio(w["readmit_rate_365d"].to_numpy(), w["peer_readmit"].to_numpy())
+
+
+@feature(
+    "provider",
+    reason="the provider's claims of the last 30 days average {value:.2f}x its own earlier "
+    "amount against peers",
+    unit="ratio",
+)
+def provider_amount_vs_own_past(w: pd.DataFrame) -> np.ndarray:
+    """Mean amount-against-peer-median of the provider's claims in the previous 30 days against
+    the same mean over the rest of its past year: a provider whose billing changed."""
+    return w["amount_ratio_recent_vs_past"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the provider's case mix of the last 30 days is {value:.2f}x its own earlier case mix",
+    unit="ratio",
+)
+def provider_case_mix_vs_own_past(w: pd.DataFrame) -> np.ndarray:
+    """Mean diagnosis cost weight of the provider's stays in the previous 30 days against the
+    same mean over the rest of its past year: upcoding that starts."""
+    return w["case_mix_recent_vs_past"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the treating doctor has {value:.0f} earlier claims in the past 12 months",
+    unit="claims",
+)
+def doctor_claims_365d(w: pd.DataFrame) -> np.ndarray:
+    """Claims of the treating doctor in the year before this one (missing when the scheme does
+    not record doctors): how much is known about the doctor."""
+    return w["doctor_claims_365d"].to_numpy(dtype="float64")
+
+
+@feature(
+    "provider",
+    reason="the treating doctor's first claim in the past 12 months was {value:.0f} days ago",
+    unit="days",
+)
+def doctor_days_known(w: pd.DataFrame) -> np.ndarray:
+    """Days since the treating doctor's first claim within the past year (0 for a doctor never
+    seen before; missing when doctors are not recorded)."""
+    return w["doctor_days_known"].to_numpy(dtype="float64")

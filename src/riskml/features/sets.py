@@ -98,6 +98,43 @@ CLAIMS_V1: tuple[str, ...] = (
     "same_day_copatients",
 )
 
-FEATURE_SETS: dict[str, tuple[str, ...]] = {DEFAULT_FEATURE_SET: CLAIMS_V1}
+#: The features of claims_v1 that rest on entity profiles fitted on the training window (a
+#: provider's volumes and readmission rate, the person and provider graphs): frozen knowledge of
+#: one entity, replaced in claims_v2 by rolling aggregates of the history before each claim.
+FROZEN_ENTITY_FEATURES: tuple[str, ...] = (
+    "provider_week_admissions_vs_norm",
+    "provider_volume_vs_norm",
+    "provider_readmission_vs_peers",
+    "provider_claims_48h_vs_norm",
+    "covisit_partners",
+    "covisit_group_size",
+    "provider_shared_patient_density",
+    "provider_community_size",
+)
 
-__all__ = ["CLAIMS_V1", "FEATURE_SETS", "TYPOLOGY_SIGNALS"]
+#: claims_v2: only population statistics are fitted (peer norms, encoders, item-diagnosis
+#: profiles); everything about one provider, doctor or co-visiting group is rolling, and each
+#: entity says how much is known about it (DESIGN.md principle 2).
+CLAIMS_V2: tuple[str, ...] = (
+    *(name for name in CLAIMS_V1 if name not in FROZEN_ENTITY_FEATURES),
+    # provider and doctor, against their own past
+    "provider_claims_365d",
+    "provider_days_known",
+    "provider_volume_vs_own_past",
+    "provider_claims_48h_vs_own_past",
+    "provider_week_admissions_vs_own_past",
+    "provider_readmission_vs_peers_365d",
+    "provider_amount_vs_own_past",
+    "provider_case_mix_vs_own_past",
+    "doctor_claims_365d",
+    "doctor_days_known",
+    # co-visits as they happen
+    "repeat_covisitors_same_day",
+    "covisit_partners_180d",
+    "provider_repeat_covisit_share_90d",
+)
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {"claims_v1": CLAIMS_V1, "claims_v2": CLAIMS_V2}
+assert DEFAULT_FEATURE_SET in FEATURE_SETS
+
+__all__ = ["CLAIMS_V1", "CLAIMS_V2", "FEATURE_SETS", "FROZEN_ENTITY_FEATURES", "TYPOLOGY_SIGNALS"]
