@@ -352,8 +352,8 @@ def same_day_copatients(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
-    reason="{value:.0f} of the patients seen here the same day were here with the claimant on "
-    "another day in the past 6 months",
+    reason="{value:.0f} patients seen here the same day were here with the claimant on another "
+    "day in the past 6 months",
     unit="persons",
 )
 def repeat_covisitors_same_day(w: pd.DataFrame) -> np.ndarray:

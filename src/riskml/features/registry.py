@@ -156,6 +156,17 @@ REASON_TEMPLATES: dict[str, str] = {
     "provider the same day",
     "doctor_claims_48h": "the treating doctor submitted {value:.0f} other claim{s} in the last "
     "48 hours",
+    "repeat_covisitors_same_day": "{value:.0f} patient{s} seen here the same day {were} here "
+    "with the claimant on another day in the past 6 months",
+    "covisit_partners_180d": "the claimant repeatedly visited this provider on the same days as "
+    "{value:.0f} other patient{s}",
+    "provider_claims_365d": "the provider has {value:.0f} earlier claim{s} in the past 12 months",
+    "doctor_claims_365d": "the treating doctor has {value:.0f} earlier claim{s} in the past 12 "
+    "months",
+    "provider_days_known": "the provider's first claim in the past 12 months was {value:.0f} "
+    "day{s} ago",
+    "doctor_days_known": "the treating doctor's first claim in the past 12 months was "
+    "{value:.0f} day{s} ago",
 }
 
 #: Features that mean something only for some benefit types: on a claim of another type they
@@ -174,6 +185,9 @@ INPATIENT_ONLY = (
     "provider_week_admissions_vs_norm",
     "provider_readmission_vs_peers",
     "provider_case_mix_vs_peers",
+    "provider_week_admissions_vs_own_past",
+    "provider_readmission_vs_peers_365d",
+    "provider_case_mix_vs_own_past",
 )
 REASON_BENEFITS: dict[str, tuple[str, ...]] = {
     **{name: ("inpatient",) for name in INPATIENT_ONLY},
