@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from riskml.batch import score_backlog
 from riskml.data import ClaimsData
+from riskml.features import FEATURES
 from riskml.scoring import Scorer, load_scorer
 from tests.conftest import Trained
 
@@ -106,6 +107,21 @@ def test_a_provider_first_seen_after_training_is_ranked_by_its_own_evidence(
         q = np.clip(p.to_numpy(dtype=float), 1e-6, 1 - 1e-6)
         return np.log(q / (1 - q))
 
+    # its provider and co-visit features are there, as for the known provider: nothing about
+    # it was fitted at training (claims_v1's fitted profile left them all missing)
+    builder = scorer.bundle.feature_builder
+    entity = [n for n in builder.feature_names_ if FEATURES[n].family in ("provider", "network")]
+    entity = [n for n in entity if not n.startswith("doctor_")]
+    known_x = builder.transform(synth_data, mine)[entity]
+    fresh_x = builder.transform(rehomed, rehomed.claims.loc[rehomed.claims["provider_id"] == new])
+    fresh_x = fresh_x.loc[known_x.index, entity]
+    settled = rehomed.claims.set_index("claim_id").loc[known_x.index, "submitted_at"] >= (
+        fit_end + pd.Timedelta(days=60)
+    )
+    missing_known = known_x.loc[settled.to_numpy()].isna().mean()
+    missing_fresh = fresh_x.loc[settled.to_numpy()].isna().mean()
+    assert (missing_fresh <= missing_known + 0.05).all(), missing_fresh - missing_known
+    assert (fresh_x.loc[settled.to_numpy(), "provider_claims_365d"] > 0).all()
     # as spread as when the provider was known: no collapse to one near-constant score
     assert fresh.nunique() >= 0.8 * known.nunique() > 10  # calibrated scores tie in steps
     assert logit(fresh).std() > 0.7 * logit(known).std()
