@@ -91,9 +91,10 @@ def _baselines(
     data: ClaimsData,
     test: np.ndarray,
     truth: tuple[np.ndarray, np.ndarray],
+    keep: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
     """The project's baselines trained on the labels the refit learned from (every label mature
-    at the training date), scored on the same test months."""
+    at the training date), scored on the same test months (the scores also into ``keep``)."""
     known = data_as_of(data, result.windows.as_of)
     frame = claim_frame(known, result.windows)
     fit_windows = frame["window"].isin(["train", "validation", "calibration", "test"])
@@ -118,6 +119,8 @@ def _baselines(
         "logistic_regression": baselines.logistic_score(logistic, x[test]),
         "raw_lightgbm": raw_score(raw_booster, raw[test], 1),
     }
+    if keep is not None:
+        keep.update(scores)
     y, typology = truth[0][test], truth[1][test]
     month = data.claims["submitted_at"].dt.to_period("M").astype(str).to_numpy()[test]
     return {name: _row(y, s, month, typology) for name, s in scores.items()}

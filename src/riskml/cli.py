@@ -69,12 +69,26 @@ def synth(
     ] = None,
     preset: Annotated[str, typer.Option(help="fraud prevalence preset: low or stress")] = "stress",
     months: Annotated[int, typer.Option(min=6, max=60, help="months of history")] = 24,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="late rings and phantom-stay hospitals at providers designated late, and "
+            "honest late designations (riskml.synth.drift)",
+        ),
+    ] = False,
 ) -> None:
     """Generate a synthetic social-insurance population with labelled fraud."""
     from riskml.synth import run_synth
 
     run_synth(
-        out=out, persons=persons, seed=seed, fraud_rate=fraud_rate, preset=preset, months=months
+        out=out,
+        persons=persons,
+        seed=seed,
+        fraud_rate=fraud_rate,
+        preset=preset,
+        months=months,
+        drift=drift,
     )
 
 

@@ -96,6 +96,9 @@ class SynthConfig:
     preset: str = "stress"
     fraud_rate: float | None = None
     typologies: dict[str, TypologyKnobs] = field(default_factory=dict)
+    #: The drift setting (:mod:`riskml.synth.drift`): a late cohort of rings and phantom-stay
+    #: hospitals at providers designated late, and honest providers designated late too.
+    drift: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.persons, bool) or not isinstance(self.persons, int):

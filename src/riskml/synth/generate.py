@@ -23,6 +23,7 @@ from riskml.errors import ConfigError
 from riskml.io import atomic_path
 from riskml.synth import cash, medical
 from riskml.synth.config import SynthConfig
+from riskml.synth.drift import late_cohorts
 from riskml.synth.employment import make_employers, simulate_working_lives
 from riskml.synth.injectors import INJECTORS
 from riskml.synth.items import build_items
@@ -103,6 +104,9 @@ def generate(config: SynthConfig, progress: Progress = _quiet) -> SynthResult:
         if name not in INJECTORS:
             continue
         world = INJECTORS[name](stage_rng(config.seed, f"inject:{name}"), world, knobs, chooser)
+    if config.drift:
+        progress("late cohorts at newly designated providers")
+        world = late_cohorts(stage_rng(config.seed, "drift"), world, chooser)
     world = _finish_claims(world)
     progress(f"line items for {len(world.claims):,} claims")
     items, claims = build_items(stage_rng(config.seed, "items"), world)
@@ -196,11 +200,22 @@ def _stderr(msg: str) -> None:
 
 
 def run_synth(
-    out: Path, persons: int, seed: int, fraud_rate: float | None, preset: str, months: int
+    out: Path,
+    persons: int,
+    seed: int,
+    fraud_rate: float | None,
+    preset: str,
+    months: int,
+    drift: bool = False,
 ) -> None:
     """The ``riskml synth`` verb: generate and write a data directory atomically."""
     config = SynthConfig(
-        persons=persons, seed=seed, fraud_rate=fraud_rate, preset=preset, months=months
+        persons=persons,
+        seed=seed,
+        fraud_rate=fraud_rate,
+        preset=preset,
+        months=months,
+        drift=drift,
     )
     out = Path(out)
     if out.exists() and not out.is_dir():
