@@ -189,15 +189,23 @@ def promote(
     justification: Annotated[
         str | None, typer.Option(help="why the version should serve although the gate refused it")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="service store whose audit log records the promotion (default: "
+            "RISKML_STORE_URL, else the default SQLite store if it exists)"
+        ),
+    ] = None,
 ) -> None:
     """Move the champion or challenger alias to a version (a refused gate needs a supervisor)."""
     import json
 
     from riskml.jobs.promote import run_promote
 
-    typer.echo(
-        json.dumps(run_promote(version, alias, justification=justification, supervisor=supervisor))
+    out = run_promote(
+        version, alias, justification=justification, supervisor=supervisor, store_url=store
     )
+    typer.echo(json.dumps(out))
 
 
 @app.command()
