@@ -204,18 +204,20 @@ def test_the_shadow_follows_the_challenger_alias(store_url: str, tmp_path: Path)
         shadow_loader=registry.load,
         shadow_resolver=registry.resolve,
     ):
-        slot = svc.app.state.shadow_models
+        slot: Any = svc.app.state.shadow_models
         assert svc.post([claim_json("A1", "P1")]).status_code == 200  # no challenger: no shadow
         svc.drained()
         assert svc.store.shadow_scores().empty
         registry.alias = "7"
-        _wait(lambda: slot.current is not None, "the challenger was never loaded")
+        _wait(lambda slot=slot: slot.current is not None, "the challenger was never loaded")
         assert (
             svc.post([claim_json("A2", "P1", submitted_at="2024-05-03T09:00:00")]).status_code
             == 200
         )
         registry.alias = "8"
-        _wait(lambda: slot.current.model_version == "8", "the challenger was never swapped")
+        _wait(
+            lambda slot=slot: slot.current.model_version == "8", "the challenger was never swapped"
+        )
         assert (
             svc.post([claim_json("A3", "P1", submitted_at="2024-05-04T09:00:00")]).status_code
             == 200
@@ -224,7 +226,7 @@ def test_the_shadow_follows_the_challenger_alias(store_url: str, tmp_path: Path)
         got = svc.store.shadow_scores().set_index("claim_id")["model_version"].to_dict()
         assert got == {"A2": "7", "A3": "8"}
         registry.alias = None  # the alias is deleted: shadowing stops, the champion goes on
-        _wait(lambda: slot.current is None, "the shadow outlived its alias")
+        _wait(lambda slot=slot: slot.current is None, "the shadow outlived its alias")
         r = svc.post([claim_json("A4", "P1", submitted_at="2024-05-05T09:00:00")])
         assert r.status_code == 200
         svc.drained()
