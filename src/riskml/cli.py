@@ -340,6 +340,25 @@ def ingest(
         typer.echo(f"{name:14s} {n:>12,d} rows upserted")
 
 
+@app.command()
+@_friendly
+def shadow(
+    store: Annotated[
+        str | None, typer.Option(help="service store URL (default RISKML_STORE_URL or SQLite)")
+    ] = None,
+) -> None:
+    """Champion against the challenger scored in shadow on the same live claims (JSON list)."""
+    import json
+
+    from riskml.store import open_store
+
+    opened = open_store(store)
+    try:
+        typer.echo(json.dumps(opened.shadow_comparison()))
+    finally:
+        opened.close()
+
+
 keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

@@ -5,10 +5,13 @@ column, which keeps a promotion override's justification and leaves the log appe
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from riskml.cli import app
 from riskml.store import AuditEntry, Store
 from tests.serve.support import tiny_world
 
@@ -26,7 +29,7 @@ def _row(cid: str, version: str, score: float, band: str, ch: float, ch_band: st
     }
 
 
-def test_shadow_scores_upsert_and_compare_with_the_champion(store: Store) -> None:
+def test_shadow_scores_upsert_and_compare_with_the_champion(store: Store, store_url: str) -> None:
     store.ingest(tiny_world())
     store.record_shadow_scores(
         [
@@ -47,6 +50,9 @@ def test_shadow_scores_upsert_and_compare_with_the_champion(store: Store) -> Non
     assert pair["decided"] == 2
     assert pair["champion_flagged_confirmed"] == pair["challenger_flagged_confirmed"] == 1
     assert store.scores_of(["C1", "C2", "C3"]).empty  # nothing of the shadow reaches scores
+    res = CliRunner().invoke(app, ["shadow", "--store", store_url])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output.strip().splitlines()[-1]) == [pair]
 
 
 def test_the_audit_detail_keeps_a_justification_and_the_log_stays_append_only(
