@@ -23,16 +23,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from prometheus_client import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from riskml.config import load_monitor_config
 from riskml.online import ScoringModel
 from riskml.scoring import load_scorer
 from riskml.security import load_secret
 from riskml.store import open_store
+from serve.drift import DriftCollector, DriftWindow
 from serve.metrics import ServiceMetrics
 from serve.routes import claims, health, model, queue
 from serve.scoring import ModelLoader, ModelSlot
 from serve.settings import Settings
+from serve.shadow import ShadowScorer
 from serve.web import install as install_workspace
 
 log = logging.getLogger(__name__)
@@ -130,20 +134,22 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
-async def _keep_model(app: FastAPI, every: float | None, loader: ModelLoader) -> None:
+async def _keep_model(
+    slot: ModelSlot, gauge: Gauge, every: float | None, loader: ModelLoader
+) -> None:
     """Load the model now, in a worker thread, so the service is live (``/healthz``) at once and
     ready (``/readyz``) when the model is; then, every ``every`` seconds, retry a failed load or
-    look for a moved alias and swap the new version in. ``every=None``: one attempt only.
+    look for a moved alias and swap the new version in. ``every=None``: one attempt only. The
+    champion's slot and the shadow challenger's are kept alike; ``gauge`` says which version is
+    loaded.
     """
-    slot: ModelSlot = app.state.models
-    metrics: ServiceMetrics = app.state.metrics
     while True:
         before = slot.current
         if await asyncio.to_thread(slot.refresh, loader):
             if before is not None:
-                metrics.model_loaded.labels(before.model_version).set(0)
+                gauge.labels(before.model_version).set(0)
             if slot.current is not None:
-                metrics.model_loaded.labels(slot.current.model_version).set(1)
+                gauge.labels(slot.current.model_version).set(1)
         pinned = slot.current is not None and "@" not in (slot.uri or "")
         if every is None or pinned:  # a pinned version never moves
             return
@@ -155,15 +161,36 @@ def create_app(
     scorer: ScoringModel | None = None,
     loader: ModelLoader = load_scorer,
     resolver: Callable[[str], str | None] | None = None,
+    shadow: ScoringModel | None = None,
+    shadow_loader: ModelLoader | None = None,
+    shadow_resolver: Callable[[str], str | None] | None = None,
 ) -> FastAPI:
     """The service. ``scorer`` injects a model (tests); otherwise ``settings.model_uri`` is
     loaded in the lifespan with ``loader`` and, for an alias, polled for changes: ``resolver``
     (default: ask the MLflow registry) tells which version the alias points to now.
+
+    The challenger at ``settings.shadow_uri`` is kept the same way in a second slot and scored in
+    shadow (:mod:`serve.shadow`): ``shadow`` injects one, ``shadow_loader`` and
+    ``shadow_resolver`` load and poll it; by default it is loaded like the champion only when
+    the champion is (an injected scorer or loader gets no shadow unless one is given too).
     """
     settings = settings or Settings()
     metrics = ServiceMetrics()
     slot = ModelSlot(
         scorer, uri=None if scorer is not None else settings.model_uri, resolver=resolver
+    )
+    if shadow_loader is None and scorer is None and loader is load_scorer:
+        shadow_loader = load_scorer
+    shadow_uri = settings.shadow_uri or None
+    shadow_slot = ModelSlot(
+        shadow,
+        uri=shadow_uri if shadow is None and shadow_loader is not None else None,
+        resolver=shadow_resolver,
+        optional=True,
+    )
+    drift = DriftWindow(settings.drift_window_claims)
+    metrics.registry.register(
+        DriftCollector(drift, slot, load_monitor_config(settings.monitor_config))
     )
 
     @contextlib.asynccontextmanager
@@ -172,17 +199,31 @@ def create_app(
         log.info("store: %s", app.state.store.describe())
         if slot.current is not None:
             metrics.model_loaded.labels(slot.current.model_version).set(1)
-        poller = None
+        if shadow_slot.current is not None:
+            metrics.shadow_loaded.labels(shadow_slot.current.model_version).set(1)
+        app.state.shadow = ShadowScorer(
+            shadow_slot, app.state.store, metrics, capacity=settings.shadow_queue
+        )
+        app.state.shadow.start()
+        every = settings.model_poll_seconds if settings.model_poll_seconds > 0 else None
+        pollers = []
         if slot.uri is not None:
-            every = settings.model_poll_seconds if settings.model_poll_seconds > 0 else None
-            poller = asyncio.create_task(_keep_model(app, every, loader))
+            champion = _keep_model(slot, metrics.model_loaded, every, loader)
+            pollers.append(asyncio.create_task(champion))
+        if shadow_slot.uri is not None and shadow_loader is not None:
+            pollers.append(
+                asyncio.create_task(
+                    _keep_model(shadow_slot, metrics.shadow_loaded, every, shadow_loader)
+                )
+            )
         try:
             yield
         finally:
-            if poller is not None:
+            for poller in pollers:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+            await asyncio.to_thread(app.state.shadow.stop)
             app.state.store.close()
 
     app = FastAPIOffline(  # Swagger UI and ReDoc from the service itself, never from a CDN
@@ -196,6 +237,8 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.models = slot
+    app.state.shadow_models = shadow_slot
+    app.state.drift = drift
     app.state.secret = load_secret(settings.secret_file)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(health.router)

@@ -32,3 +32,33 @@ class ServiceMetrics:
         self.model_loaded = Gauge(
             "riskml_model_loaded", "1 if a model answers", ["model_version"], registry=r
         )
+        # the challenger in shadow (serve.shadow): never in an answer, only here and in the store
+        self.shadow_loaded = Gauge(
+            "riskml_shadow_model_loaded",
+            "1 if a challenger is scored in shadow",
+            ["model_version"],
+            registry=r,
+        )
+        self.shadow_scored = Counter(
+            "riskml_shadow_scored",
+            "claims scored in shadow by the challenger",
+            ["model_version", "risk_band"],
+            registry=r,
+        )
+        self.shadow_failures = Counter(
+            "riskml_shadow_failures",
+            "claims the challenger failed to score in shadow (the champion answered them)",
+            ["model_version"],
+            registry=r,
+        )
+        self.shadow_dropped = Counter(
+            "riskml_shadow_dropped",
+            "claims not scored in shadow because the shadow queue was full",
+            registry=r,
+        )
+        self.shadow_seconds = Histogram(
+            "riskml_shadow_seconds",
+            "time to score one request in shadow and store it (off the response path)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )

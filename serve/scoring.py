@@ -43,10 +43,14 @@ class ModelSlot:
         scorer: ScoringModel | None = None,
         uri: str | None = None,
         resolver: Callable[[str], str | None] | None = None,
+        optional: bool = False,
     ) -> None:
         self._scorer = scorer
         self.uri = uri
         self.resolver = resolver or alias_version
+        self.optional = optional
+        """An optional model (the shadow challenger): its alias may not exist, which is logged
+        quietly, and when the alias is gone the slot empties instead of keeping the old one."""
         self.last_error: str | None = None
         self._lock = threading.Lock()
 
@@ -59,6 +63,14 @@ class ModelSlot:
         with self._lock:
             previous, self._scorer = self._scorer, scorer
         log.info("model version %s now answers", scorer.model_version)
+        return previous
+
+    def clear(self) -> ScoringModel | None:
+        """Empty the slot (an optional model whose alias is gone); returns what it held."""
+        with self._lock:
+            previous, self._scorer = self._scorer, None
+        if previous is not None:
+            log.info("model version %s no longer answers", previous.model_version)
         return previous
 
     def refresh(self, loader: ModelLoader = load_scorer) -> bool:
@@ -74,6 +86,9 @@ class ModelSlot:
                 moved_to = self.resolver(self.uri)
             except Exception as exc:  # registry unreachable: keep answering with the current one
                 log.warning("could not resolve %s: %s", self.uri, type(exc).__name__)
+                if self.optional:  # ... unless it is only a shadow: then stop shadowing
+                    self.clear()
+                    return True
                 return False
             if moved_to is not None and moved_to == current.model_version:
                 return False
@@ -83,7 +98,8 @@ class ModelSlot:
                 return False
         except Exception as exc:  # any loading failure must leave the service answering
             self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("could not load model %s: %s", self.uri, self.last_error)
+            level = logging.INFO if self.optional else logging.WARNING
+            log.log(level, "could not load model %s: %s", self.uri, self.last_error)
             return False
         self.last_error = None
         self.swap(scorer)

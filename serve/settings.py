@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from riskml.defaults import DEFAULT_MODEL_URI
+from riskml.defaults import CHALLENGER, DEFAULT_MODEL_URI, MODEL_NAME
 
 
 class Settings(BaseSettings):
@@ -17,6 +17,20 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the store; default an SQLite file in cwd"
     )
     model_uri: str = Field(default=DEFAULT_MODEL_URI, description="MLflow model URI to serve")
+    shadow_uri: str | None = Field(
+        default=f"models:/{MODEL_NAME}@{CHALLENGER}",
+        description="model URI scored in shadow beside the champion when the registry has it "
+        "(never shown, never queued); empty: no shadow",
+    )
+    shadow_queue: int = Field(
+        default=64, gt=0, description="requests waiting for shadow scoring; more are dropped"
+    )
+    drift_window_claims: int = Field(
+        default=5000, gt=0, description="recently scored claims the /metrics drift gauges cover"
+    )
+    monitor_config: str | None = Field(
+        default=None, description="monitoring config (PSI thresholds) of the drift gauges"
+    )
     model_poll_seconds: float = Field(
         default=30.0, ge=0, description="how often to look for a moved alias; 0 never"
     )

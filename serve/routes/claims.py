@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from riskml.clock import local_now
-from riskml.online import InvalidClaims, request_frames, score_against_store
+from riskml.online import InvalidClaims, request_frames, request_world, score_against_store
 from riskml.security import pseudonymise
 from riskml.store import AuditEntry, ClaimConflict, ClaimDiff, Store
 from serve.deps import Corrector, Decider, MetricsDep, ScorerDep, ScoringUser, StoreDep
@@ -36,6 +36,7 @@ from serve.schemas import (
     score_out,
 )
 from serve.settings import Settings
+from serve.shadow import ShadowJob
 from serve.web.decision_api import DecisionIn, DecisionOut, record_decision
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ def make_router(settings: Settings) -> APIRouter:
                 ]
 
             try:
-                results = score_against_store(store, scorer, claims, items)
+                world = request_world(store, claims, items)
+                results = world.score(scorer)
             except Exception as exc:
                 store.audit(audited(["error"] * len(ids)))
                 log.error("scoring %d claims failed: %s", len(ids), type(exc).__name__)
@@ -169,6 +171,11 @@ def make_router(settings: Settings) -> APIRouter:
                     raise _conflict(exc.diffs) from exc
             for o in out:
                 metrics.claims_scored.labels(o["risk_band"]).inc()
+            if not dry_run:  # what the service scored and kept: the drift gauges and the shadow
+                request.app.state.drift.add(
+                    version, results, claims["amount_claimed"].astype("float64").tolist()
+                )
+                request.app.state.shadow.submit(ShadowJob(world, version, out))
             log.info(
                 "scored %d claims (subjects %s) with model %s for %s in %.1f ms",
                 len(out),

@@ -545,6 +545,7 @@ def _routes(web: FastAPI) -> None:
                 "fpr_ratio": fpr_ratio,
                 "kill": workspace.kill_switch_state(ws.store),
                 "proposals": workspace.proposals(ws.store),
+                "promotions": workspace.promotions(ws.store),
                 "kill_form": form(forms.KillSwitchForm),
                 "proposal_form": form(forms.ProposalForm),
                 "decision_form": form(forms.ProposalDecisionForm),

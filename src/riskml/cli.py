@@ -203,15 +203,23 @@ def promote(
     justification: Annotated[
         str | None, typer.Option(help="why the version should serve although the gate refused it")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="service store whose audit log records the promotion (default: "
+            "RISKML_STORE_URL, else the default SQLite store if it exists)"
+        ),
+    ] = None,
 ) -> None:
     """Move the champion or challenger alias to a version (a refused gate needs a supervisor)."""
     import json
 
     from riskml.jobs.promote import run_promote
 
-    typer.echo(
-        json.dumps(run_promote(version, alias, justification=justification, supervisor=supervisor))
+    out = run_promote(
+        version, alias, justification=justification, supervisor=supervisor, store_url=store
     )
+    typer.echo(json.dumps(out))
 
 
 @app.command()
@@ -344,6 +352,25 @@ def ingest(
     counts = run_ingest(data, chunk_rows=chunk_rows)
     for name, n in counts.items():
         typer.echo(f"{name:14s} {n:>12,d} rows upserted")
+
+
+@app.command()
+@_friendly
+def shadow(
+    store: Annotated[
+        str | None, typer.Option(help="service store URL (default RISKML_STORE_URL or SQLite)")
+    ] = None,
+) -> None:
+    """Champion against the challenger scored in shadow on the same live claims (JSON list)."""
+    import json
+
+    from riskml.store import open_store
+
+    opened = open_store(store)
+    try:
+        typer.echo(json.dumps(opened.shadow_comparison()))
+    finally:
+        opened.close()
 
 
 keys_app = typer.Typer(help="API keys of the service.", no_args_is_help=True)

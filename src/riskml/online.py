@@ -12,6 +12,7 @@ the service's route validates, answers and persists around these functions.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
@@ -153,12 +154,33 @@ def world_for(history: ClaimsData, claims: pd.DataFrame, items: pd.DataFrame) ->
     )
 
 
+@dataclass(frozen=True)
+class RequestWorld:
+    """A request's claims in the world they are scored in: ``world`` (the store's history plus
+    the request) and ``to_score`` (the request's rows of ``world.claims``). Built once per
+    request, so the champion and a shadow challenger score the very same history."""
+
+    world: ClaimsData
+    to_score: pd.DataFrame
+    claim_ids: list[str]
+
+    def score(self, model: ScoringModel, **options: Any) -> list[ScoreResult]:
+        """``model``'s results in the order of the request's claims (``options`` go to
+        ``model.score``, e.g. ``explain="none"`` for a :class:`riskml.scoring.Scorer`)."""
+        results = {str(r.claim_id): r for r in model.score(self.world, self.to_score, **options)}
+        return [results[cid] for cid in self.claim_ids]
+
+
+def request_world(store: Store, claims: pd.DataFrame, items: pd.DataFrame) -> RequestWorld:
+    """The :class:`RequestWorld` of ``claims`` against the store's history as it is now."""
+    world = world_for(store.history_for(claims, items), claims, items)
+    to_score = world.claims.iloc[len(world.claims) - len(claims) :]
+    return RequestWorld(world, to_score, claims["claim_id"].astype(str).tolist())
+
+
 def score_against_store(
     store: Store, model: ScoringModel, claims: pd.DataFrame, items: pd.DataFrame
 ) -> list[ScoreResult]:
     """Score ``claims`` (with their ``items``) against the store's history as it is now, in the
     order of ``claims``; nothing is written."""
-    world = world_for(store.history_for(claims, items), claims, items)
-    to_score = world.claims.iloc[len(world.claims) - len(claims) :]
-    results = {str(r.claim_id): r for r in model.score(world, to_score)}
-    return [results[cid] for cid in claims["claim_id"].astype(str)]
+    return request_world(store, claims, items).score(model)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.explain import Reason, top_reasons, tree_contributions
+from riskml.monitor import Reference
 
 if TYPE_CHECKING:
     from riskml.bundle import ModelBundle
@@ -35,6 +36,9 @@ class ScoreResult:
     risk_score: float
     risk_band: str
     reasons: list[Reason] = field(default_factory=list)
+    inputs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """The claim's feature vector in the model's ``feature_names`` order, kept so the service can
+    watch the drift of what it scores (:mod:`riskml.monitor`); never part of an answer."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,14 @@ class Scorer:
     @property
     def feature_names(self) -> list[str]:
         return list(self.bundle.feature_names)
+
+    def drift_reference(self) -> Reference | None:
+        """The training reference :mod:`riskml.monitor` compares scored claims with (None for a
+        version trained before there was one)."""
+        if not hasattr(self, "_reference"):
+            raw = getattr(self.bundle, "reference", None)
+            self._reference = Reference.from_dict(raw) if raw else None
+        return self._reference
 
     def model_info(self) -> dict[str, Any]:
         """What ``GET /v1/model`` answers."""
@@ -115,9 +127,10 @@ class Scorer:
 
     def _score(
         self, data: ClaimsData, claims: pd.DataFrame | None, explain: Explain
-    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]]]:
-        """Claim ids, scores, bands and reasons: features, then :meth:`score_matrix`; a claim
-        of a value the model never saw also gets a reason that says so (cold start)."""
+    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]], np.ndarray]:
+        """Claim ids, scores, bands, reasons and the feature matrix: features, then
+        :meth:`score_matrix`; a claim of a value the model never saw also gets a reason that says
+        so (cold start)."""
         feats = self.features(data, claims)
         matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
         scores, bands, reasons = self.score_matrix(matrix, explain)
@@ -130,23 +143,23 @@ class Scorer:
                     reason = cold_start_reason(str(kind), str(value))
                     for pos in rows.loc[[cid]].to_numpy() if cid in rows.index else ():
                         reasons[pos] = [*reasons[pos], reason]
-        return feats.index, scores, bands, reasons
+        return feats.index, scores, bands, reasons, matrix
 
     def score(
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "all"
     ) -> list[ScoreResult]:
         """Score ``claims`` against the history in ``data``; results in the order of ``claims``."""
-        ids, scores, bands, reasons = self._score(data, claims, explain)
+        ids, scores, bands, reasons, matrix = self._score(data, claims, explain)
         return [
-            ScoreResult(str(cid), float(s), str(b), r)
-            for cid, s, b, r in zip(ids, scores, bands, reasons, strict=True)
+            ScoreResult(str(cid), float(s), str(b), r, inputs=row)
+            for cid, s, b, r, row in zip(ids, scores, bands, reasons, matrix, strict=True)
         ]
 
     def score_frame(
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "flagged"
     ) -> pd.DataFrame:
         """The batch output of CONTRACT.md section 2 (``reasons`` as a JSON list per claim)."""
-        ids, scores, bands, reasons = self._score(data, claims, explain)
+        ids, scores, bands, reasons, _ = self._score(data, claims, explain)
         return pd.DataFrame(
             {
                 "claim_id": ids.astype(str),

@@ -390,6 +390,40 @@ def test_dashboard_shows_volume_hit_rates_backlog_and_the_fairness_table(
     )
 
 
+def test_dashboard_shows_promotions_and_gate_overrides_from_the_audit_log(
+    workspace: Workspace,
+) -> None:
+    """What ``riskml promote --store`` writes (test_promote.py) is shown to supervisors."""
+    from riskml.store import AuditEntry
+
+    why = "Backlog of maternity claims needs the new features; fairness reviewed by hand."
+    workspace.store.audit(
+        [
+            AuditEntry(
+                "ops",
+                "operator",
+                "promote",
+                "riskml-claims champion -> 3 (was 2); gate: passed",
+                model_version="3",
+            ),
+            AuditEntry(
+                "Zhang Min",
+                "supervisor",
+                "promote_override",
+                "riskml-claims champion -> 4 (was 3); gate: refused",
+                model_version="4",
+                detail=f"justification: {why}",
+            ),
+        ]
+    )
+    html = session(workspace.url, workspace.keys["supervisor"]).get("/ui/dashboard").text
+    table = html[html.index('id="promotions-table"') :]
+    table = table[: table.index("</table>")]
+    assert why in table and "Zhang Min" in table and "gate: passed" in table
+    assert table.index("Zhang Min") < table.index("gate: passed")  # latest first
+    assert table.count('class="promotion override"') == 1
+
+
 def test_no_route_denies_suspends_or_recovers_a_payment(tmp_path: Path) -> None:
     from serve.app import create_app
     from serve.settings import Settings

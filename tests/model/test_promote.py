@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -18,6 +19,7 @@ from riskml.cli import app
 from riskml.data import ClaimsData
 from riskml.defaults import CHALLENGER, CHAMPION, MODEL_NAME
 from riskml.registry import RegisteredVersion, log_and_register
+from riskml.store import open_store
 
 from ..conftest import Trained
 
@@ -109,3 +111,44 @@ def test_the_gate_says_where_the_counts_cannot_decide(
     assert all("not enough evidence" in n and "point false-positive-rate ratio" in n for n in notes)
     mv = MlflowClient().get_model_version(MODEL_NAME, trained.registered.version)
     assert "not enough evidence" in mv.tags["gate_notes"]
+
+
+def test_a_promotion_is_written_to_the_store_audit_log(
+    trained: Trained, second: RegisteredVersion, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An override lands in the service store's audit log with the supervisor as actor and the
+    justification in ``detail``, before the alias moves; a refused override writes nothing; a
+    gated promotion is audited too. ``--store`` names the store; ``RISKML_STORE_URL`` works as
+    well; with neither (and no default store file) nothing is written anywhere."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    code, out = _promote("--version", second.version, "--store", url)  # refused: no supervisor
+    assert code == 2, out
+    store = open_store(url)
+    try:
+        assert store.audit_log(["promote", "promote_override"]).empty
+        why = "Pension-after-death backlog needs v2 now; fairness by region reviewed by hand."
+        code, out = _promote("--version", second.version, "--supervisor", "Zhang Min",
+                             "--justification", why, "--store", url)  # fmt: skip
+        assert code == 0, out
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["audited_in_store"]
+        (row,) = store.audit_log(["promote_override"]).to_dict("records")
+        assert row["actor"] == "Zhang Min" and row["role"] == "supervisor"
+        assert row["model_version"] == second.version
+        assert f"champion -> {second.version} (was {trained.registered.version})" in row["outcome"]
+        assert "gate: not run" in row["outcome"]
+        assert why in row["detail"]
+        monkeypatch.setenv("RISKML_STORE_URL", url)
+        code, out = _promote("--version", trained.registered.version)
+        assert code == 0, out
+        (back,) = store.audit_log(["promote"]).to_dict("records")
+        assert back["model_version"] == trained.registered.version and back["detail"] is None
+        assert "gate: passed" in back["outcome"]
+    finally:
+        store.close()
+    monkeypatch.delenv("RISKML_STORE_URL")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out = _promote("--version", trained.registered.version)
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["audited_in_store"] is None
+    assert not (tmp_path / "elsewhere" / "riskml-store.db").exists()

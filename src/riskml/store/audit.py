@@ -31,6 +31,8 @@ class AuditEntry:
     subject: str | None = None
     model_version: str | None = None
     at: dt.datetime = field(default_factory=local_now)
+    detail: str | None = None
+    """Free text the outcome cannot hold (a supervisor's justification of a gate override)."""
 
     def row(self) -> dict[str, object]:
         return asdict(self)
@@ -50,9 +52,12 @@ class AuditLog(StoreCore):
             with self._write() as conn:
                 self._append_audit(conn, entries)
 
-    def audit_log(self) -> pd.DataFrame:
-        """The whole audit log, oldest first (for audits and tests)."""
+    def audit_log(self, actions: Sequence[str] | None = None) -> pd.DataFrame:
+        """The audit log, oldest first (for audits and tests); only ``actions`` if given."""
         a = self.tables["audit_log"]
+        query = sa.select(a).order_by(a.c.audit_id)
+        if actions is not None:
+            query = query.where(a.c.action.in_(list(actions)))
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(a).order_by(a.c.audit_id)).fetchall()
+            rows = conn.execute(query).fetchall()
         return pd.DataFrame.from_records(rows, columns=[c.name for c in a.columns])

@@ -173,7 +173,22 @@ def add_service_tables(metadata: sa.MetaData) -> None:
         sa.Column("subject", sa.String(), nullable=True),
         sa.Column("model_version", sa.String(), nullable=True),
         sa.Column("outcome", sa.String(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),  # revision 0006
         comment="append-only audit trail; subject is a keyed-hash pseudonym, never a person id",
+    )
+    sa.Table(
+        "shadow_scores",
+        metadata,
+        sa.Column("claim_id", sa.String(), primary_key=True),
+        sa.Column("model_version", sa.String(), primary_key=True),
+        sa.Column("risk_score", sa.Double(), nullable=False),
+        sa.Column("risk_band", sa.String(), nullable=False),
+        sa.Column("champion_version", sa.String(), nullable=False),
+        sa.Column("champion_score", sa.Double(), nullable=False),
+        sa.Column("champion_band", sa.String(), nullable=False),
+        sa.Column("scored_at", sa.DateTime(), nullable=False, index=True),
+        comment="challenger scores of live claims, scored in shadow beside the champion "
+        "on the same history; never shown to investigators, never in the queue",
     )
     sa.Table(
         "api_keys",

@@ -104,6 +104,77 @@ class ScoreStore(VersionStore):
             )
         return len(records)
 
+    def record_shadow_scores(self, records: list[dict[str, Any]]) -> None:
+        """Upsert the challenger's shadow scores (by claim and challenger version): each record
+        has ``claim_id``, ``model_version``, ``risk_score``, ``risk_band``, the champion's
+        ``champion_version``, ``champion_score``, ``champion_band`` and ``scored_at``. No audit
+        row: a shadow score reaches nobody."""
+        if records:
+            with self._write() as conn:
+                self._upsert_records(conn, "shadow_scores", records)
+
+    def shadow_scores(self) -> pd.DataFrame:
+        """Every stored shadow score, oldest first."""
+        s = self.tables["shadow_scores"]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(s).order_by(s.c.scored_at, s.c.claim_id)).fetchall()
+        return pd.DataFrame.from_records(rows, columns=[c.name for c in s.columns])
+
+    def shadow_comparison(self) -> list[dict[str, Any]]:
+        """Champion against challenger on the same live claims, per pair of versions: claims,
+        mean scores, mean absolute difference, band agreement, claims each flagged (the queue's
+        bands) and both flagged; and, for claims with a decision, how many each flagged were
+        confirmed fraud or abuse (the latest decision counts)."""
+        shadow = self.shadow_scores()
+        if shadow.empty:
+            return []
+        decided = self._latest_outcomes(shadow["claim_id"].astype(str).unique().tolist())
+        shadow["confirmed"] = shadow["claim_id"].map(decided).isin(["fraud", "abuse"])
+        shadow["decided"] = shadow["claim_id"].isin(list(decided))
+        out = []
+        for (champion, challenger), g in shadow.groupby(
+            ["champion_version", "model_version"], sort=True
+        ):
+            diff = (g["risk_score"] - g["champion_score"]).abs()
+            ch_flag = g["champion_band"].isin(FLAGGED_BANDS)
+            sh_flag = g["risk_band"].isin(FLAGGED_BANDS)
+            out.append(
+                {
+                    "champion_version": str(champion),
+                    "challenger_version": str(challenger),
+                    "claims": len(g),
+                    "champion_mean_score": float(g["champion_score"].mean()),
+                    "challenger_mean_score": float(g["risk_score"].mean()),
+                    "mean_abs_difference": float(diff.mean()),
+                    "band_agreement": float((g["risk_band"] == g["champion_band"]).mean()),
+                    "champion_flagged": int(ch_flag.sum()),
+                    "challenger_flagged": int(sh_flag.sum()),
+                    "both_flagged": int((ch_flag & sh_flag).sum()),
+                    "decided": int(g["decided"].sum()),
+                    "champion_flagged_confirmed": int((ch_flag & g["confirmed"]).sum()),
+                    "challenger_flagged_confirmed": int((sh_flag & g["confirmed"]).sum()),
+                    "first_scored_at": str(g["scored_at"].min()),
+                    "last_scored_at": str(g["scored_at"].max()),
+                }
+            )
+        return out
+
+    def _latest_outcomes(self, claim_ids: Sequence[str]) -> dict[str, str]:
+        """The latest decision's outcome of each of these claims that has one."""
+        d = self.tables["decisions"]
+        found: dict[str, tuple[int, str]] = {}
+        with self.engine.connect() as conn:
+            for part in chunks(list(claim_ids)):
+                rows = conn.execute(
+                    sa.select(d.c.claim_id, d.c.decision_id, d.c.outcome).where(
+                        d.c.claim_id.in_(list(part))
+                    )
+                ).fetchall()
+                for cid, did, outcome in rows:
+                    if cid not in found or did > found[cid][0]:
+                        found[cid] = (did, outcome)
+        return {cid: outcome for cid, (_, outcome) in found.items()}
+
     def scores_of(self, claim_ids: Sequence[str]) -> pd.DataFrame:
         """Every stored score of these claims (all model versions)."""
         s = self.tables["scores"]

@@ -219,6 +219,17 @@ def proposals(store: Store) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
 
+def promotions(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest promotions of the audit log (``riskml promote``), overrides of the gate with
+    their supervisor and justification included, latest first."""
+    log = store.audit_log(["promote", "promote_override"])
+    rows = log.iloc[::-1].head(limit)
+    return [
+        {str(k): (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in rows.to_dict("records")
+    ]
+
+
 def approved_cutoffs(conn: Connection, store: Store) -> dict[str, tuple[float, float]]:
     """model_version -> (high, medium) of its latest approved proposal."""
     p = store.tables["band_proposals"]
