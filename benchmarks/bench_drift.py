@@ -10,8 +10,8 @@ AUC-PR, precision in the top 1%, recall in the top 2%, and recall in the top 2% 
 for the claims of providers first seen after the training date. The baselines (rules, logistic
 regression on the features, LightGBM on raw claim columns) learn from the same mature labels.
 
-    python -m benchmarks --only drift            # 8,000 persons
-    python -m benchmarks --only drift --quick    # 4,000 persons
+    python -m benchmarks --only drift            # 20,000 persons
+    python -m benchmarks --only drift --quick    # 8,000 persons
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--persons", type=int)
     args, _ = parser.parse_known_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
-    persons = args.persons or (4_000 if args.quick else 8_000)
+    persons = args.persons or (8_000 if args.quick else 20_000)
     config = TrainConfig().with_overrides(
         {"lightgbm": {"num_threads": 2},
          "baselines": {k: False for k in ("rules", "logistic_regression", "isolation_forest",

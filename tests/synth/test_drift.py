@@ -22,8 +22,8 @@ def test_late_cohorts_form_at_providers_first_seen_late(tmp_path: Path) -> None:
     truth = result.ground_truth
     for typology in ("collusion_ring", "phantom_hospitalization"):
         units = truth.loc[truth["typology"] == typology].groupby("unit_id")["provider_id"].first()
-        late = units.loc[units.map(first) >= onset - pd.Timedelta(days=61)]
-        assert len(late) >= 2, (typology, units.map(first))
+        late = units.loc[units.map(first) >= onset - pd.Timedelta(days=21)]
+        assert len(late) >= 1, (typology, units.map(first))
         assert len(units) > len(late), "an early cohort the model can learn from"
         for provider in late:
             # designated shortly before its first claim, with no claim of any kind before
@@ -32,14 +32,14 @@ def test_late_cohorts_form_at_providers_first_seen_late(tmp_path: Path) -> None:
                     >= providers.loc[provider, "designated_on"]).all()  # fmt: skip
     # honest providers are designated late too: being new is not itself the signal
     corrupt = set(truth["provider_id"].dropna())
-    late_honest = first.index[(first >= pd.Timestamp("2025-01-01")) & ~first.index.isin(corrupt)]
+    late_honest = first.index[(first >= pd.Timestamp("2025-03-01")) & ~first.index.isin(corrupt)]
     assert len(late_honest) >= 2
     # the late rings' members have no co-visits at their provider before it was designated
     ring = truth.loc[truth["typology"] == "collusion_ring"]
-    late_ring = ring.loc[ring["provider_id"].map(first) >= onset - pd.Timedelta(days=61)]
+    late_ring = ring.loc[ring["provider_id"].map(first) >= onset - pd.Timedelta(days=21)]
     members = claims.loc[claims["person_id"].isin(late_ring["person_id"])]
     at_ring = members.loc[members["provider_id"].isin(late_ring["provider_id"])]
-    assert at_ring["submitted_at"].min() >= onset - pd.Timedelta(days=61)
+    assert at_ring["submitted_at"].min() >= onset - pd.Timedelta(days=21)
 
 
 def test_the_stationary_setting_is_unchanged_by_the_drift_option() -> None:

@@ -4,8 +4,8 @@ On top of the preset's typologies (which run from their own onsets, so a model t
 seen them), a second cohort of collusion rings and phantom-stay hospitals forms late, from
 :data:`DRIFT_ONSET` of the timeline on, at providers the scheme designates shortly before: these
 providers have no claims before their designation day, so everything about them, their doctors
-and their recruited patients' co-visits appears after a model trained at month 18 of 30 (or 14
-of 24) was fitted. Honest providers are designated late too (:data:`LATE_HONEST_SHARE` of the
+and their recruited patients' co-visits appears after a model trained on what was known at month
+18 of 24 was fitted. Honest providers are designated late too (:data:`LATE_HONEST_SHARE` of the
 clinics and tier-1 hospitals), so being new is not itself the signal.
 
 A late-designated provider's earlier claims did happen, at another provider: they move to a
@@ -23,17 +23,18 @@ from riskml.synth.injectors import INJECTORS
 from riskml.synth.providers import ProviderChooser
 from riskml.synth.world import TYPOLOGY, World
 
-#: Where the late cohort begins, as a share of the timeline (month 15.6 of 24, 19.5 of 30).
-DRIFT_ONSET = 0.65
+#: Where the late cohort begins, as a share of the timeline (month 18.7 of 24): after a model
+#: trained on what was known at month 18 was fitted.
+DRIFT_ONSET = 0.78
 #: Typologies whose unit is a provider, given a second, late cohort at new providers.
 LATE_COHORTS = ("collusion_ring", "phantom_hospitalization")
 #: Providers each late cohort corrupts at least (drawn again while fewer), and the draws allowed.
-LATE_UNITS = 2
+LATE_UNITS = 1
 MAX_DRAWS = 8
 #: Share of the other clinics and tier-1 hospitals designated late (honest newcomers).
 LATE_HONEST_SHARE = 0.08
 #: A late provider is designated this many days (at most) before its cohort's onset.
-DESIGNATION_LEAD_DAYS = 60
+DESIGNATION_LEAD_DAYS = 20
 
 
 def late_cohorts(rng: np.random.Generator, world: World, chooser: ProviderChooser) -> World:
