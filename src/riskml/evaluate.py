@@ -233,16 +233,17 @@ def fold_small_groups(
     """A fairness group table for people to read: per attribute, the ``top`` groups with most
     claims among those with at least ``min_claims``, and the others summed into one row
     ``other (k groups)`` with its rates computed from the summed counts (a scheme has thousands
-    of regions, most with a handful of claims). Only for display: the gate's tests take every
-    real group (:func:`fairness_evidence`). A single small group is shown as it is."""
+    of regions, most with a handful of claims), the groups shown largest first. Only for
+    display: the gate's tests take every real group (:func:`fairness_evidence`). An attribute
+    with at most one group to fold is shown whole, in its own order."""
     if table.empty or not set(_GROUP_COUNTS) <= set(table.columns):
         return table
     parts = []
-    for attr, rows in table.groupby("attribute", sort=False):
-        rows = rows.sort_values("claims", ascending=False, kind="stable")
+    for attr, unsorted in table.groupby("attribute", sort=False):
+        rows = unsorted.sort_values("claims", ascending=False, kind="stable")
         keep = (rows["claims"] >= min_claims).to_numpy() & (np.arange(len(rows)) < top)
         if (~keep).sum() < 2:
-            parts.append(rows)
+            parts.append(unsorted)  # nothing to fold: the groups in their own order (age bands)
             continue
         rest = rows.loc[~keep]
         other = rest[list(_GROUP_COUNTS)].sum().to_frame().T.astype(np.int64)
