@@ -25,6 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from riskml.bands import BANDS, FLAGGED_BANDS
 from riskml.contract import BENEFIT_TYPES, REGION_CODE_PATTERN, TYPOLOGIES
+from riskml.evaluate import shown_fairness_groups
 from riskml.security import PERMISSIONS, Principal, hash_api_key, pseudonymise
 from riskml.store import AuditEntry, Store, casefile, decisions, workspace
 from riskml.store.workspace_schema import STATUSES
@@ -528,7 +529,8 @@ def _routes(web: FastAPI) -> None:
         language = language_of(request)
         info = ws.model_info()
         figures = casefile.dashboard(ws.store, ws.settings.capacity, workspace.now())
-        groups = ((info or {}).get("metrics") or {}).get("fairness", {}).get("groups", [])
+        # small groups (most regions) folded into "other (k groups)"; the gate used them all
+        groups = shown_fairness_groups((info or {}).get("metrics") or {})
         fpr_ratio = ((info or {}).get("metrics") or {}).get("fairness", {}).get("fpr_ratio", {})
         _audit(request, user, "view_dashboard", "ok")
 

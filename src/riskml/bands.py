@@ -65,23 +65,39 @@ def band_thresholds(scores: np.ndarray, high_share: float, medium_share: float) 
     high = _cut(ascending, want_high)
     got_high = n - int(np.searchsorted(ascending, high, side="left"))
     medium = min(_cut(ascending, got_high + want_medium), high)
-    got_medium = n - int(np.searchsorted(ascending, medium, side="left")) - got_high
-    for band, want, got in (("high", want_high, got_high), ("medium", want_medium, got_medium)):
+    thresholds = {"high": high, "medium": medium}
+    for note in tie_shortfalls(s, thresholds, high_share, medium_share):
+        log.warning("%s", note)
+    return thresholds
+
+
+def tie_shortfalls(
+    scores: np.ndarray, thresholds: dict[str, float], high_share: float, medium_share: float
+) -> list[str]:
+    """What the model card and the training summary say when tied ``scores`` (those the
+    cut-offs were placed on) leave a band more than :data:`SHORTFALL_WARNING` short of its
+    share: the band, the share it achieved and the one wanted; empty when the shares hold."""
+    s = np.asarray(scores, dtype=np.float64)
+    n = s.size
+    if n == 0:
+        return []
+    got_high = int((s >= thresholds["high"]).sum())
+    got_medium = int((s >= thresholds["medium"]).sum()) - got_high
+    notes = []
+    wanted = (
+        ("high", _count(high_share, n), got_high),
+        ("medium", _count(medium_share, n), got_medium),
+    )
+    for band, want, got in wanted:
         if want - got > max(1, SHORTFALL_WARNING * want):
-            log.warning(
-                "risk band %r holds %.2f%% of the calibration claims instead of %.2f%% "
-                "(%d of %d wanted): %d distinct scores for %d claims, and a block of tied scores "
-                "at the cut-off would overfill the band; a model with more trees or a finer "
-                "calibrator separates them",
-                band,
-                100 * got / n,
-                100 * want / n,
-                got,
-                want,
-                np.unique(ascending).size,
-                n,
+            notes.append(
+                f"risk band {band!r} holds {100 * got / n:.2f}% of the calibration claims instead "
+                f"of {100 * want / n:.2f}% ({got:,d} of {want:,d} wanted): {np.unique(s).size:,d} "
+                f"distinct scores for {n:,d} claims, and a block of tied scores at the cut-off "
+                "would overfill the band; a model with more trees or a finer calibrator "
+                "separates them"
             )
-    return {"high": high, "medium": medium}
+    return notes
 
 
 def band_shares(scores: np.ndarray, thresholds: dict[str, float]) -> dict[str, float]:

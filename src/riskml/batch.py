@@ -72,7 +72,7 @@ class BatchPlan:
 
     @property
     def n_chunks(self) -> int:
-        return max(1, -(-self.n_claims // self.chunk_size))
+        return -(-self.n_claims // self.chunk_size)  # none for a zero-row claims table
 
 
 def _chunk_bounds(
@@ -82,7 +82,7 @@ def _chunk_bounds(
     sub = keys["submitted_at"].to_numpy()
     cid = keys["claim_id"].to_numpy()
     lasts = list(range(chunk_size - 1, len(keys), chunk_size))
-    if not lasts or lasts[-1] != len(keys) - 1:
+    if len(keys) and (not lasts or lasts[-1] != len(keys) - 1):
         lasts.append(len(keys) - 1)
     bounds: list[ChunkBounds] = []
     after: tuple[pd.Timestamp, str] | None = None

@@ -66,6 +66,11 @@ CASH_ADVANCE_DAYS = 31
 #: A claim submitted more than this long after its service ended is unusual (schemes set claim
 #: deadlines), but a scheme's rules may allow it: a warning.
 LATE_SUBMISSION_DAYS = 365
+#: A claim whose service period is longer than this is unusual (a pension or unemployment
+#: benefit is claimed month by month, a hospital stay rarely lasts a year): a warning.
+LONG_SERVICE_DAYS = 366
+#: What rounding explains between an amount and its computation, per line item, CNY.
+ROUNDING_CNY = 0.01
 #: How far past now a timestamp may lie by default (clock skew between systems).
 DEFAULT_FUTURE_TOLERANCE = pd.Timedelta(days=1)
 
@@ -140,6 +145,9 @@ class ColumnSpec:
     region: bool = False
     #: an instant or event date that cannot lie in the future (beyond :class:`Plausibility`)
     not_future: bool = False
+    #: personal data (a person id): never printed in an error, a warning or a log; examples
+    #: name the row of the table instead
+    personal: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,13 @@ def _c(name: str, kind: Kind, description: str, **kw: object) -> ColumnSpec:
 PERSONS = TableSpec(
     "persons",
     (
-        _c("person_id", "str", "pseudonymous scheme id, never the ID-card number", identifier=True),
+        _c(
+            "person_id",
+            "str",
+            "pseudonymous scheme id, never the ID-card number",
+            identifier=True,
+            personal=True,
+        ),
         _c("birth_date", "date", "date of birth", not_future=True),
         _c("sex", "str", "F or M", allowed=("F", "M")),
         _c(
@@ -199,6 +213,7 @@ PERSONS = TableSpec(
         ),
     ),
     key=("person_id",),
+    checks=("death_not_before_birth", "person_dates_in_order"),
 )
 
 EMPLOYERS = TableSpec(
@@ -238,6 +253,7 @@ CONTRIBUTIONS = TableSpec(
             "contributor",
             references=("persons", "person_id"),
             identifier=True,
+            personal=True,
         ),
         _c(
             "employer_id",
@@ -272,6 +288,7 @@ CLAIMS = TableSpec(
             "claimant",
             references=("persons", "person_id"),
             identifier=True,
+            personal=True,
         ),
         _c("benefit_type", "str", "benefit claimed", allowed=BENEFIT_TYPES),
         _c(
@@ -311,7 +328,7 @@ CLAIMS = TableSpec(
         _c("doctor_id", "str", "treating doctor", nullable=True, optional=True, identifier=True),
     ),
     key=("claim_id",),
-    checks=("service_end_not_before_start", "service_after_submission"),
+    checks=("service_end_not_before_start", "service_after_submission", "claim_shape"),
 )
 
 CLAIM_ITEMS = TableSpec(

@@ -27,6 +27,9 @@ from riskml.contract import (
     CASH_ADVANCE_DAYS,
     CASH_BENEFITS,
     LATE_SUBMISSION_DAYS,
+    LONG_SERVICE_DAYS,
+    MEDICAL_BENEFITS,
+    ROUNDING_CNY,
     TABLES,
     ColumnSpec,
     Plausibility,
@@ -182,11 +185,28 @@ def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
     return read_dataset(dataset, spec)
 
 
+#: What an example shows in place of personal data (:attr:`ColumnSpec.personal`).
+WITHHELD = "a person id (withheld)"
+
+
 def _example(df: pd.DataFrame, mask: pd.Series | np.ndarray, spec: TableSpec, column: str) -> str:
+    """The first offending value of ``column`` where ``mask`` holds, with the row's key; a person
+    id (personal data) is never shown: the row's number in the table stands for it."""
     row = df.loc[np.asarray(mask)].iloc[0]
-    key = ", ".join(f"{k}={row[k]!s}" for k in spec.key if k in df.columns and k != column)
-    value = row[column]
-    return f"{value!s}" + (f" at {key}" if key else "")
+    return _describe(row, spec, column, list(df.columns))
+
+
+def _describe(row: pd.Series, spec: TableSpec, column: str | None, columns: list[str]) -> str:
+    personal = {c.name for c in spec.columns if c.personal}
+    keys = [k for k in spec.key if k in columns and k != column]
+    shown = [f"{k}={row[k]!s}" for k in keys if k not in personal]
+    if personal & {column, *keys} and isinstance(row.name, int | np.integer):
+        shown.append(f"row {int(row.name) + 1:,d}")
+    key = ", ".join(shown)
+    if column is None:
+        return key
+    value = WITHHELD if column in personal else f"{row[column]!s}"
+    return value + (f" at {key}" if key else "")
 
 
 def coerce_column(arr: pa.ChunkedArray | pa.Array, col: ColumnSpec, table: str) -> pd.Series:
@@ -566,8 +586,9 @@ def check_key(df: pd.DataFrame, spec: TableSpec) -> None:
     dup = df.duplicated(subset=key, keep=False)
     if dup.any():
         row = df.loc[dup].iloc[0]
-        example = ", ".join(f"{k}={row[k]!s}" for k in key)
-        raise DataContractError(spec.name, ",".join(key), "duplicate key", example)
+        raise DataContractError(
+            spec.name, ",".join(key), "duplicate key", _describe(row, spec, None, key)
+        )
 
 
 def _check_rules(df: pd.DataFrame, spec: TableSpec, findings: list[Finding] | None = None) -> None:
@@ -590,8 +611,50 @@ def _check_rules(df: pd.DataFrame, spec: TableSpec, findings: list[Finding] | No
                 "service_end is before service_start",
                 _example(df, bad, spec, "service_end"),
             )
+    if "death_not_before_birth" in spec.checks:
+        bad = (df["death_date"] < df["birth_date"]).to_numpy()  # NaT compares False
+        if bad.any():
+            raise DataContractError(
+                spec.name,
+                "death_date",
+                _share(int(bad.sum()), len(df), "persons") + " died before they were born "
+                "(death_date before birth_date)",
+                _example(df, bad, spec, "death_date"),
+            )
+    if "person_dates_in_order" in spec.checks and findings is not None and len(df):
+        for column, before, rule, problem in (
+            (
+                "enrolled_on",
+                "birth_date",
+                "enrolled_before_birth",
+                "persons enrolled before they were born (enrolled_on before birth_date: a "
+                "placeholder date?)",
+            ),
+            (
+                "death_reported_on",
+                "death_date",
+                "death_reported_before_death",
+                "persons whose death was reported before it happened (death_reported_on before "
+                "death_date)",
+            ),
+        ):
+            bad = (df[column] < df[before]).to_numpy()
+            if bad.any():
+                findings.append(
+                    Finding(
+                        spec.name,
+                        column,
+                        rule,
+                        problem,
+                        int(bad.sum()),
+                        len(df),
+                        _example(df, bad, spec, column),
+                    )
+                )
     if "service_after_submission" in spec.checks:
         _check_service_dates(df, spec, findings)
+    if "claim_shape" in spec.checks and findings is not None and len(df):
+        _check_claim_shape(df, spec, findings)
     if "amount_is_quantity_times_price" in spec.checks and findings is not None and len(df):
         expected = df["quantity"].to_numpy() * df["unit_price"].to_numpy()
         off = np.abs(df["amount"].to_numpy() - expected) > _rounding(expected, 1)
@@ -602,7 +665,8 @@ def _check_rules(df: pd.DataFrame, spec: TableSpec, findings: list[Finding] | No
                     "amount",
                     "amount_is_quantity_times_price",
                     "line items whose amount differs from quantity x unit_price by more than "
-                    "rounding (a scheme's discounts or caps may explain it)",
+                    f"rounding ({ROUNDING_CNY:.2f} CNY; a scheme's discounts or caps may explain "
+                    "it)",
                     int(off.sum()),
                     len(df),
                     _example(df, off, spec, "amount"),
@@ -613,7 +677,42 @@ def _check_rules(df: pd.DataFrame, spec: TableSpec, findings: list[Finding] | No
 def _rounding(expected: np.ndarray, lines: np.ndarray | int) -> np.ndarray:
     """What rounding explains between an amount and its computation: 0.01 CNY per line plus
     float error."""
-    return np.asarray(0.01 * np.asarray(lines) + 1e-9 * np.abs(expected) + 1e-9)
+    return np.asarray(ROUNDING_CNY * np.asarray(lines) + 1e-9 * np.abs(expected) + 1e-9)
+
+
+def _check_claim_shape(df: pd.DataFrame, spec: TableSpec, findings: list[Finding]) -> None:
+    """Claims a scheme may have but that usually mean a conversion went wrong, counted: a
+    medical claim without a provider (CONTRACT.md: null for cash benefits), a service period
+    longer than :data:`LONG_SERVICE_DAYS`."""
+    rows = len(df)
+    medical = isin(df["benefit_type"], pd.Series(MEDICAL_BENEFITS, dtype="str"))
+    no_provider = medical & df["provider_id"].isna().to_numpy()
+    if no_provider.any():
+        findings.append(
+            Finding(
+                spec.name,
+                "provider_id",
+                "medical_claim_without_provider",
+                "medical claims (outpatient, inpatient, pharmacy) without a provider_id",
+                int(no_provider.sum()),
+                rows,
+                _example(df, no_provider, spec, "benefit_type"),
+            )
+        )
+    length = (df["service_end"] - df["service_start"]).to_numpy()
+    long = length > np.timedelta64(LONG_SERVICE_DAYS, "D")
+    if long.any():
+        findings.append(
+            Finding(
+                spec.name,
+                "service_end",
+                "long_service_period",
+                f"claims whose service period is longer than {LONG_SERVICE_DAYS} days",
+                int(long.sum()),
+                rows,
+                _example(df, long, spec, "service_end"),
+            )
+        )
 
 
 def _check_service_dates(df: pd.DataFrame, spec: TableSpec, findings: list[Finding] | None) -> None:
@@ -674,7 +773,9 @@ def _check_service_dates(df: pd.DataFrame, spec: TableSpec, findings: list[Findi
 def check_consistency(tables: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
     """Rules across tables that a scheme may legitimately break, counted into ``findings``:
     line items that do not add up to their claim's ``amount_claimed`` (a claim may be the
-    reimbursed part of the billed items, or carry lines not itemised)."""
+    reimbursed part of the billed items, or carry lines not itemised); a service that started
+    before its claimant was born (a newborn's care claimed under a parent)."""
+    _check_service_after_birth(tables, findings)
     items, claims = tables.get("claim_items"), tables.get("claims")
     if items is None or claims is None or not len(items) or not len(claims):
         return
@@ -698,6 +799,30 @@ def check_consistency(tables: dict[str, pd.DataFrame], findings: list[Finding]) 
                 int(has.sum()),
                 f"claim_id={sums.index[has][first]}: items {total[first]:,.2f}, "
                 f"claimed {claimed[first]:,.2f}",
+            )
+        )
+
+
+def _check_service_after_birth(tables: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
+    claims, persons = tables.get("claims"), tables.get("persons")
+    if claims is None or persons is None or not len(claims) or not len(persons):
+        return
+    pos = pd.Index(persons["person_id"]).get_indexer(claims["person_id"])
+    known = pos >= 0
+    birth = np.full(len(claims), np.datetime64("NaT"), dtype="datetime64[ns]")
+    birth[known] = persons["birth_date"].to_numpy(dtype="datetime64[ns]")[pos[known]]
+    bad = claims["service_start"].to_numpy(dtype="datetime64[ns]") < birth  # NaT: False
+    if bad.any():
+        findings.append(
+            Finding(
+                "claims",
+                "service_start",
+                "service_before_birth",
+                "claims whose service started before the claimant's birth_date (a newborn's "
+                "care claimed under a parent?)",
+                int(bad.sum()),
+                len(claims),
+                _example(claims, bad, TABLES["claims"], "service_start"),
             )
         )
 

@@ -194,8 +194,30 @@ def fairness_table(y_true: Any, flagged: Any, attributes: pd.DataFrame) -> pd.Da
         parts.append(agg.reset_index(drop=True))
     cols = ["attribute", "group", *base.columns]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    return _with_rates(table)
+
+
+_GROUP_COUNTS = (
+    "claims",
+    "flagged",
+    "labelled",
+    "negatives",
+    "flagged_labelled",
+    "true_positives",
+    "false_positives",
+)
+#: What a fairness table shows people per attribute (model card, dashboard): the groups with the
+#: most claims, at most this many ...
+SHOWN_GROUPS = 15
+#: ... and each with at least this many claims; the others are one "other (k groups)" row.
+MIN_SHOWN_CLAIMS = 100
+
+
+def _with_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the rates of its counts (see :func:`fairness_table`)."""
+    table = table.copy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        table["referral_rate"] = table["flagged"] / table["claims"]
+        table["referral_rate"] = table["flagged"] / table["claims"].where(table["claims"] > 0)
         table["precision"] = table["true_positives"] / table["flagged_labelled"].where(
             table["flagged_labelled"] > 0
         )
@@ -203,6 +225,32 @@ def fairness_table(y_true: Any, flagged: Any, attributes: pd.DataFrame) -> pd.Da
             table["negatives"] > 0
         )
     return table
+
+
+def fold_small_groups(
+    table: pd.DataFrame, top: int = SHOWN_GROUPS, min_claims: int = MIN_SHOWN_CLAIMS
+) -> pd.DataFrame:
+    """A fairness group table for people to read: per attribute, the ``top`` groups with most
+    claims among those with at least ``min_claims``, and the others summed into one row
+    ``other (k groups)`` with its rates computed from the summed counts (a scheme has thousands
+    of regions, most with a handful of claims), the groups shown largest first. Only for
+    display: the gate's tests take every real group (:func:`fairness_evidence`). An attribute
+    with at most one group to fold is shown whole, in its own order."""
+    if table.empty or not set(_GROUP_COUNTS) <= set(table.columns):
+        return table
+    parts = []
+    for attr, unsorted in table.groupby("attribute", sort=False):
+        rows = unsorted.sort_values("claims", ascending=False, kind="stable")
+        keep = (rows["claims"] >= min_claims).to_numpy() & (np.arange(len(rows)) < top)
+        if (~keep).sum() < 2:
+            parts.append(unsorted)  # nothing to fold: the groups in their own order (age bands)
+            continue
+        rest = rows.loc[~keep]
+        other = rest[list(_GROUP_COUNTS)].sum().to_frame().T.astype(np.int64)
+        other.insert(0, "group", f"other ({len(rest):,d} groups)")
+        other.insert(0, "attribute", attr)
+        parts.append(pd.concat([rows.loc[keep], _with_rates(other)], ignore_index=True))
+    return pd.concat(parts, ignore_index=True)[table.columns]
 
 
 def fpr_ratios(table: pd.DataFrame, min_group_negatives: int) -> dict[str, float]:
@@ -529,3 +577,9 @@ def fairness_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
         if col in frame:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(np.float64)
     return frame
+
+
+def shown_fairness_groups(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The fairness groups of a metrics JSON as people see them (model card, dashboard): small
+    groups folded by :func:`fold_small_groups`; the metrics keep every group for the gate."""
+    return _records(fold_small_groups(fairness_frame(metrics)))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from riskml.evaluate import MIN_SHOWN_CLAIMS, SHOWN_GROUPS, shown_fairness_groups
+
 if TYPE_CHECKING:
     from riskml.train import TrainResult
 
@@ -80,7 +82,9 @@ def typology_table(result: TrainResult) -> str:
 
 
 def fairness_markdown(result: TrainResult) -> str:
-    groups = result.metrics.get("fairness", {}).get("groups", [])
+    """The fairness section's tables: the gate's evidence per attribute, then the groups, the
+    small ones folded into an "other (k groups)" row (the gate tests every real group)."""
+    groups = shown_fairness_groups(result.metrics)
     rows = [
         [
             g["attribute"],
@@ -109,8 +113,34 @@ def fairness_markdown(result: TrainResult) -> str:
     return (
         f"False-positive-rate ratio (highest / lowest supported group): {ratio_line}\n\n"
         f'The gate\'s bound on it, per gated attribute ("not enough evidence": the counts '
-        f"cannot decide; the point ratio is shown):\n\n{evidence_table}\n\n{table}"
+        f"cannot decide; the point ratio is shown):\n\n{evidence_table}\n\n"
+        f"Per attribute, the {SHOWN_GROUPS} groups with most claims (at least "
+        f'{MIN_SHOWN_CLAIMS:,d} each); the others are summed into one "other (k groups)" row. '
+        f"The gate's tests take every group as it is.\n\n{table}"
     )
+
+
+def bands_markdown(result: TrainResult) -> str:
+    """The shares the risk bands achieved, and a warning when tied scores leave one short."""
+    summary = result.band_summary()
+
+    def shares(key: str) -> str:
+        got = summary[key]
+        return ", ".join(
+            f"{band} {_pct(got.get(band))}" for band in ("high", "medium") if band in got
+        )
+
+    text = (
+        f"Achieved shares: {shares('calibration_share')} where the cut-offs were placed; "
+        f"{shares('test_share')} on the test window."
+    )
+    for note in summary["notes"]:
+        text += f"\n\n> **Warning:** {note}."
+    return text
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def size_markdown(result: TrainResult) -> str:
@@ -193,6 +223,7 @@ def render_model_card(result: TrainResult, run_id: str = "") -> str:
         "medium_share": f"{result.config.bands.medium_share:.1%}",
         "high_cut": f"{result.band_thresholds['high']:.4f}",
         "medium_cut": f"{result.band_thresholds['medium']:.4f}",
+        "band_shares": bands_markdown(result),
         "capacity": f"{result.config.evaluation.capacity:.1%}",
         "quality_table": quality_table(result),
         "typology_table": typology_table(result),

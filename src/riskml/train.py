@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from riskml import baselines
-from riskml.bands import assign_bands, band_thresholds
+from riskml.bands import assign_bands, band_thresholds, tie_shortfalls
 from riskml.bundle import raw_score
 from riskml.calibration import Calibrator, fit_calibrator
 from riskml.config import ImbalanceMethod, ModelSize, SplitConfig, TrainConfig
@@ -505,6 +505,30 @@ class TrainResult:
     windowed_model: tuple[lgb.Booster, Calibrator] | None = None
     """The booster of the train window and its calibrator (kept for comparisons; not registered
     when the refit is enabled)."""
+    band_notes: list[str] = field(default_factory=list)
+    """Bands that tied scores leave well short of their share on the claims their cut-offs were
+    placed on (:func:`riskml.bands.tie_shortfalls`): for the model card and the summary."""
+
+    def band_summary(self) -> dict[str, Any]:
+        """The risk bands as the training summary shows them: cut-offs, the target shares, the
+        shares achieved where the cut-offs were placed and on the test window, the notes."""
+        cal = self.calibration_frame
+        placed = (
+            band_shares(cal["score"].to_numpy(), self.band_thresholds) if "score" in cal else {}
+        )
+        return {
+            "thresholds": self.band_thresholds,
+            "target_share": {
+                "high": self.config.bands.high_share,
+                "medium": self.config.bands.medium_share,
+            },
+            "calibration_share": {k.removeprefix("band_share_"): v for k, v in placed.items()},
+            "test_share": {
+                "high": self.metrics.get("band_share_high"),
+                "medium": self.metrics.get("band_share_medium"),
+            },
+            "notes": self.band_notes,
+        }
 
 
 def band_shares(scores: np.ndarray, bands: dict[str, float]) -> dict[str, float | None]:
@@ -774,6 +798,12 @@ def train_model(
         reference=reference,
         refit=refits,
         label_coverage={str(k): float(v) for k, v in coverage.items()},
+        band_notes=tie_shortfalls(
+            cal_frame["score"].to_numpy(),
+            bands,
+            config.bands.high_share,
+            config.bands.medium_share,
+        ),
     )
 
 

@@ -84,7 +84,7 @@ def test_future_event_dates_are_refused() -> None:
         death_reported_on=pd.to_datetime([None, "2100-01-01"]),
         death_date=pd.to_datetime([None, "2099-12-01"]),
     )
-    with pytest.raises(DataContractError, match=r"^persons\.death_date: 1 of 1 values lie .*P2"):
+    with pytest.raises(DataContractError, match=r"^persons\.death_date: 1 of 1 values lie .*row 2"):
         validate_frame(persons, "persons")
     labels = tiny_data().labels.assign(decided_at=pd.to_datetime(["2199-01-01"]))
     with pytest.raises(DataContractError, match=r"^labels\.decided_at: .*future"):
@@ -310,3 +310,129 @@ def test_synthetic_data_is_dated_on_its_own_calendar(tmp_path: Path) -> None:
         load_data_dir(out)
     with pytest.raises(DataContractError, match=r"lie in the future"):
         DataDirReader(out)
+
+
+# --- what real scheme data needs checked, and never a person id in clear ------------------
+
+
+def test_death_before_birth_is_refused() -> None:
+    persons = tiny_data().persons.assign(
+        death_date=pd.to_datetime([None, "1980-01-01"]),
+        death_reported_on=pd.to_datetime([None, "1980-02-01"]),
+    )
+    with pytest.raises(
+        DataContractError,
+        match=r"^persons\.death_date: 1 of 2 persons died before they were born .*'1980-01-01 "
+        r"00:00:00 at row 2'",
+    ) as e:
+        validate_frame(persons, "persons")
+    assert "P2" not in str(e.value)
+
+
+def test_person_and_claim_dates_out_of_order_are_counted(good_dir: Path) -> None:
+    """Enrolled before birth (a placeholder date), a death reported before it happened, care
+    before the claimant's birth (a newborn under a parent's id), a medical claim without a
+    provider and a service period of years: warnings a scheme's data may hold, each named by
+    table, column, count and an example that holds no person id."""
+    from riskml.cli import app
+
+    d = pd.to_datetime
+    _rewrite(
+        good_dir,
+        "persons",
+        lambda f: f.assign(
+            enrolled_on=d(["1900-01-01", "2010-05-01"]),
+            death_date=d([None, "2024-04-01"]),
+            death_reported_on=d([None, "2024-03-20"]),
+        ),
+    )
+    _rewrite(
+        good_dir,
+        "claims",
+        lambda f: f.assign(
+            person_id=["P1", "P1", "P2"],
+            service_start=d(["2024-02-20", "2021-03-01", "1988-07-01"]),
+            provider_id=["H1", None, None],
+            submitted_at=d(["2024-03-02 10:00", "2024-03-05 09:00", "1988-07-06 12:30"]),
+            service_end=d(["2024-03-01", "2024-03-31", "1988-07-06"]),
+        ),
+    )
+    _rewrite(good_dir, "claim_items", lambda f: f.iloc[:2])
+    findings: list[Finding] = []
+    load_data_dir(good_dir, findings=findings)
+    got = {(f.table, f.column, f.rule): (f.count, f.rows, f.example) for f in findings}
+    assert got == {
+        ("persons", "enrolled_on", "enrolled_before_birth"): (1, 2, "1900-01-01 00:00:00 at row 1"),
+        ("persons", "death_reported_on", "death_reported_before_death"): (
+            1,
+            2,
+            "2024-03-20 00:00:00 at row 2",
+        ),
+        ("claims", "service_start", "service_before_birth"): (
+            1,
+            3,
+            "1988-07-01 00:00:00 at claim_id=C3",
+        ),
+        ("claims", "provider_id", "medical_claim_without_provider"): (
+            1,
+            3,
+            "outpatient at claim_id=C3",
+        ),
+        ("claims", "service_end", "long_service_period"): (
+            1,
+            3,
+            "2024-03-31 00:00:00 at claim_id=C2",
+        ),
+    }
+    result = CliRunner().invoke(app, ["validate", "--data", str(good_dir)])
+    assert result.exit_code == 0, result.output
+    assert "warning: claims.service_start: 1 of 3 claims whose service started before" in (
+        result.output
+    )
+    assert "(5 warnings, 0 errors)" in result.output
+    assert "P1" not in result.output and "P2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("table", "edit", "problem"),
+    [
+        (
+            "contributions",
+            lambda f: f.assign(month=pd.to_datetime(["2024-01-15", "2024-02-01"])),
+            r"contributions\.month: month must be the first day .*employer_id=E1, row 1",
+        ),
+        (
+            "persons",
+            lambda f: f.assign(person_id=["P2", "P2"]),
+            r"persons\.person_id: duplicate key \(e\.g\. 'row 1'\)",
+        ),
+        (
+            "claims",
+            lambda f: f.assign(person_id=["P1", "P9", "P2"]),
+            r"claims\.person_id: refers to an unknown .*withheld\) at claim_id=C2",
+        ),
+        (
+            "persons",
+            lambda f: f.assign(person_id=["P1", " P2"]),
+            r"persons\.person_id: .*'a person id \(withheld\) at row 2'",
+        ),
+    ],
+)
+def test_errors_never_show_a_person_id(
+    good_dir: Path, table: str, edit: Callable[[pd.DataFrame], pd.DataFrame], problem: str
+) -> None:
+    """Person ids are personal data: an error names the row (or the claim) instead, in the
+    loader, the streaming reader and `riskml validate` alike."""
+    from riskml.backlog import DataDirReader
+    from riskml.cli import app
+
+    _rewrite(good_dir, table, edit)
+    if table == "persons" and "P9" not in problem:
+        _rewrite(good_dir, "claims", lambda f: f.iloc[:0])
+        _rewrite(good_dir, "contributions", lambda f: f.iloc[:0])
+    for load in (load_data_dir, DataDirReader):
+        with pytest.raises(DataContractError, match=problem) as e:
+            load(good_dir)
+        assert not any(p in str(e.value) for p in ("P1", "P2", "P9")), str(e.value)
+    result = CliRunner().invoke(app, ["validate", "--data", str(good_dir)])
+    assert result.exit_code == 2 and not any(p in result.output for p in ("P1", "P2", "P9"))

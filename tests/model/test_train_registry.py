@@ -19,6 +19,7 @@ from riskml.cli import app
 from riskml.contract import TYPOLOGIES
 from riskml.data import ClaimsData
 from riskml.defaults import CHAMPION, DEFAULT_FEATURE_SET
+from riskml.evaluate import SHOWN_GROUPS
 from riskml.gate import gate, promote_if_better
 from riskml.registry import load_model_bundle, log_and_register
 from riskml.train import booster_params, raw_score, score_window
@@ -82,6 +83,10 @@ def test_bands_hold_capacity_on_the_calibration_window(trained: Trained) -> None
     medium = ((s >= r.band_thresholds["medium"]) & (s < r.band_thresholds["high"])).mean()
     assert high == pytest.approx(r.config.bands.high_share, abs=0.005)
     assert medium == pytest.approx(r.config.bands.medium_share, abs=0.01)
+    summary = r.band_summary()  # what `riskml train` prints under "bands"
+    assert summary["calibration_share"] == {"high": high, "medium": medium}
+    assert summary["target_share"] == {"high": 0.01, "medium": 0.04}
+    assert summary["notes"] == r.band_notes == []  # the shares hold: nothing to warn about
 
 
 def test_the_run_logs_params_metrics_tags_plots_and_card(trained: Trained) -> None:
@@ -113,6 +118,9 @@ def test_the_run_logs_params_metrics_tags_plots_and_card(trained: Trained) -> No
     assert "it never decides" in card.lower()
     assert "Recall at capacity per typology" in card and "raw_lightgbm" in card
     assert "$" not in card.split("## Features")[0]  # every placeholder filled
+    assert "Achieved shares: high " in card and "on the test window" in card
+    regions = [line for line in card.splitlines() if line.startswith("| region |")]
+    assert 0 < len(regions) <= SHOWN_GROUPS + 1  # small regions folded into "other (k groups)"
 
 
 def test_registered_model_loads_by_uri_and_scores(trained: Trained) -> None:

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from riskml.bands import assign_bands, band_shares, band_thresholds
+from riskml.bands import assign_bands, band_shares, band_thresholds, tie_shortfalls
 
 
 def test_continuous_scores_get_exact_shares() -> None:
@@ -77,3 +77,57 @@ def test_no_warning_without_ties(caplog: pytest.LogCaptureFixture) -> None:
 def test_all_scores_equal() -> None:
     cut = band_thresholds(np.full(1_000, 0.2), 0.01, 0.04)
     assert band_shares(np.full(1_000, 0.2), cut) == {"high": 0.0, "medium": 0.0, "low": 1.0}
+
+
+def test_a_small_real_model_keeps_its_bands_and_says_what_ties_cost() -> None:
+    """A LightGBM of a few small trees gives a few dozen distinct scores for 20,000 claims:
+    whole blocks tie at the cut-offs. The bands stay at or under their shares, and the note for
+    the training summary and model card names the band and the share it achieved."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(20_000, 4))
+    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(size=20_000) > 2.0).astype(int)
+    params = {"objective": "binary", "num_leaves": 4, "verbose": -1, "num_threads": 1}
+    params["min_data_in_leaf"] = 500
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=3)
+    s = np.asarray(booster.predict(x))
+    assert np.unique(s).size < 30
+    cut = band_thresholds(s, 0.01, 0.04)
+    shares = band_shares(s, cut)
+    assert shares["high"] <= 0.01 and shares["medium"] <= 0.04
+    notes = tie_shortfalls(s, cut, 0.01, 0.04)
+    short = [b for b, want in (("high", 0.01), ("medium", 0.04)) if want - shares[b] > 0.1 * want]
+    assert [n.split("'")[1] for n in notes] == short and short
+    for note in notes:
+        band = note.split("'")[1]
+        assert f"holds {100 * shares[band]:.2f}% of the calibration claims" in note
+
+
+def test_no_notes_when_the_shares_hold() -> None:
+    s = np.linspace(0, 1, 10_000)
+    assert tie_shortfalls(s, band_thresholds(s, 0.01, 0.04), 0.01, 0.04) == []
+
+
+def test_the_model_card_warns_with_the_achieved_share() -> None:
+    """The notes of :func:`tie_shortfalls` reach the model card (and the training summary,
+    ``TrainResult.band_summary``) as warnings beside the shares achieved."""
+    from types import SimpleNamespace
+
+    from riskml.report import bands_markdown
+
+    s = np.r_[np.full(300, 0.9), np.linspace(0.0, 0.5, 9_700)]
+    cut = band_thresholds(s, 0.01, 0.04)
+    shares = band_shares(s, cut)
+    summary = {
+        "calibration_share": {"high": shares["high"], "medium": shares["medium"]},
+        "test_share": {"high": None, "medium": None},
+        "notes": tie_shortfalls(s, cut, 0.01, 0.04),
+    }
+    text = bands_markdown(SimpleNamespace(band_summary=lambda: summary))  # type: ignore[arg-type]
+    assert "Achieved shares: high 0.00%, medium 4.00% where the cut-offs were placed" in text
+    assert "high n/a, medium n/a on the test window" in text
+    assert (
+        "> **Warning:** risk band 'high' holds 0.00% of the calibration claims instead of 1.00%"
+        in text
+    )

@@ -103,6 +103,7 @@ def run_train(
         "baselines": {k: _headline(v) for k, v in result.baselines.items()},
         "imbalance": result.imbalance,
         "size": result.size.label,
+        "bands": result.band_summary(),
         "train_total_s": round(result.timings["train_total_s"], 1),
     }
     if promote:
