@@ -28,6 +28,7 @@ import pandas as pd
 from benchmarks.bench_aging import _baselines, _truth
 from riskml.config import TrainConfig
 from riskml.data import ClaimsData, load_data_dir
+from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.evaluate import auc_pr, flag_top
 from riskml.synth import SynthConfig, generate, write_result
 from riskml.train import TrainResult, raw_score, train_model
@@ -94,11 +95,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench_drift", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--persons", type=int)
+    parser.add_argument("--feature-set", default=DEFAULT_FEATURE_SET, help="e.g. claims_v1")
     args, _ = parser.parse_known_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     persons = args.persons or (8_000 if args.quick else 20_000)
     config = TrainConfig().with_overrides(
-        {"lightgbm": {"num_threads": 2},
+        {"feature_set": args.feature_set,
+         "lightgbm": {"num_threads": 2},
          "baselines": {k: False for k in ("rules", "logistic_regression", "isolation_forest",
                                           "raw_lightgbm")},
          "log_plots": False}
@@ -113,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
             write_result(generate(synth), out)
             settings[name] = _run(out, config)
+    print(f"feature set {args.feature_set}")
     _print(settings, persons)
 
 
