@@ -29,7 +29,7 @@ from riskml.features.context import (
 )
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
-from riskml.features.registry import feature
+from riskml.features.registry import Aggregate, Entity, days, feature, hours
 from riskml.features.rolling import how_much_is_known, own_past_expected, recent_vs_past_mean
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
@@ -295,26 +295,51 @@ def prepare(
 # --- features -------------------------------------------------------------------------------
 
 
-@feature("provider", reason="provider type: {label}", unit="code", labels=PROVIDER_TYPES)
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="provider type: {label}",
+    unit="code",
+    labels=PROVIDER_TYPES,
+)
 def provider_type_code(w: pd.DataFrame) -> np.ndarray:
     """Kind of provider (hospital, clinic, pharmacy, rehabilitation), as a code."""
     return w["ptype"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="tier-{value:.0f} hospital", unit="tier")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="tier-{value:.0f} hospital",
+    unit="tier",
+)
 def provider_tier(w: pd.DataFrame) -> np.ndarray:
     """Hospital grade 1-3 (missing for other providers): peers are compared within a tier."""
     return w["tier"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="privately owned provider (flag {value:.0f})", unit="flag")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="privately owned provider (flag {value:.0f})",
+    unit="flag",
+)
 def provider_private(w: pd.DataFrame) -> np.ndarray:
     """1 for a privately owned provider; recruited phantom admissions cluster in small private
     hospitals."""
     return w["private"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="the provider has {value:.0f} licensed beds", unit="beds")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="the provider has {value:.0f} licensed beds",
+    unit="beds",
+)
 def provider_beds(w: pd.DataFrame) -> np.ndarray:
     """Licensed beds of the provider (missing when the scheme does not record them)."""
     return w["beds"].to_numpy(dtype="float64")
@@ -322,6 +347,8 @@ def provider_beds(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
     reason="the provider was designated {value:.0f} days before the service",
     unit="days",
 )
@@ -332,6 +359,10 @@ def provider_designated_days(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SUM,
+    window=days(30),
+    by=("benefit_type",),
     reason="the provider billed {value:.1f} inpatient days per licensed bed per day last month",
     unit="ratio",
 )
@@ -344,6 +375,10 @@ def provider_census_vs_beds(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("service_day", "benefit_type"),
     reason="{value:.0f} other patients were admitted to this provider the same day",
     unit="admissions",
 )
@@ -355,6 +390,11 @@ def provider_same_day_admissions(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=days(365),
+    by=("service_week", "benefit_type"),
+    norms=("provider_profile",),
     reason="admissions this week are {value:.1f}x the provider's usual weekly admissions",
     unit="ratio",
 )
@@ -368,6 +408,10 @@ def provider_week_admissions_vs_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=days(30),
+    norms=("provider_profile",),
     reason="the provider's claims in the last 30 days are {value:.1f}x its usual volume",
     unit="ratio",
 )
@@ -379,6 +423,10 @@ def provider_volume_vs_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.MEAN,
+    window=days(90),
+    norms=("peer_amount",),
     reason="the provider's recent claims average {value:.1f}x their peer medians",
     unit="ratio",
 )
@@ -390,6 +438,11 @@ def provider_amount_vs_peers_90d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=days(90),
+    by=("benefit_type",),
+    norms=("case_mix_weight", "peer_case_mix"),
     reason="the provider's recent case mix is {value:.2f}x that of its peer hospitals",
     unit="ratio",
 )
@@ -402,6 +455,9 @@ def provider_case_mix_vs_peers(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("provider_profile", "peer_readmission_rate"),
     reason="the provider's 15-day readmission rate is {value:.1f}x that of its peers",
     unit="ratio",
 )
@@ -413,6 +469,9 @@ def provider_readmission_vs_peers(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SHARE,
+    window=days(30),
     reason="{value:.0%} of the provider's claims last month were from first-time patients",
     unit="share",
 )
@@ -424,6 +483,10 @@ def provider_new_patient_share_30d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=hours(48),
+    norms=("provider_profile",),
     reason="the provider's claims in the last 48 hours are {value:.1f}x its usual rate",
     unit="ratio",
 )
@@ -435,6 +498,9 @@ def provider_claims_48h_vs_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.COUNT,
+    window=hours(48),
     reason="the treating doctor submitted {value:.0f} other claims in the last 48 hours",
     unit="claims",
 )
@@ -446,6 +512,10 @@ def doctor_claims_48h(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.SHARE,
+    window=days(30),
+    by=("diagnosis",),
     reason="{value:.0%} of the doctor's recent claims carry this same diagnosis",
     unit="share",
 )
@@ -460,6 +530,9 @@ def doctor_same_diagnosis_share_30d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
     reason="the provider has {value:.0f} earlier claims in the past 12 months",
     unit="claims",
 )
@@ -472,6 +545,9 @@ def provider_claims_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FIRST,
+    window=days(365),
     reason="the provider's first claim in the past 12 months was {value:.0f} days ago",
     unit="days",
 )
@@ -483,6 +559,9 @@ def provider_days_known(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
     reason="the provider's claims in the last 30 days are {value:.1f}x its own earlier rate",
     unit="ratio",
 )
@@ -495,6 +574,9 @@ def provider_volume_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=hours(48),
     reason="the provider's claims in the last 48 hours are {value:.1f}x its own earlier rate",
     unit="ratio",
 )
@@ -506,6 +588,10 @@ def provider_claims_48h_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(7),
+    by=("benefit_type",),
     reason="admissions this week are {value:.1f}x the provider's own earlier weekly rate",
     unit="ratio",
 )
@@ -521,6 +607,11 @@ def provider_week_admissions_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=days(365),
+    by=("benefit_type",),
+    norms=("peer_readmission_rate",),
     reason="the provider's 15-day readmission rate over the past year is {value:.1f}x its peers'",
     unit="ratio",
 )
@@ -533,6 +624,10 @@ def provider_readmission_vs_peers_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
+    norms=("peer_amount",),
     reason="the provider's claims of the last 30 days average {value:.2f}x its own earlier "
     "amount against peers",
     unit="ratio",
@@ -545,6 +640,11 @@ def provider_amount_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
+    by=("benefit_type",),
+    norms=("case_mix_weight",),
     reason="the provider's case mix of the last 30 days is {value:.2f}x its own earlier case mix",
     unit="ratio",
 )
@@ -556,6 +656,9 @@ def provider_case_mix_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
     reason="the treating doctor has {value:.0f} earlier claims in the past 12 months",
     unit="claims",
 )
@@ -567,6 +670,9 @@ def doctor_claims_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.FIRST,
+    window=days(365),
     reason="the treating doctor's first claim in the past 12 months was {value:.0f} days ago",
     unit="days",
 )
