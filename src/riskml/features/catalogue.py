@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 
+from riskml.defaults import DEFAULT_FEATURE_SET
+
 # the family modules register their features on import
 from riskml.features import claim, claimant, employer, network, provider  # noqa: F401
-from riskml.defaults import DEFAULT_FEATURE_SET
 from riskml.features.registry import FEATURES, NORMS, FeatureSpec
 from riskml.features.sets import FEATURE_SETS
 
