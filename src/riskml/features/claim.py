@@ -33,7 +33,7 @@ from riskml.features.norms import (
     median_table,
     safe_ratio,
 )
-from riskml.features.registry import feature
+from riskml.features.registry import Aggregate, Entity, days, feature
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 MATERNITY = BENEFIT_TYPES.index("maternity")
@@ -358,6 +358,8 @@ def _trace_seen(ctx: Context) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
     reason="benefit type: {label}",
     unit="code",
     labels=BENEFIT_TYPES,
@@ -368,13 +370,26 @@ def benefit_type_code(w: pd.DataFrame) -> np.ndarray:
     return w["bt"].to_numpy(dtype="float64")
 
 
-@feature("claim", reason="submitted through the {label} channel", unit="code", labels=CHANNELS)
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
+    reason="submitted through the {label} channel",
+    unit="code",
+    labels=CHANNELS,
+)
 def channel_code(w: pd.DataFrame) -> np.ndarray:
     """Channel the claim came through: provider direct settlement, counter or online."""
     return w["channel_code"].to_numpy(dtype="float64")
 
 
-@feature("claim", reason="claimed amount is ¥{value:,.0f}", unit="CNY")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
+    reason="claimed amount is ¥{value:,.0f}",
+    unit="CNY",
+)
 def amount_claimed(w: pd.DataFrame) -> np.ndarray:
     """Amount claimed in CNY."""
     return w["amount"].to_numpy(dtype="float64")
@@ -382,6 +397,9 @@ def amount_claimed(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    norms=("peer_amount",),
     reason="claimed amount is {value:.1f}x the median for this diagnosis at this hospital tier "
     "and province",
     unit="ratio",
@@ -393,7 +411,13 @@ def amount_vs_peer_median(w: pd.DataFrame) -> np.ndarray:
     return safe_ratio(w["amount"].to_numpy(), w["peer_amount"].to_numpy())
 
 
-@feature("claim", reason="stayed {value:.0f} days in hospital", unit="days")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
+    reason="stayed {value:.0f} days in hospital",
+    unit="days",
+)
 def length_of_stay_days(w: pd.DataFrame) -> np.ndarray:
     """Inpatient length of stay, admission to discharge inclusive."""
     return w["los"].to_numpy(dtype="float64")
@@ -401,6 +425,9 @@ def length_of_stay_days(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    norms=("diagnosis_stay",),
     reason="length of stay is {value:.1f}x the usual stay for this diagnosis",
     unit="ratio",
 )
@@ -412,6 +439,9 @@ def los_vs_diagnosis_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    norms=("diagnosis_charges_per_day",),
     reason="charges per inpatient day are {value:.2f}x the usual for this diagnosis",
     unit="ratio",
 )
@@ -421,14 +451,26 @@ def charges_per_day_vs_norm(w: pd.DataFrame) -> np.ndarray:
     return safe_ratio(w["charges_per_day"].to_numpy(), w["charges_day_norm"].to_numpy())
 
 
-@feature("claim", reason="{value:.1f} billed line items per inpatient day", unit="lines/day")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO,
+    reason="{value:.1f} billed line items per inpatient day",
+    unit="lines/day",
+)
 def items_per_inpatient_day(w: pd.DataFrame) -> np.ndarray:
     """Billed line items per day of stay; templated or phantom stays bill few, unbundled ones
     many."""
     return w["lines_per_day"].to_numpy(dtype="float64")
 
 
-@feature("claim", reason="{value:.0f} billed line items", unit="lines")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.COUNT,
+    reason="{value:.0f} billed line items",
+    unit="lines",
+)
 def item_lines(w: pd.DataFrame) -> np.ndarray:
     """Number of billed line items on the claim."""
     return w["n_lines"].to_numpy(dtype="float64")
@@ -436,6 +478,9 @@ def item_lines(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    norms=("diagnosis_item_lines",),
     reason="{value:.1f}x as many billed lines as usual for this diagnosis",
     unit="ratio",
 )
@@ -445,26 +490,50 @@ def item_lines_vs_diagnosis_norm(w: pd.DataFrame) -> np.ndarray:
     return safe_ratio(w["n_lines"].to_numpy(), w["lines_norm"].to_numpy())
 
 
-@feature("claim", reason="{value:.0f} line items billed twice on this claim", unit="lines")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.COUNT,
+    reason="{value:.0f} line items billed twice on this claim",
+    unit="lines",
+)
 def duplicate_item_lines(w: pd.DataFrame) -> np.ndarray:
     """Lines repeating an earlier line of the same claim with the same item, quantity and price
     (重复收费, duplicate billing)."""
     return np.where(w["has_items"], w["dup_lines"], np.nan)
 
 
-@feature("claim", reason="examinations are {value:.0%} of the billed amount", unit="share")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.SHARE,
+    reason="examinations are {value:.0%} of the billed amount",
+    unit="share",
+)
 def exam_share(w: pd.DataFrame) -> np.ndarray:
     """Share of the itemised amount spent on examinations; ≥80% is a bed-blocking marker."""
     return safe_ratio(w["exam_amount"].to_numpy(), w["items_amount"].to_numpy())
 
 
-@feature("claim", reason="bed charges are {value:.0%} of the billed amount", unit="share")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.SHARE,
+    reason="bed charges are {value:.0%} of the billed amount",
+    unit="share",
+)
 def bed_share(w: pd.DataFrame) -> np.ndarray:
     """Share of the itemised amount that is bed charges: high for stays with little treatment."""
     return safe_ratio(w["bed_amount"].to_numpy(), w["items_amount"].to_numpy())
 
 
-@feature("claim", reason="drugs are {value:.0%} of the billed amount", unit="share")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.SHARE,
+    reason="drugs are {value:.0%} of the billed amount",
+    unit="share",
+)
 def drug_share(w: pd.DataFrame) -> np.ndarray:
     """Share of the itemised amount that is drugs; diagnosis-treatment consistency for upcoding."""
     return safe_ratio(w["drug_amount"].to_numpy(), w["items_amount"].to_numpy())
@@ -472,6 +541,8 @@ def drug_share(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO,
     reason="the line items add up to {value:.2f}x the amount claimed",
     unit="ratio",
 )
@@ -483,7 +554,13 @@ def items_total_vs_claimed(w: pd.DataFrame) -> np.ndarray:
     )
 
 
-@feature("claim", reason="submitted {value:.0f} days after the service ended", unit="days")
+@feature(
+    "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
+    reason="submitted {value:.0f} days after the service ended",
+    unit="days",
+)
 def submission_lag_days(w: pd.DataFrame) -> np.ndarray:
     """Days from the end of the service to the claim's submission."""
     return w["submission_lag"].to_numpy(dtype="float64")
@@ -491,6 +568,8 @@ def submission_lag_days(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.VALUE,
     reason="service began {value:.0f} days after the claimant first enrolled",
     unit="days",
 )
@@ -502,6 +581,8 @@ def days_enrolment_to_service(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.VALUE,
     reason="the diagnosis is implausible for the claimant's sex or age (flag {value:.0f})",
     unit="flag",
 )
@@ -514,6 +595,9 @@ def diagnosis_implausible_for_age_sex(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.TRACE_CODE,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
     reason="{value:.0f} drug trace codes on this claim were already billed in the past year",
     unit="lines",
 )
@@ -529,6 +613,9 @@ __all__ = ["claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.MEAN,
+    norms=("item_diagnosis_profile",),
     reason="the billed items are typical of this diagnosis at only {value:.0%}",
     unit="share",
 )
@@ -541,6 +628,9 @@ def items_typical_for_diagnosis(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.COUNT,
+    norms=("item_diagnosis_profile",),
     reason="{value:.0f} billed items are rarely billed for this diagnosis",
     unit="items",
 )
@@ -553,6 +643,9 @@ def atypical_items_for_diagnosis(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.MAX,
+    norms=("item_diagnosis_profile",),
     reason="the billed items fit another diagnosis better (by {value:.2f} per item)",
     unit="share/item",
 )
@@ -565,6 +658,9 @@ def items_fit_another_diagnosis(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claim",
+    entity=Entity.CLAIM,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    norms=("item_diagnosis_profile", "case_mix_weight"),
     reason="claimed amount is {value:.1f}x the median for the diagnosis its items point to",
     unit="ratio",
 )

@@ -34,7 +34,7 @@ from riskml.features.context import (
 )
 from riskml.features.history import LOOKBACK_DAYS, LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_exact, median_table, safe_ratio
-from riskml.features.registry import feature
+from riskml.features.registry import Aggregate, Entity, days, feature, hours, months
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 UNEMPLOYMENT = BENEFIT_TYPES.index("unemployment")
@@ -295,6 +295,8 @@ def _drug_history(
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.VALUE,
     reason="service {value:.0f} days after the claimant's reported death",
     unit="days",
 )
@@ -305,14 +307,26 @@ def days_service_after_reported_death(w: pd.DataFrame) -> np.ndarray:
     return w["days_after_death"].to_numpy(dtype="float64")
 
 
-@feature("claimant", reason="{value:.0f} earlier claims by this claimant in 30 days", unit="claims")
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(30),
+    reason="{value:.0f} earlier claims by this claimant in 30 days",
+    unit="claims",
+)
 def claimant_claims_30d(w: pd.DataFrame) -> np.ndarray:
     """Claims the claimant submitted in the 30 days before this one."""
     return w["prior_30d"].to_numpy(dtype="float64")
 
 
 @feature(
-    "claimant", reason="{value:.0f} earlier claims by this claimant in 12 months", unit="claims"
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    reason="{value:.0f} earlier claims by this claimant in 12 months",
+    unit="claims",
 )
 def claimant_claims_365d(w: pd.DataFrame) -> np.ndarray:
     """Claims the claimant submitted in the 365 days before this one."""
@@ -320,7 +334,12 @@ def claimant_claims_365d(w: pd.DataFrame) -> np.ndarray:
 
 
 @feature(
-    "claimant", reason="the claimant claimed ¥{value:,.0f} in the previous 12 months", unit="CNY"
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.SUM,
+    window=days(365),
+    reason="the claimant claimed ¥{value:,.0f} in the previous 12 months",
+    unit="CNY",
 )
 def claimant_amount_365d(w: pd.DataFrame) -> np.ndarray:
     """Total amount of the claimant's claims in the 365 days before this one."""
@@ -329,6 +348,9 @@ def claimant_amount_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=hours(24),
     reason="{value:.0f} other claims by this claimant in the 24 hours before",
     unit="claims",
 )
@@ -338,7 +360,14 @@ def claimant_claims_24h(w: pd.DataFrame) -> np.ndarray:
     return w["last_24h"].to_numpy(dtype="float64")
 
 
-@feature("claimant", reason="{value:.0f} days since the claimant's previous claim", unit="days")
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    reason="{value:.0f} days since the claimant's previous claim",
+    unit="days",
+)
 def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
     """Days between this claim's submission and the claimant's previous one (missing when there
     was none in the past year)."""
@@ -347,6 +376,10 @@ def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    by=("medical",),
     reason="no medical activity by the claimant for {value:.0f} days",
     unit="days",
 )
@@ -358,6 +391,9 @@ def days_since_medical_claim(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.DISTINCT,
+    window=days(365),
     reason="the claimant used {value:.0f} different providers in the previous 12 months",
     unit="count",
 )
@@ -369,6 +405,10 @@ def distinct_providers_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    by=("provider", "diagnosis"),
     reason="readmitted to the same hospital {value:.0f} days after discharge, same diagnosis",
     unit="days",
 )
@@ -381,6 +421,10 @@ def readmission_days_same_provider(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    by=("diagnosis",),
     reason="readmitted {value:.0f} days after a discharge for the same diagnosis elsewhere",
     unit="days",
 )
@@ -390,7 +434,15 @@ def readmission_days_same_diagnosis(w: pd.DataFrame) -> np.ndarray:
     return w["readmit_any_provider"].to_numpy(dtype="float64")
 
 
-@feature("claimant", reason="{value:.0f} earlier hospital stays in 12 months", unit="stays")
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type",),
+    reason="{value:.0f} earlier hospital stays in 12 months",
+    unit="stays",
+)
 def inpatient_stays_365d(w: pd.DataFrame) -> np.ndarray:
     """The claimant's inpatient claims in the previous 365 days."""
     return w["prior_inpatient_365d"].to_numpy(dtype="float64")
@@ -398,6 +450,10 @@ def inpatient_stays_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("service_day",),
     reason="{value:.0f} claims for the same service day in another province",
     unit="claims",
 )
@@ -410,6 +466,10 @@ def same_day_claims_other_province(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type", "benefit_month"),
     reason="the same benefit month was already claimed in {value:.0f} other region(s)",
     unit="claims",
 )
@@ -422,6 +482,10 @@ def benefit_month_claimed_other_region(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type", "benefit_month", "region"),
     reason="the same benefit month was already claimed {value:.0f} time(s) in this region",
     unit="claims",
 )
@@ -433,6 +497,10 @@ def benefit_month_claimed_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("provider", "benefit_type", "service_day"),
     reason="{value:.0f} earlier claims with the same provider, benefit and service day",
     unit="claims",
 )
@@ -444,6 +512,10 @@ def duplicate_claims_same_day(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    by=("provider", "benefit_type"),
     reason="the previous claim at this provider was {value:.0f} days apart",
     unit="days",
 )
@@ -455,6 +527,10 @@ def days_from_previous_same_provider(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.LATEST,
+    window=days(365),
+    by=("provider", "benefit_type"),
     reason="the amount differs by only {value:.1%} from a claim at this provider days earlier",
     unit="share",
 )
@@ -466,6 +542,10 @@ def near_duplicate_amount_difference(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type",),
     reason="the claimant made {value:.0f} claims of this benefit type in the previous 12 months",
     unit="claims",
 )
@@ -477,6 +557,8 @@ def same_benefit_claims_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.VALUE,
     reason="claimed outside the claimant's insured region (flag {value:.0f})",
     unit="flag",
 )
@@ -487,6 +569,9 @@ def outside_insured_region(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=months(12),
     reason="{value:.0f} months of contributions were recorded during the unemployment spell",
     unit="months",
 )
@@ -500,6 +585,11 @@ def contributions_during_unemployment(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.SUM,
+    window=days(90),
+    by=("drug",),
+    norms=("drug_standard_supply",),
     reason="drug supplied for {value:.1f}x the days elapsed (90-day window)",
     unit="ratio",
 )
@@ -511,7 +601,13 @@ def drug_supply_vs_days_elapsed(w: pd.DataFrame) -> np.ndarray:
 
 
 @feature(
-    "claimant", reason="{value:.0f} fills of the same drug in the previous 90 days", unit="fills"
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(90),
+    by=("drug",),
+    reason="{value:.0f} fills of the same drug in the previous 90 days",
+    unit="fills",
 )
 def drug_fills_90d(w: pd.DataFrame) -> np.ndarray:
     """Earlier dispensings of the same drug to the claimant in 90 days (max over the claim's
@@ -521,6 +617,10 @@ def drug_fills_90d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.DISTINCT,
+    window=days(90),
+    by=("drug",),
     reason="the same drug came from {value:.0f} different providers in 90 days",
     unit="providers",
 )
@@ -532,6 +632,10 @@ def providers_for_same_drug(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type",),
     reason="the claimant drew this benefit in {value:.0f} claims in other regions in 12 months",
     unit="claims",
 )
@@ -543,6 +647,10 @@ def benefit_claims_other_regions_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("provider", "benefit_type"),
     reason="{value:.0f} recent claims at this provider within a day and 5% of this amount",
     unit="claims",
 )
@@ -555,6 +663,10 @@ def near_duplicate_claims_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("provider",),
     reason="{value:.0f} claims at this provider in 12 months billed exactly the same items",
     unit="claims",
 )
@@ -566,6 +678,10 @@ def identical_item_list_before(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("provider",),
     reason="{value:.0f} earlier claims at this same provider in 12 months",
     unit="claims",
 )
@@ -577,6 +693,9 @@ def claims_same_provider_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.SHARE,
+    window=days(365),
     reason="only {value:.0%} of the claimant's claims in 12 months were in this province",
     unit="share",
 )

@@ -15,7 +15,7 @@ grouped cumulative sums; there is no Python loop over claims.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -170,8 +170,13 @@ class Columns:
     def __contains__(self, name: object) -> bool:
         return name in self._cols
 
-    def update(self, frame: pd.DataFrame) -> None:
-        """Add (or replace) the columns of ``frame``, aligned on the index like a left join."""
+    def update(self, frame: pd.DataFrame | Mapping[str, object]) -> None:
+        """Add (or replace) the columns of ``frame`` (a frame, aligned on the index like a left
+        join, or named columns)."""
+        if not isinstance(frame, pd.DataFrame):
+            for name, value in frame.items():
+                self._cols[name] = value
+            return
         for name in frame.columns:
             self._cols[str(name)] = frame[name]
 

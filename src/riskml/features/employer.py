@@ -22,7 +22,7 @@ from riskml.features.context import (
 )
 from riskml.features.history import CONTRIBUTION_REACH_MONTHS, HIRE_GAP_MONTHS
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
-from riskml.features.registry import feature
+from riskml.features.registry import Aggregate, Entity, days, feature, months
 
 _SHIFT = np.int64(1) << np.int64(32)
 
@@ -238,6 +238,10 @@ def _month_start_day(mi: np.ndarray) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.FIRST,
+    window=months(12),
+    by=("employer",),
     reason="the claimant had contributed with this employer for only {value:.0f} days",
     unit="days",
 )
@@ -251,6 +255,10 @@ def tenure_with_employer_days(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=months(12),
+    by=("employer",),
     reason="{value:.0f} of the last 12 known months contributed with the claim's employer",
     unit="months",
 )
@@ -261,6 +269,9 @@ def contribution_months_with_employer(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=months(12),
     reason="{value:.0f} contribution months in the year before the service",
     unit="months",
 )
@@ -272,6 +283,11 @@ def contribution_months_12m(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=months(12),
+    by=("employer",),
+    norms=("regional_contribution_base",),
     reason="contribution base is {value:.1f}x the regional median",
     unit="ratio",
 )
@@ -283,7 +299,12 @@ def contribution_base_vs_regional_median(w: pd.DataFrame) -> np.ndarray:
 
 
 @feature(
-    "employer", reason="the employer took on {value:.0f} new members in 3 months", unit="persons"
+    "employer",
+    entity=Entity.EMPLOYER,
+    aggregate=Aggregate.COUNT,
+    window=months(3),
+    reason="the employer took on {value:.0f} new members in 3 months",
+    unit="persons",
 )
 def employer_new_members_3m(w: pd.DataFrame) -> np.ndarray:
     """New contributors at the claim's employer in the last three known months (first month
@@ -293,6 +314,9 @@ def employer_new_members_3m(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.EMPLOYER,
+    aggregate=Aggregate.RATIO,
+    window=months(3),
     reason="new members in the last 3 months are {value:.0%} of the employer's headcount",
     unit="share",
 )
@@ -302,7 +326,14 @@ def employer_hiring_burst(w: pd.DataFrame) -> np.ndarray:
     return w["employer_hire_share"].to_numpy(dtype="float64")
 
 
-@feature("employer", reason="the employer has {value:.0f} contributing members", unit="persons")
+@feature(
+    "employer",
+    entity=Entity.EMPLOYER,
+    aggregate=Aggregate.COUNT,
+    window=months(1),
+    reason="the employer has {value:.0f} contributing members",
+    unit="persons",
+)
 def employer_members(w: pd.DataFrame) -> np.ndarray:
     """Contributors at the claim's employer in the last known month."""
     return w["employer_members"].to_numpy(dtype="float64")
@@ -310,6 +341,10 @@ def employer_members(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "employer",
+    entity=Entity.EMPLOYER,
+    aggregate=Aggregate.RATIO,
+    window=days(365),
+    by=("benefit_type",),
     reason="the employer's members made {value:.2f} claims of this benefit per member in a year",
     unit="claims/member",
 )
@@ -319,7 +354,13 @@ def employer_benefit_claims_per_member(w: pd.DataFrame) -> np.ndarray:
     return w["employer_claim_rate"].to_numpy(dtype="float64")
 
 
-@feature("employer", reason="the employer was registered {value:.0f} days before", unit="days")
+@feature(
+    "employer",
+    entity=Entity.EMPLOYER,
+    aggregate=Aggregate.VALUE,
+    reason="the employer was registered {value:.0f} days before",
+    unit="days",
+)
 def employer_age_days(w: pd.DataFrame) -> np.ndarray:
     """Days from the employer's registration to the service: new shells are short-lived."""
     return w["employer_age_days"].to_numpy(dtype="float64")

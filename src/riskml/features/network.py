@@ -43,7 +43,7 @@ from riskml.features.context import (
 )
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import fitted_cache, safe_ratio
-from riskml.features.registry import feature
+from riskml.features.registry import Aggregate, Entity, days, feature
 
 #: Characters of the random SipHash key of a fitted person graph (16, as SipHash takes).
 PERSON_HASH_KEY_CHARS = 16
@@ -293,6 +293,9 @@ def _fitted_graph(tc: pd.DataFrame, norms: dict[str, pd.DataFrame]) -> pd.DataFr
 
 @feature(
     "network",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("person_graph",),
     reason="the claimant repeatedly visited providers on the same days as {value:.0f} other "
     "patients",
     unit="persons",
@@ -305,6 +308,9 @@ def covisit_partners(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("person_graph",),
     reason="the claimant belongs to a co-visiting group of {value:.0f} persons",
     unit="persons",
 )
@@ -316,6 +322,9 @@ def covisit_group_size(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("provider_graph",),
     reason="{value:.0%} of the provider's patients also use one other specific provider",
     unit="share",
 )
@@ -327,6 +336,9 @@ def provider_shared_patient_density(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("provider_graph",),
     reason="the provider is in a community of {value:.0f} providers sharing patients",
     unit="providers",
 )
@@ -338,6 +350,10 @@ def provider_community_size(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("service_day",),
     reason="{value:.0f} other patients were seen by this provider on the same day",
     unit="patients",
 )
@@ -352,6 +368,10 @@ def same_day_copatients(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.COVISIT_PAIR,
+    aggregate=Aggregate.COUNT,
+    window=days(180),
+    by=("provider", "service_day"),
     reason="{value:.0f} patients seen here the same day were here with the claimant on another "
     "day in the past 6 months",
     unit="persons",
@@ -366,6 +386,10 @@ def repeat_covisitors_same_day(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.COVISIT_PAIR,
+    aggregate=Aggregate.DISTINCT,
+    window=days(180),
+    by=("provider",),
     reason="the claimant repeatedly visited this provider on the same days as {value:.0f} other "
     "patients",
     unit="persons",
@@ -378,6 +402,9 @@ def covisit_partners_180d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "network",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SHARE,
+    window=days(90),
     reason="{value:.0%} of the provider's claims in the last 90 days came with repeat co-visitors",
     unit="share",
 )

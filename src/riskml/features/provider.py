@@ -29,8 +29,16 @@ from riskml.features.context import (
 )
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
-from riskml.features.registry import feature
-from riskml.features.rolling import how_much_is_known, own_past_expected, recent_vs_past_mean
+from riskml.features.registry import Aggregate, Entity, days, feature, hours
+from riskml.features.rolling import (
+    EntityHistory,
+    own_past_expected,
+    prepare_rolling,
+    recent_vs_past_mean,
+    rolling_feature,
+    rolling_specs,
+    window_seconds,
+)
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 
@@ -139,182 +147,274 @@ def fit(
 def prepare(
     ctx: Context, norms: dict[str, pd.DataFrame], claim_norms: dict[str, pd.DataFrame]
 ) -> pd.DataFrame:
-    """Intermediate columns of the provider family for the target claims."""
-    tc = ctx.target_claims()
-    n = len(tc)
-    has = tc["provider"].to_numpy() >= 0
-    st = _static(ctx, tc["provider_id"])
-    w = Columns(np.arange(n))
-    w["ptype"] = st["ptype"].to_numpy()
-    w["tier"] = st["tier"].to_numpy()
-    w["private"] = st["private"].to_numpy()
-    w["beds"] = st["beds"].to_numpy()
-    w["designated_days"] = tc["ss_day"].to_numpy() - st["designated_day"].to_numpy()
+    """Intermediate columns of the provider family for the target claims: the provider's record,
+    its windows over its claims (volumes, admissions, readmissions, amounts, case mix, new
+    patients), the treating doctor's windows, and the fitted norms they are compared with."""
+    targets = ctx.target_claims()
+    w = Columns(np.arange(len(targets)))
+    record = provider_record(ctx, targets)
+    w.update(record)
+    history = EntityHistory(ctx, "provider")
+    for name, values in prepare_rolling(history).items():
+        w[name] = values
+    w.update(provider_volumes(history, w["provider_claims_365d"], w["provider_days_known"]))
+    w.update(provider_admissions(history, targets, w["provider_days_known"]))
+    w["bed_days_30d"] = provider_bed_days_30d(history, targets)
+    w["readmit_rate_365d"] = provider_readmission_rate_365d(ctx, history)
+    w.update(provider_amounts_against_peers(ctx, history, claim_norms))
+    w["new_patient_share_30d"] = provider_new_patient_share(history)
+    w.update(doctor_windows(ctx))
+    w.update(fitted_provider_profile(targets, norms))
+    w.update(provider_peer_norms(ctx, targets, record["tier"].to_numpy(), norms))
+    return w.frame()
 
-    rows, s = ctx.entity_claims("provider")
-    local = pd.Series(np.arange(len(rows)), index=rows)
-    t = local.reindex(ctx.targets).to_numpy()
-    t_ok = ~np.isnan(t)
-    ti = np.nan_to_num(t, nan=0).astype("int64")
 
-    def at(values: np.ndarray) -> np.ndarray:
-        if len(values) == 0:
-            return np.full(n, np.nan)
-        return np.where(t_ok, np.asarray(values, dtype="float64")[ti], np.nan)
-
-    rank = s["rank"].to_numpy()
-    sub_s = s["sub_s"].to_numpy()
-    prov = s["provider"].to_numpy()
-    inp = np.where(s["bt"].to_numpy() == INPATIENT, 0, -1)
-    los = np.where(inp == 0, s["se_day"].to_numpy() - s["ss_day"].to_numpy() + 1.0, 0.0)
-    g_inp = Groups(combine(prov, inp), rank, sub_s)
-    bed_days = g_inp.window_sum(los, sub_s, 30 * DAY_S)
-    w["bed_days_30d"] = np.where(has, np.nan_to_num(at(bed_days)), np.nan)
-    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
-    w["same_day_admissions"] = np.where(
-        tc["bt"].to_numpy() == INPATIENT,
-        at(Groups(combine(prov, day, inp), rank, sub_s).window_count(sub_s, LOOKBACK_S)),
-        np.nan,
-    )
-    week = np.floor_divide(day + 3, 7)  # weeks starting Monday
-    w["same_week_admissions"] = np.where(
-        tc["bt"].to_numpy() == INPATIENT,
-        at(Groups(combine(prov, week, inp), rank, sub_s).window_count(sub_s, LOOKBACK_S)),
-        np.nan,
-    )
-    g = Groups(prov, rank, sub_s)
-    w["claims_30d"] = at(g.window_count(sub_s, 30 * DAY_S))
-    w["claims_48h"] = at(g.window_count(sub_s, 2 * DAY_S))
-    known = how_much_is_known(g, sub_s)
-    w["claims_365d"] = np.where(has, np.nan_to_num(at(known["claims"])), np.nan)
-    w["days_known"] = np.where(has, np.nan_to_num(at(known["days"])), np.nan)
-    w["claims_30d_expected"] = own_past_expected(
-        w["claims_30d"].to_numpy(), w["claims_365d"].to_numpy(), w["days_known"].to_numpy(), 30
-    )
-    w["claims_48h_expected"] = own_past_expected(
-        w["claims_48h"].to_numpy(), w["claims_365d"].to_numpy(), w["days_known"].to_numpy(), 2
-    )
-    adm_7d = at(g_inp.window_count(sub_s, 7 * DAY_S))
-    adm_365d = at(g_inp.window_count(sub_s, LOOKBACK_S))
-    w["admissions_week_expected"] = own_past_expected(
-        adm_7d, adm_365d, w["days_known"].to_numpy(), 7
-    )
-    readmit = readmission_flags(ctx, rows)
-    w["readmit_rate_365d"] = at(
-        safe_ratio(
-            g_inp.window_sum(np.nan_to_num(readmit), sub_s, LOOKBACK_S),
-            g_inp.window_sum(np.isfinite(readmit).astype("float64"), sub_s, LOOKBACK_S),
-        )
-    )
-    base = claim_base(ctx, rows, with_items=False, claims=s)
-    ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
-    valid = np.isfinite(ratio).astype("float64")
-    w["amount_ratio_90d"] = at(
-        safe_ratio(
-            g.window_sum(np.nan_to_num(ratio), sub_s, 90 * DAY_S),
-            g.window_sum(valid, sub_s, 90 * DAY_S),
-        )
-    )
-    w["amount_ratio_recent_vs_past"] = at(recent_vs_past_mean(g, ratio, sub_s, 30))
-    weight = np.where(inp == 0, dx_weight(base, claim_norms), np.nan)
-    wvalid = np.isfinite(weight).astype("float64")
-    w["case_mix_90d"] = at(
-        safe_ratio(
-            g_inp.window_sum(np.nan_to_num(weight), sub_s, 90 * DAY_S),
-            g_inp.window_sum(wvalid, sub_s, 90 * DAY_S),
-        )
-    )
-    w["case_mix_recent_vs_past"] = at(recent_vs_past_mean(g_inp, weight, sub_s, 30))
-    # first visit in a year: a patient's claims at the provider longer ago are not read
-    seen = Groups(combine(s["person"].to_numpy(), prov), rank, sub_s).window_count(
-        sub_s, LOOKBACK_S
-    )
-    new_patient = seen == 0
-    w["new_patient_share_30d"] = at(
-        safe_ratio(
-            g.window_sum(new_patient.astype("float64"), sub_s, 30 * DAY_S),
-            g.window_count(sub_s, 30 * DAY_S),
-        )
-    )
-
-    # the treating doctor (optional column): volume and templated diagnoses
-    doc = ctx.claims["doctor"].to_numpy()
-    if (doc[ctx.targets] >= 0).any():
-        rows_d, d = ctx.entity_claims("doctor")
-        local_d = pd.Series(np.arange(len(rows_d)), index=rows_d)
-        td = local_d.reindex(ctx.targets).to_numpy()
-        ok_d = ~np.isnan(td)
-        tdi = np.nan_to_num(td, nan=0).astype("int64")
-        d_sub = d["sub_s"].to_numpy()
-        gd = Groups(d["doctor"].to_numpy(), d["rank"].to_numpy(), d_sub)
-        gdx = Groups(
-            combine(d["doctor"].to_numpy(), d["dx3_code"].to_numpy()), d["rank"].to_numpy(), d_sub
-        )
-        n48 = gd.window_count(d_sub, 2 * DAY_S)
-        n30 = gd.window_count(d_sub, 30 * DAY_S)
-        same = gdx.window_count(d_sub, 30 * DAY_S)
-        w["doctor_48h"] = np.where(ok_d, n48[tdi], np.nan)
-        w["doctor_same_dx_share"] = np.where(ok_d, safe_ratio(same, n30)[tdi], np.nan)
-        known_d = how_much_is_known(gd, d_sub)
-        w["doctor_claims_365d"] = np.where(ok_d, np.nan_to_num(known_d["claims"])[tdi], np.nan)
-        w["doctor_days_known"] = np.where(ok_d, np.nan_to_num(known_d["days"])[tdi], np.nan)
-    else:
-        w["doctor_48h"] = np.nan
-        w["doctor_same_dx_share"] = np.nan
-        w["doctor_claims_365d"] = np.nan
-        w["doctor_days_known"] = np.nan
-
-    if "provider_profile" in norms:  # claims_v1: the profile fitted on the training window
-        profile = norms["provider_profile"]
-        pa = join_positions(
-            key_index(profile, "provider_id", "provider_profile", cache=True), tc["provider_id"]
-        )
-        w["claims_norm"] = take(profile["claims_per_30d"].to_numpy(dtype="float64"), pa)
-        w["admissions_week_norm"] = take(
-            profile["admissions_per_week"].to_numpy(dtype="float64"), pa
-        )
-        w["readmit_rate"] = take(profile["readmit_rate"].to_numpy(dtype="float64"), pa)
-    else:
-        for column in ("claims_norm", "admissions_week_norm", "readmit_rate"):
-            w[column] = np.nan
-    providers = ctx.data.providers
-    va = join_positions(ctx.key_index("providers", "provider_id"), tc["provider_id"])
-    peer_key = pd.DataFrame(
+def provider_record(ctx: Context, targets: pd.DataFrame) -> pd.DataFrame:
+    """The provider's own record at each target claim: type code, tier, ownership, beds, and
+    the days from its designation to the service."""
+    record = _static(ctx, targets["provider_id"])
+    return pd.DataFrame(
         {
-            "ptype": pd.Series(take(providers["provider_type"], va), dtype=object)
-            .astype("str")
-            .to_numpy(dtype=object),
-            "tier_key": np.nan_to_num(w["tier"].to_numpy(), nan=0.0),
+            "ptype": record["ptype"].to_numpy(),
+            "tier": record["tier"].to_numpy(),
+            "private": record["private"].to_numpy(),
+            "beds": record["beds"].to_numpy(),
+            "designated_days": targets["ss_day"].to_numpy() - record["designated_day"].to_numpy(),
         }
     )
-    w["peer_readmit"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_readmit"])])
-    w["peer_case_mix"] = lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_case_mix"])])
-    return w.frame()
+
+
+def _inpatient_key(history: EntityHistory) -> np.ndarray:
+    """0 for the history's inpatient claims, -1 (no group) for the others."""
+    return np.where(history.claims["bt"].to_numpy() == INPATIENT, 0, -1)
+
+
+def provider_volumes(
+    history: EntityHistory, claims_365d: pd.Series, days_known: pd.Series
+) -> dict[str, np.ndarray]:
+    """The provider's claims in the previous 30 days and 48 hours, and what the rate of the rest
+    of its past year predicts for those windows."""
+    seconds_30d, seconds_48h = window_seconds(days(30)), window_seconds(hours(48))
+    claims_30d = history.at_targets(history.groups.window_count(history.time, seconds_30d))
+    claims_48h = history.at_targets(history.groups.window_count(history.time, seconds_48h))
+    year, known = claims_365d.to_numpy(), days_known.to_numpy()
+    return {
+        "claims_30d": claims_30d,
+        "claims_48h": claims_48h,
+        "claims_30d_expected": own_past_expected(claims_30d, year, known, 30),
+        "claims_48h_expected": own_past_expected(claims_48h, year, known, 2),
+    }
+
+
+def provider_admissions(
+    history: EntityHistory, targets: pd.DataFrame, days_known: pd.Series
+) -> dict[str, np.ndarray]:
+    """Earlier-submitted admissions to the provider on the target's service day and in its
+    service week (inpatient targets only), and the admissions of the last 7 days that the rest
+    of the provider's past year predicts."""
+    inpatient = _inpatient_key(history)
+    service_day = np.nan_to_num(history.claims["ss_day"].to_numpy(), nan=-1).astype("int64")
+    service_week = np.floor_divide(service_day + 3, 7)  # weeks starting Monday
+    target_inpatient = targets["bt"].to_numpy() == INPATIENT
+
+    def admissions_in_same(period: np.ndarray) -> np.ndarray:
+        groups = history.grouped_by(period, inpatient)
+        counts = history.at_targets(groups.window_count(history.time, LOOKBACK_S))
+        return np.where(target_inpatient, counts, np.nan)
+
+    admissions = history.grouped_by(inpatient)
+    admissions_7d = history.at_targets(admissions.window_count(history.time, 7 * DAY_S))
+    admissions_365d = history.at_targets(admissions.window_count(history.time, LOOKBACK_S))
+    return {
+        "same_day_admissions": admissions_in_same(service_day),
+        "same_week_admissions": admissions_in_same(service_week),
+        "admissions_week_expected": own_past_expected(
+            admissions_7d, admissions_365d, days_known.to_numpy(), 7
+        ),
+    }
+
+
+def provider_bed_days_30d(history: EntityHistory, targets: pd.DataFrame) -> np.ndarray:
+    """Inpatient bed-days (admission to discharge inclusive) on the provider's claims submitted
+    in the previous 30 days; 0 for a provider without such claims, NaN without a provider."""
+    inpatient = _inpatient_key(history)
+    stay = history.claims["se_day"].to_numpy() - history.claims["ss_day"].to_numpy() + 1.0
+    bed_days = np.where(inpatient == 0, stay, 0.0)
+    summed = history.grouped_by(inpatient).window_sum(bed_days, history.time, 30 * DAY_S)
+    has_provider = targets["provider"].to_numpy() >= 0
+    return np.where(has_provider, np.nan_to_num(history.at_targets(summed)), np.nan)
+
+
+def provider_readmission_rate_365d(ctx: Context, history: EntityHistory) -> np.ndarray:
+    """Share of the provider's inpatient claims of the past year that were 15-day readmissions
+    to it with the same diagnosis (:func:`readmission_flags`)."""
+    flags = readmission_flags(ctx, history.rows)
+    admissions = history.grouped_by(_inpatient_key(history))
+    readmitted = admissions.window_sum(np.nan_to_num(flags), history.time, LOOKBACK_S)
+    stays = admissions.window_sum(np.isfinite(flags).astype("float64"), history.time, LOOKBACK_S)
+    return history.at_targets(safe_ratio(readmitted, stays))
+
+
+def _window_mean(groups: Groups, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
+    """Mean of the finite ``values`` over the group's earlier rows in the window (exact sums)."""
+    valid = np.isfinite(values).astype("float64")
+    return safe_ratio(
+        groups.window_sum(np.nan_to_num(values), time, width),
+        groups.window_sum(valid, time, width),
+    )
+
+
+def provider_amounts_against_peers(
+    ctx: Context, history: EntityHistory, claim_norms: dict[str, pd.DataFrame]
+) -> dict[str, np.ndarray]:
+    """The provider's mean amount-against-peer-median and mean inpatient diagnosis cost weight
+    (case mix) over its claims of the previous 90 days, and each one's last 30 days against the
+    rest of its past year."""
+    base = claim_base(ctx, history.rows, with_items=False, claims=history.claims)
+    amount_ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
+    inpatient = _inpatient_key(history)
+    weight = np.where(inpatient == 0, dx_weight(base, claim_norms), np.nan)
+    admissions = history.grouped_by(inpatient)
+    time = history.time
+    return {
+        "amount_ratio_90d": history.at_targets(
+            _window_mean(history.groups, amount_ratio, time, 90 * DAY_S)
+        ),
+        "amount_ratio_recent_vs_past": history.at_targets(
+            recent_vs_past_mean(history.groups, amount_ratio, time, 30)
+        ),
+        "case_mix_90d": history.at_targets(_window_mean(admissions, weight, time, 90 * DAY_S)),
+        "case_mix_recent_vs_past": history.at_targets(
+            recent_vs_past_mean(admissions, weight, time, 30)
+        ),
+    }
+
+
+def provider_new_patient_share(history: EntityHistory) -> np.ndarray:
+    """Share of the provider's claims of the previous 30 days that were a patient's first claim
+    there in a year (a patient's claims at the provider longer ago are not read)."""
+    person = history.claims["person"].to_numpy()
+    seen_in_year = history.grouped_by(person).window_count(history.time, LOOKBACK_S)
+    new_patient = (seen_in_year == 0).astype("float64")
+    width = 30 * DAY_S
+    return history.at_targets(
+        safe_ratio(
+            history.groups.window_sum(new_patient, history.time, width),
+            history.groups.window_count(history.time, width),
+        )
+    )
+
+
+_DOCTOR_COLUMNS = ("doctor_same_dx_share",)
+
+
+def doctor_windows(ctx: Context) -> dict[str, np.ndarray | float]:
+    """The treating doctor's declared rolling features and the share of its claims of the
+    previous 30 days with the target's diagnosis category (NaN where doctors are not recorded:
+    an optional column)."""
+    names = [spec.name for spec in rolling_specs("doctor")]
+    if not (ctx.claims["doctor"].to_numpy()[ctx.targets] >= 0).any():
+        return dict.fromkeys((*_DOCTOR_COLUMNS, *names), np.nan)
+    history = EntityHistory(ctx, "doctor")
+    width_30d = window_seconds(days(30))
+    claims_30d = history.groups.window_count(history.time, width_30d)
+    same_diagnosis = history.grouped_by(history.claims["dx3_code"].to_numpy())
+    same_30d = same_diagnosis.window_count(history.time, width_30d)
+    return {
+        "doctor_same_dx_share": history.at_targets(safe_ratio(same_30d, claims_30d)),
+        **prepare_rolling(history),
+    }
+
+
+def fitted_provider_profile(
+    targets: pd.DataFrame, norms: dict[str, pd.DataFrame]
+) -> dict[str, np.ndarray | float]:
+    """claims_v1 only: the provider's profile fitted on the training window (monthly claims,
+    weekly admissions, readmission rate); NaN when the set fits none."""
+    if "provider_profile" not in norms:
+        return dict.fromkeys(("claims_norm", "admissions_week_norm", "readmit_rate"), np.nan)
+    profile = norms["provider_profile"]
+    at = join_positions(
+        key_index(profile, "provider_id", "provider_profile", cache=True), targets["provider_id"]
+    )
+    return {
+        "claims_norm": take(profile["claims_per_30d"].to_numpy(dtype="float64"), at),
+        "admissions_week_norm": take(profile["admissions_per_week"].to_numpy(dtype="float64"), at),
+        "readmit_rate": take(profile["readmit_rate"].to_numpy(dtype="float64"), at),
+    }
+
+
+def provider_peer_norms(
+    ctx: Context, targets: pd.DataFrame, tier: np.ndarray, norms: dict[str, pd.DataFrame]
+) -> dict[str, np.ndarray]:
+    """The fitted medians of the providers of the target provider's type and tier: readmission
+    rate and case mix."""
+    providers = ctx.data.providers
+    at = join_positions(ctx.key_index("providers", "provider_id"), targets["provider_id"])
+    peer_key = pd.DataFrame(
+        {
+            "ptype": pd.Series(take(providers["provider_type"], at), dtype=object)
+            .astype("str")
+            .to_numpy(dtype=object),
+            "tier_key": np.nan_to_num(tier, nan=0.0),
+        }
+    )
+    return {
+        "peer_readmit": lookup_backoff(peer_key, [(["ptype", "tier_key"], norms["peer_readmit"])]),
+        "peer_case_mix": lookup_backoff(
+            peer_key, [(["ptype", "tier_key"], norms["peer_case_mix"])]
+        ),
+    }
 
 
 # --- features -------------------------------------------------------------------------------
 
 
-@feature("provider", reason="provider type: {label}", unit="code", labels=PROVIDER_TYPES)
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="provider type: {label}",
+    unit="code",
+    labels=PROVIDER_TYPES,
+)
 def provider_type_code(w: pd.DataFrame) -> np.ndarray:
     """Kind of provider (hospital, clinic, pharmacy, rehabilitation), as a code."""
     return w["ptype"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="tier-{value:.0f} hospital", unit="tier")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="tier-{value:.0f} hospital",
+    unit="tier",
+)
 def provider_tier(w: pd.DataFrame) -> np.ndarray:
     """Hospital grade 1-3 (missing for other providers): peers are compared within a tier."""
     return w["tier"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="privately owned provider (flag {value:.0f})", unit="flag")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="privately owned provider (flag {value:.0f})",
+    unit="flag",
+)
 def provider_private(w: pd.DataFrame) -> np.ndarray:
     """1 for a privately owned provider; recruited phantom admissions cluster in small private
     hospitals."""
     return w["private"].to_numpy(dtype="float64")
 
 
-@feature("provider", reason="the provider has {value:.0f} licensed beds", unit="beds")
+@feature(
+    "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
+    reason="the provider has {value:.0f} licensed beds",
+    unit="beds",
+)
 def provider_beds(w: pd.DataFrame) -> np.ndarray:
     """Licensed beds of the provider (missing when the scheme does not record them)."""
     return w["beds"].to_numpy(dtype="float64")
@@ -322,6 +422,8 @@ def provider_beds(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.VALUE,
     reason="the provider was designated {value:.0f} days before the service",
     unit="days",
 )
@@ -332,6 +434,10 @@ def provider_designated_days(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SUM,
+    window=days(30),
+    by=("benefit_type",),
     reason="the provider billed {value:.1f} inpatient days per licensed bed per day last month",
     unit="ratio",
 )
@@ -344,6 +450,10 @@ def provider_census_vs_beds(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("service_day", "benefit_type"),
     reason="{value:.0f} other patients were admitted to this provider the same day",
     unit="admissions",
 )
@@ -355,6 +465,11 @@ def provider_same_day_admissions(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=days(365),
+    by=("service_week", "benefit_type"),
+    norms=("provider_profile",),
     reason="admissions this week are {value:.1f}x the provider's usual weekly admissions",
     unit="ratio",
 )
@@ -368,6 +483,10 @@ def provider_week_admissions_vs_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=days(30),
+    norms=("provider_profile",),
     reason="the provider's claims in the last 30 days are {value:.1f}x its usual volume",
     unit="ratio",
 )
@@ -379,6 +498,10 @@ def provider_volume_vs_norm(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.MEAN,
+    window=days(90),
+    norms=("peer_amount",),
     reason="the provider's recent claims average {value:.1f}x their peer medians",
     unit="ratio",
 )
@@ -390,6 +513,11 @@ def provider_amount_vs_peers_90d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=days(90),
+    by=("benefit_type",),
+    norms=("case_mix_weight", "peer_case_mix"),
     reason="the provider's recent case mix is {value:.2f}x that of its peer hospitals",
     unit="ratio",
 )
@@ -402,6 +530,9 @@ def provider_case_mix_vs_peers(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    norms=("provider_profile", "peer_readmission_rate"),
     reason="the provider's 15-day readmission rate is {value:.1f}x that of its peers",
     unit="ratio",
 )
@@ -413,6 +544,9 @@ def provider_readmission_vs_peers(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SHARE,
+    window=days(30),
     reason="{value:.0%} of the provider's claims last month were from first-time patients",
     unit="share",
 )
@@ -424,6 +558,10 @@ def provider_new_patient_share_30d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FITTED_PROFILE,
+    window=hours(48),
+    norms=("provider_profile",),
     reason="the provider's claims in the last 48 hours are {value:.1f}x its usual rate",
     unit="ratio",
 )
@@ -433,19 +571,25 @@ def provider_claims_48h_vs_norm(w: pd.DataFrame) -> np.ndarray:
     return safe_ratio(w["claims_48h"].to_numpy() + 1.0, w["claims_norm"].to_numpy() / 15.0)
 
 
-@feature(
+@rolling_feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.COUNT,
+    window=hours(48),
     reason="the treating doctor submitted {value:.0f} other claims in the last 48 hours",
     unit="claims",
 )
-def doctor_claims_48h(w: pd.DataFrame) -> np.ndarray:
+def doctor_claims_48h() -> None:
     """Claims of the same treating or prescribing doctor in the previous 48 hours (missing when
     the scheme does not record doctors): prescription velocity, ring doctors."""
-    return w["doctor_48h"].to_numpy(dtype="float64")
 
 
 @feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.SHARE,
+    window=days(30),
+    by=("diagnosis",),
     reason="{value:.0%} of the doctor's recent claims carry this same diagnosis",
     unit="share",
 )
@@ -458,31 +602,38 @@ def doctor_same_diagnosis_share_30d(w: pd.DataFrame) -> np.ndarray:
 # --- claims_v2: the provider and doctor against their own rolling past -----------------------
 
 
-@feature(
+@rolling_feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
     reason="the provider has {value:.0f} earlier claims in the past 12 months",
     unit="claims",
 )
-def provider_claims_365d(w: pd.DataFrame) -> np.ndarray:
+def provider_claims_365d() -> None:
     """Claims of the provider submitted in the year before this one: how much is known about it
     (0 for a provider never seen before, whose other provider features then rest on very
     little)."""
-    return w["claims_365d"].to_numpy(dtype="float64")
 
 
-@feature(
+@rolling_feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.FIRST,
+    window=days(365),
     reason="the provider's first claim in the past 12 months was {value:.0f} days ago",
     unit="days",
 )
-def provider_days_known(w: pd.DataFrame) -> np.ndarray:
+def provider_days_known() -> None:
     """Days since the provider's first claim within the past year (0 when it has none, 365 for
     one known a year or more): a newly active provider."""
-    return w["days_known"].to_numpy(dtype="float64")
 
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
     reason="the provider's claims in the last 30 days are {value:.1f}x its own earlier rate",
     unit="ratio",
 )
@@ -495,6 +646,9 @@ def provider_volume_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=hours(48),
     reason="the provider's claims in the last 48 hours are {value:.1f}x its own earlier rate",
     unit="ratio",
 )
@@ -506,6 +660,10 @@ def provider_claims_48h_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(7),
+    by=("benefit_type",),
     reason="admissions this week are {value:.1f}x the provider's own earlier weekly rate",
     unit="ratio",
 )
@@ -521,6 +679,11 @@ def provider_week_admissions_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=days(365),
+    by=("benefit_type",),
+    norms=("peer_readmission_rate",),
     reason="the provider's 15-day readmission rate over the past year is {value:.1f}x its peers'",
     unit="ratio",
 )
@@ -533,6 +696,10 @@ def provider_readmission_vs_peers_365d(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
+    norms=("peer_amount",),
     reason="the provider's claims of the last 30 days average {value:.2f}x its own earlier "
     "amount against peers",
     unit="ratio",
@@ -545,6 +712,11 @@ def provider_amount_vs_own_past(w: pd.DataFrame) -> np.ndarray:
 
 @feature(
     "provider",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.RATIO_TO_OWN_PAST,
+    window=days(30),
+    by=("benefit_type",),
+    norms=("case_mix_weight",),
     reason="the provider's case mix of the last 30 days is {value:.2f}x its own earlier case mix",
     unit="ratio",
 )
@@ -554,23 +726,27 @@ def provider_case_mix_vs_own_past(w: pd.DataFrame) -> np.ndarray:
     return w["case_mix_recent_vs_past"].to_numpy(dtype="float64")
 
 
-@feature(
+@rolling_feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
     reason="the treating doctor has {value:.0f} earlier claims in the past 12 months",
     unit="claims",
 )
-def doctor_claims_365d(w: pd.DataFrame) -> np.ndarray:
+def doctor_claims_365d() -> None:
     """Claims of the treating doctor in the year before this one (missing when the scheme does
     not record doctors): how much is known about the doctor."""
-    return w["doctor_claims_365d"].to_numpy(dtype="float64")
 
 
-@feature(
+@rolling_feature(
     "provider",
+    entity=Entity.DOCTOR,
+    aggregate=Aggregate.FIRST,
+    window=days(365),
     reason="the treating doctor's first claim in the past 12 months was {value:.0f} days ago",
     unit="days",
 )
-def doctor_days_known(w: pd.DataFrame) -> np.ndarray:
+def doctor_days_known() -> None:
     """Days since the treating doctor's first claim within the past year (0 for a doctor never
     seen before; missing when doctors are not recorded)."""
-    return w["doctor_days_known"].to_numpy(dtype="float64")

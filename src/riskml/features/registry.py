@@ -1,9 +1,17 @@
-"""The feature registry: every feature's name, family, business meaning, unit and reason template.
+"""The feature registry: every feature's name, family, declaration, meaning, unit and reason.
 
 A feature is a small named function of its family's prepared frame (Hamilton style): the function
 name is the feature name, its docstring the business meaning an investigator reads, and its reason
 template turns a value into the sentence shown next to a score. Feature sets
 (:mod:`riskml.features.sets`) list which registered features a model uses.
+
+Each feature also *declares* what it aggregates over (Feast's feature views, Chronon's GroupBy):
+the :class:`Entity` whose history it reads (and the finer key ``by`` inside that entity), the
+:class:`Window` of that history, the :class:`Aggregate` taken over it, and the fitted population
+:data:`NORMS` it reads. The declarations are what the entity-state and Spark engines compile (an
+entity's state is keyed by its entity and ``by`` key, and holds its windows); the batch engine
+computes the same values from the family's ``prepare``. ``python -m riskml.features.catalogue``
+prints them as the feature catalogue.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import math
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -20,6 +30,145 @@ import pandas as pd
 FAMILIES = ("claim", "claimant", "provider", "employer", "network")
 
 FeatureFn = Callable[[pd.DataFrame], "pd.Series | np.ndarray"]
+
+
+class Entity(StrEnum):
+    """Whose history a feature reads: the partition key of its state and of a Spark job."""
+
+    CLAIM = "claim"  # the claim itself (and the static records it names): no history
+    PERSON = "person"  # the claimant
+    PROVIDER = "provider"  # hospital, clinic or pharmacy
+    DOCTOR = "doctor"  # the treating or prescribing doctor
+    EMPLOYER = "employer"
+    TRACE_CODE = "trace_code"  # one box of a drug, by its traceability code (药品追溯码)
+    COVISIT_PAIR = "covisit_pair"  # two persons seen by one provider on the same day
+
+
+class Aggregate(StrEnum):
+    """What a feature takes over its entity's rows in its window."""
+
+    VALUE = "value"  # a value of the claim or of its entity's record, no aggregation
+    COUNT = "count"  # earlier rows (claims, lines, months) in the window
+    SUM = "sum"
+    MEAN = "mean"
+    SHARE = "share"  # the mean of a 0/1 flag, or a part over its whole
+    RATIO = "ratio"  # one quantity over another of the same entity
+    DISTINCT = "distinct"  # distinct values of a key among the rows
+    MAX = "max"
+    MIN = "min"
+    LATEST = "latest"  # from the latest earlier row (days since it, its difference)
+    FIRST = "first"  # from the earliest row in the window (days known, tenure)
+    RATIO_TO_PEER_NORM = "ratio_to_peer_norm"  # against a fitted population median
+    RATIO_TO_OWN_PAST = "ratio_to_own_past"  # recent window against the rest of the year
+    FITTED_PROFILE = "fitted_profile"  # read from an entity profile fitted at training (v1)
+
+
+WindowUnit = Literal["hours", "days", "months"]
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """The span of history before the claim a feature reads: ``length`` hours or days of
+    submission time, or ``length`` known calendar months (contributions are monthly)."""
+
+    length: int
+    unit: WindowUnit = "days"
+
+    @property
+    def seconds(self) -> int | None:
+        """The window in seconds (None for calendar months, which vary in length)."""
+        per = {"hours": 3_600, "days": 86_400}.get(self.unit)
+        return None if per is None else self.length * per
+
+    @property
+    def days(self) -> float | None:
+        """The window in days (None for calendar months)."""
+        return None if self.seconds is None else self.seconds / 86_400
+
+    def __str__(self) -> str:
+        return f"{self.length}{self.unit[0]}"
+
+
+def days(n: int) -> Window:
+    """A window of ``n`` days of history before the claim."""
+    return Window(n, "days")
+
+
+def hours(n: int) -> Window:
+    """A window of ``n`` hours of history before the claim."""
+    return Window(n, "hours")
+
+
+def months(n: int) -> Window:
+    """A window of the ``n`` known calendar months before the claim."""
+    return Window(n, "months")
+
+
+@dataclass(frozen=True)
+class Norm:
+    """A fitted norm a feature reads: the family whose ``fit`` learns it, its tables (a backoff
+    chain, finest first) and what it is. ``per_entity`` norms describe one entity (a provider's
+    training-window profile, the co-visit graphs): frozen knowledge, left out of claims_v2."""
+
+    family: str
+    tables: tuple[str, ...]
+    meaning: str
+    per_entity: bool = False
+
+
+#: Every fitted norm a feature may declare, by name.
+NORMS: dict[str, Norm] = {
+    "peer_amount": Norm(
+        "claim",
+        ("amount_bt_dx_tier_prov", "amount_bt_dx_tier", "amount_bt_dx", "amount_bt"),
+        "median amount of claims of the same benefit, diagnosis category, tier and province",
+    ),
+    "diagnosis_stay": Norm("claim", ("los_dx", "los_all"), "median stay of the diagnosis"),
+    "diagnosis_charges_per_day": Norm(
+        "claim", ("charges_day_dx", "charges_day_all"), "median amount per inpatient day"
+    ),
+    "diagnosis_item_lines": Norm(
+        "claim", ("lines_bt_dx", "lines_bt"), "median line items of the benefit and diagnosis"
+    ),
+    "item_diagnosis_profile": Norm(
+        "claim", ("item_dx",), "share of each diagnosis category's claims billing each item"
+    ),
+    "case_mix_weight": Norm(
+        "claim",
+        ("amount_bt_dx", "amount_bt"),
+        "diagnosis cost weight: the benefit x diagnosis median amount over the benefit's",
+    ),
+    "drug_standard_supply": Norm(
+        "claimant", ("drug_quantity",), "median quantity of a drug per claim (30 days' supply)"
+    ),
+    "regional_contribution_base": Norm(
+        "employer", ("base_region", "base_province", "base_all"), "median contribution base"
+    ),
+    "peer_readmission_rate": Norm(
+        "provider", ("peer_readmit",), "median 15-day readmission rate of a type and tier"
+    ),
+    "peer_case_mix": Norm(
+        "provider", ("peer_case_mix",), "median case mix of providers of a type and tier"
+    ),
+    "provider_profile": Norm(
+        "provider",
+        ("provider_profile",),
+        "one provider's training-window volumes and readmission rate",
+        per_entity=True,
+    ),
+    "person_graph": Norm(
+        "network",
+        ("person_graph", "person_graph_key"),
+        "the training window's graph of persons who co-visit",
+        per_entity=True,
+    ),
+    "provider_graph": Norm(
+        "network",
+        ("provider_graph",),
+        "the training window's graph of providers sharing patients",
+        per_entity=True,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -37,8 +186,18 @@ class FeatureSpec:
     reason: str
     unit: str
     fn: FeatureFn
+    entity: Entity
+    window: Window | None
+    aggregate: Aggregate
+    by: tuple[str, ...] = ()
+    norms: tuple[str, ...] = ()
     labels: tuple[str, ...] | None = None
     na_reason: str = "not applicable to this claim"
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The full key of the feature's state: its entity, then the finer ``by`` parts."""
+        return (str(self.entity), *self.by)
 
 
 FEATURES: dict[str, FeatureSpec] = {}
@@ -47,13 +206,26 @@ FEATURES: dict[str, FeatureSpec] = {}
 def feature(
     family: str,
     *,
+    entity: Entity | str,
+    aggregate: Aggregate | str,
     reason: str,
     unit: str,
+    window: Window | None = None,
+    by: tuple[str, ...] = (),
+    norms: tuple[str, ...] = (),
     labels: tuple[str, ...] | None = None,
 ) -> Callable[[FeatureFn], FeatureFn]:
-    """Register the decorated function as a feature of ``family``; its docstring is its meaning."""
+    """Register the decorated function as a feature of ``family``; its docstring is its meaning.
+
+    ``entity``, ``by``, ``window`` and ``aggregate`` declare what it aggregates over; ``norms``
+    names the fitted :data:`NORMS` it reads.
+    """
     if family not in FAMILIES:
         raise ValueError(f"unknown feature family {family!r}; expected one of {FAMILIES}")
+    entity, aggregate = Entity(entity), Aggregate(aggregate)
+    unknown = [n for n in norms if n not in NORMS]
+    if unknown:
+        raise ValueError(f"unknown norms {unknown}; expected names of {sorted(NORMS)}")
 
     def register(fn: FeatureFn) -> FeatureFn:
         name = fn.__name__
@@ -69,6 +241,11 @@ def feature(
             reason=reason,
             unit=unit,
             fn=fn,
+            entity=entity,
+            window=window,
+            aggregate=aggregate,
+            by=tuple(by),
+            norms=tuple(norms),
             labels=labels,
         )
         return fn
