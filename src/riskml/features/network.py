@@ -44,6 +44,7 @@ from riskml.features.context import (
 from riskml.features.history import LOOKBACK_S
 from riskml.features.norms import fitted_cache, safe_ratio
 from riskml.features.registry import Aggregate, Entity, days, feature
+from riskml.features.rolling import EntityHistory
 
 #: Characters of the random SipHash key of a fitted person graph (16, as SipHash takes).
 PERSON_HASH_KEY_CHARS = 16
@@ -232,34 +233,21 @@ def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the network family for the target claims."""
     tc = ctx.target_claims()
-    has = tc["provider"].to_numpy() >= 0
     w = Columns(np.arange(len(tc)))
-    rows, s = ctx.entity_claims("provider")
-    local = pd.Series(np.arange(len(rows)), index=rows)
-    t = local.reindex(ctx.targets).to_numpy()
-    ok = ~np.isnan(t)
-    ti = np.nan_to_num(t, nan=0).astype("int64")
-
-    def at(values: np.ndarray) -> np.ndarray:
-        if len(values) == 0:
-            return np.full(len(tc), np.nan)
-        return np.where(ok & has, np.asarray(values, dtype="float64")[ti], np.nan)
-
+    history = EntityHistory(ctx, "provider")
+    s, time = history.claims, history.time
     day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
-    sub_s = s["sub_s"].to_numpy()
-    g = Groups(combine(s["provider"].to_numpy(), day), s["rank"].to_numpy(), sub_s)
-    w["same_day_patients"] = at(g.window_count(sub_s, LOOKBACK_S))
+    same_day = history.grouped_by(day)
+    w["same_day_patients"] = history.at_targets(same_day.window_count(time, LOOKBACK_S))
     if "person_graph" in norms:  # claims_v1: the graph fitted on the training window
         w.update(_fitted_graph(tc, norms))
     cv = covisits(s)
-    w["repeat_covisitors"] = at(cv["repeat"])
-    w["covisit_partners_180d"] = at(cv["partners"])
-    gp = Groups(s["provider"].to_numpy(), s["rank"].to_numpy(), sub_s)
+    w["repeat_covisitors"] = history.at_targets(cv["repeat"])
+    w["covisit_partners_180d"] = history.at_targets(cv["partners"])
     with_repeat = (cv["repeat"] > 0).astype("float64")
-    w["repeat_covisit_share_90d"] = at(
-        safe_ratio(
-            gp.window_sum(with_repeat, sub_s, 90 * DAY_S), gp.window_count(sub_s, 90 * DAY_S)
-        )
+    g = history.groups
+    w["repeat_covisit_share_90d"] = history.at_targets(
+        safe_ratio(g.window_sum(with_repeat, time, 90 * DAY_S), g.window_count(time, 90 * DAY_S))
     )
     return w.frame()
 

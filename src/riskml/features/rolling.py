@@ -10,7 +10,8 @@ compared with itself as it was.
 last ``recent_days``; the *past* window is the rest of the year, from the entity's first claim in
 it. Expected counts in the recent window are the past window's rate times the recent window's
 length, and are missing while the past window is shorter than :data:`MIN_PAST_DAYS` (an entity
-this new has no past to compare with: :func:`how_much_is_known` says so instead).
+this new has no past to compare with: its claims in the year and days since first seen, declared
+with :func:`rolling_feature`, say so instead).
 
 **Declared rolling features.** A feature whose whole definition is one aggregate of an entity's
 earlier claims in a window (a provider's claims in 365 days, a doctor's in 48 hours) is declared
@@ -40,15 +41,6 @@ from riskml.features.registry import (
 
 #: The shortest past window a recent window is compared with.
 MIN_PAST_DAYS = 30
-
-
-def how_much_is_known(g: Groups, time: np.ndarray) -> dict[str, np.ndarray]:
-    """Per row of ``g``: the group's earlier rows in the year (``claims``) and the days since the
-    first of them (``days``, 0 when there is none; at most a year)."""
-    first = g.window_first_time(time, LOOKBACK_S)
-    days = np.where(np.isnan(first), 0.0, (np.asarray(time, dtype="float64") - first) / DAY_S)
-    claims = g.window_count(time, LOOKBACK_S)
-    return {"claims": claims, "days": np.where(np.isnan(claims), np.nan, days)}
 
 
 def own_past_expected(
