@@ -222,7 +222,7 @@ def provider_admissions(
         counts = history.at_targets(groups.window_count(history.time, LOOKBACK_S))
         return np.where(target_inpatient, counts, np.nan)
 
-    admissions = history.grouped_by(inpatient)
+    admissions = history.grouped_by(inpatient, name="inpatient")
     admissions_7d = history.at_targets(admissions.window_count(history.time, 7 * DAY_S))
     admissions_365d = history.at_targets(admissions.window_count(history.time, LOOKBACK_S))
     return {
@@ -240,7 +240,9 @@ def provider_bed_days_30d(history: EntityHistory, targets: pd.DataFrame) -> np.n
     inpatient = _inpatient_key(history)
     stay = history.claims["se_day"].to_numpy() - history.claims["ss_day"].to_numpy() + 1.0
     bed_days = np.where(inpatient == 0, stay, 0.0)
-    summed = history.grouped_by(inpatient).window_sum(bed_days, history.time, 30 * DAY_S)
+    summed = history.grouped_by(inpatient, name="inpatient").window_sum(
+        bed_days, history.time, 30 * DAY_S
+    )
     has_provider = targets["provider"].to_numpy() >= 0
     return np.where(has_provider, np.nan_to_num(history.at_targets(summed)), np.nan)
 
@@ -249,7 +251,7 @@ def provider_readmission_rate_365d(ctx: Context, history: EntityHistory) -> np.n
     """Share of the provider's inpatient claims of the past year that were 15-day readmissions
     to it with the same diagnosis (:func:`readmission_flags`)."""
     flags = readmission_flags(ctx, history.rows)
-    admissions = history.grouped_by(_inpatient_key(history))
+    admissions = history.grouped_by(_inpatient_key(history), name="inpatient")
     readmitted = admissions.window_sum(np.nan_to_num(flags), history.time, LOOKBACK_S)
     stays = admissions.window_sum(np.isfinite(flags).astype("float64"), history.time, LOOKBACK_S)
     return history.at_targets(safe_ratio(readmitted, stays))
@@ -274,7 +276,7 @@ def provider_amounts_against_peers(
     amount_ratio = safe_ratio(base["amount"].to_numpy(), peer_amount(base, claim_norms))
     inpatient = _inpatient_key(history)
     weight = np.where(inpatient == 0, dx_weight(base, claim_norms), np.nan)
-    admissions = history.grouped_by(inpatient)
+    admissions = history.grouped_by(inpatient, name="inpatient")
     time = history.time
     return {
         "amount_ratio_90d": history.at_targets(

@@ -101,14 +101,21 @@ class EntityHistory:
         #: submission time in seconds: the time axis of every window
         self.time = self.claims["sub_s"].to_numpy()
         self.groups = Groups(self.codes, self.rank, self.time)
+        self._grouped: dict[str, Groups] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def grouped_by(self, *parts: np.ndarray) -> Groups:
+    def grouped_by(self, *parts: np.ndarray, name: str | None = None) -> Groups:
         """The rows grouped by the entity and the finer key ``parts`` (integer codes of the
-        rows, -1 for a row in no group)."""
-        return Groups(combine(self.codes, *parts), self.rank, self.time)
+        rows, -1 for a row in no group). A ``name`` keeps the grouping for the next call with
+        that name (a sort of the rows saved for every window over the same key)."""
+        if name is not None and name in self._grouped:
+            return self._grouped[name]
+        groups = Groups(combine(self.codes, *parts), self.rank, self.time)
+        if name is not None:
+            self._grouped[name] = groups
+        return groups
 
     def at_targets(self, values: np.ndarray) -> np.ndarray:
         """``values`` (one per row) at each target claim; NaN for a target without the entity."""
