@@ -230,31 +230,60 @@ class DataDirReader:
             return mask
 
         hist = self.read("claims", upto, ["submitted_at", "claim_id"])
-        in_chunk = np.ones(len(hist), dtype=bool)
-        if bounds.after is not None:
-            in_chunk &= ~_key_at_or_before(hist, bounds.after)
-        if bounds.since is not None:
-            in_chunk &= np.asarray(hist["submitted_at"] >= bounds.since)
-        claims = hist.loc[in_chunk].reset_index(drop=True)
         items = self.read(
             "claim_items", lambda f: isin(f["claim_id"], hist["claim_id"]), ["claim_id"]
         )
-        month0 = contribution_reach_start(claims)
+        related_to = chunk_claims(hist, bounds)
+        month0 = contribution_reach_start(related_to)
 
         def contributing(f: pd.DataFrame) -> np.ndarray:
             related = np.zeros(len(f), dtype=bool)
             for column in CONTRIBUTION_RELATIONS:
-                related |= isin(f[column], claims[column])
+                related |= isin(f[column], related_to[column])
             return related & np.asarray(f["month"] >= month0)
 
         contributions = self.read("contributions", contributing, [*CONTRIBUTION_RELATIONS, "month"])
-        world = ClaimsData(
-            persons=self.persons,
-            employers=self.employers,
-            providers=self.providers,
-            contributions=contributions,
-            claims=hist,
-            claim_items=items,
-            labels=None,
+        return assemble_chunk(
+            bounds, hist, items, contributions, self.persons, self.employers, self.providers
         )
-        return history_for(world, claims), claims
+
+
+def chunk_claims(hist: pd.DataFrame, bounds: ChunkBounds) -> pd.DataFrame:
+    """The claims of ``hist`` that lie in the chunk ``bounds`` (its targets), in ``hist``'s order."""
+    in_chunk = np.ones(len(hist), dtype=bool)
+    if bounds.after is not None:
+        in_chunk &= ~_key_at_or_before(hist, bounds.after)
+    in_chunk &= _key_at_or_before(hist, bounds.upto)
+    if bounds.since is not None:
+        in_chunk &= np.asarray(hist["submitted_at"] >= bounds.since)
+    return hist.loc[in_chunk].reset_index(drop=True)
+
+
+def assemble_chunk(
+    bounds: ChunkBounds,
+    hist: pd.DataFrame,
+    items: pd.DataFrame,
+    contributions: pd.DataFrame,
+    persons: pd.DataFrame,
+    employers: pd.DataFrame,
+    providers: pd.DataFrame,
+) -> tuple[ClaimsData, pd.DataFrame]:
+    """The claims of one chunk and the history their features read, from rows read for it.
+
+    ``hist``, ``items`` and ``contributions`` may hold more than the chunk needs (any superset of
+    the claims up to the chunk's end within its reach, their line items, and the contributions
+    of its claimants and employers from :func:`contribution_reach_start`): :func:`history_for`
+    cuts them to exactly what the features read. The pandas reader and the Spark engine
+    (:mod:`riskml.spark`) both hand their rows to this one function.
+    """
+    claims = chunk_claims(hist, bounds)
+    world = ClaimsData(
+        persons=persons,
+        employers=employers,
+        providers=providers,
+        contributions=contributions,
+        claims=hist.loc[_key_at_or_before(hist, bounds.upto)],
+        claim_items=items,
+        labels=None,
+    )
+    return history_for(world, claims), claims

@@ -1,0 +1,108 @@
+"""The SparkSession riskml runs on: ``local[*]`` by default, a ``spark://`` cluster or a Spark
+Connect ``sc://`` server by URL.
+
+What every session is given, whatever its master: the UI off and nothing downloaded (no
+``--packages``), the session time zone fixed to UTC with Parquet timestamps written as
+``TIMESTAMP_MICROS`` (naive timestamps of the contract then come back as written, not shifted by
+the machine's zone), Arrow for the batches handed to Python, and one LightGBM/OpenMP thread per
+Python worker (Spark runs one task per core; more threads per task would only fight for them).
+pyspark is an optional extra (``riskml[spark]``) and needs a Java runtime; either missing is a
+one-line :class:`SparkUnavailableError`, not a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from typing import TYPE_CHECKING
+
+from riskml.errors import RiskmlError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[*]"
+
+#: pyspark 4.3 warns on every batch that pandas 3 is "not yet fully supported". riskml hands
+#: Spark Arrow tables only (``applyInArrow``: no pandas conversion by Spark) and its parity test
+#: checks the results; the warning says nothing about riskml's use, so it is silenced by its
+#: exact message (measured: results identical with it on, one warning per task otherwise).
+PANDAS3_WARNING = "PySpark does not yet fully support pandas"
+
+SESSION_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.executorEnv.OMP_NUM_THREADS": "1",
+    "spark.executorEnv.OMP_WAIT_POLICY": "passive",
+}
+
+
+class SparkUnavailableError(RiskmlError):
+    """``--engine spark`` cannot run here: pyspark or a Java runtime is missing, or the master
+    URL is not one Spark takes."""
+
+
+def silence_pandas3_warning() -> None:
+    """Ignore pyspark's pandas-3 FutureWarning (see :data:`PANDAS3_WARNING`), in this process."""
+    warnings.filterwarnings("ignore", message=PANDAS3_WARNING, category=FutureWarning)
+
+
+def java_available() -> bool:
+    """A ``java`` launcher on ``JAVA_HOME`` or the ``PATH``."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return True
+    return shutil.which("java") is not None
+
+
+def check_master(master: str) -> None:
+    """Refuse a master URL Spark would not take, before a JVM is started for it."""
+    if master.startswith(("local", "spark://", "sc://", "yarn", "k8s://")):
+        return
+    raise SparkUnavailableError(
+        f"--spark-master {master!r} is not a Spark master: use local[*], local[N], "
+        "spark://HOST:PORT, sc://HOST:PORT (Spark Connect), yarn or k8s://..."
+    )
+
+
+def spark_session(master: str = DEFAULT_MASTER, app_name: str = "riskml") -> SparkSession:
+    """A SparkSession on ``master`` with :data:`SESSION_CONF` (an existing one is reused)."""
+    check_master(master)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise SparkUnavailableError(
+            "--engine spark needs pyspark: install the extra, e.g. `uv sync --extra spark` "
+            "or `pip install 'riskml[spark]'`"
+        ) from exc
+    silence_pandas3_warning()
+    builder = SparkSession.builder.appName(app_name)
+    if master.startswith("sc://"):
+        builder = builder.remote(master)  # Spark Connect: the server has the JVM, not we
+    else:
+        if not java_available():
+            raise SparkUnavailableError(
+                "--engine spark needs a Java runtime (17 or later) and none was found on "
+                "JAVA_HOME or the PATH: install one, e.g. `apt-get install "
+                "openjdk-17-jre-headless`"
+            )
+        builder = builder.master(master)
+        os.environ.setdefault("PYSPARK_PYTHON", _python())
+    for key, value in SESSION_CONF.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # the JVM's own failure: keep its first line, not its stack
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SparkUnavailableError(f"Spark did not start on {master}: {first}") from exc
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
