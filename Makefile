@@ -12,14 +12,17 @@ $(UV):
 	.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra spark --python $(PYTHON)
 	touch $@
 
 setup: .venv/.synced
 
-# The service tests start a real PostgreSQL server of their own, and the browser tests drive
-# Debian's Chromium through Playwright (no browser download); install them when missing.
+# The service tests start a real PostgreSQL server of their own, the browser tests drive
+# Debian's Chromium through Playwright (no browser download), and the Spark engine's tests start
+# a local Spark session, which needs a Java runtime; install them when missing.
 services:
+	@command -v java >/dev/null 2>&1 || test -x "$${JAVA_HOME:-/nonexistent}/bin/java" || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless)
 	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 	@test -x /usr/bin/chromium || \

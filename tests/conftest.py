@@ -40,6 +40,18 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """One real local Spark session for the suite (``local[1]``, UI off, riskml's settings):
+    about 4-8 s to start, shared by every Spark test; stopped at the end."""
+    from riskml.spark.session import open_session
+
+    session, started = open_session("local[1]", app_name="riskml-tests")
+    yield session
+    if started:
+        session.stop()
+
+
+@pytest.fixture(scope="session")
 def synth_data(synth_dir: Path) -> ClaimsData:
     """The loaded (validated) tables of ``synth_dir``."""
     return load_data_dir(synth_dir)

@@ -249,7 +249,7 @@ class DataDirReader:
 
 
 def chunk_claims(hist: pd.DataFrame, bounds: ChunkBounds) -> pd.DataFrame:
-    """The claims of ``hist`` that lie in the chunk ``bounds`` (its targets), in ``hist``'s order."""
+    """The claims of ``hist`` in the chunk ``bounds`` (its targets), in ``hist``'s order."""
     in_chunk = np.ones(len(hist), dtype=bool)
     if bounds.after is not None:
         in_chunk &= ~_key_at_or_before(hist, bounds.after)

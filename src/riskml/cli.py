@@ -56,6 +56,21 @@ def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
 
 DataDir = Annotated[Path, typer.Option("--data", help="data directory (CONTRACT.md section 1)")]
 Since = Annotated[str | None, typer.Option(help="only claims submitted on or after this date")]
+Engine = Annotated[
+    str,
+    typer.Option(
+        help="pandas (one machine) or spark (the same chunks as Spark tasks; needs the extra "
+        "riskml[spark] and Java 17+)"
+    ),
+]
+SparkMaster = Annotated[
+    str,
+    typer.Option(
+        "--spark-master",
+        help="with --engine spark: local[*] (default, no cluster), spark://HOST:PORT, or a "
+        "Spark Connect server sc://HOST:PORT",
+    ),
+]
 
 
 @app.command()
@@ -116,12 +131,25 @@ def features(
         str | None,
         typer.Option(help="MLflow model URI whose fitted feature builder to use"),
     ] = None,
+    engine: Engine = "pandas",
+    spark_master: SparkMaster = "local[*]",
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="with --engine spark: claims per Spark task")
+    ] = 50_000,
 ) -> None:
     """Write the point-in-time feature matrix of every claim (fits on DIR's first 60% of months
-    unless --model is given)."""
+    unless --model is given). With --engine spark the rows are in (submitted_at, claim_id)
+    order; a killed run resumes from its committed waves (see docs/spark.md)."""
     from riskml.jobs.features import run_features
 
-    run_features(data_dir=data, out=out, model_uri=model)
+    run_features(
+        data_dir=data,
+        out=out,
+        model_uri=model,
+        engine=engine,
+        spark_master=spark_master,
+        chunk_size=chunk_size,
+    )
 
 
 @app.command()
@@ -287,15 +315,24 @@ def score(
     explain: Annotated[
         str, typer.Option(help="reasons for: flagged (high and medium bands), all or none")
     ] = "flagged",
-    engine: Annotated[str, typer.Option(help="pandas (one machine) or spark")] = "pandas",
-    chunk_size: Annotated[int, typer.Option(min=1, help="claims per checkpointed chunk")] = 50_000,
-    threads: Annotated[int, typer.Option(min=1, help="LightGBM threads")] = 2,
+    engine: Engine = "pandas",
+    spark_master: SparkMaster = "local[*]",
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="claims per checkpointed chunk (a Spark task with spark)")
+    ] = 50_000,
+    threads: Annotated[
+        int, typer.Option(min=1, help="LightGBM threads (pandas; Spark: one per task)")
+    ] = 2,
     since: Annotated[
         str | None,
         typer.Option(help="score only claims submitted at or after this date (YYYY-MM-DD)"),
     ] = None,
 ) -> None:
-    """Batch-score every claim of a data directory, resumable after a crash."""
+    """Batch-score every claim of a data directory, resumable after a crash.
+
+    Run again after a kill, with the same settings, it scores only what is missing: the pandas
+    engine skips its finished chunks, the Spark engine its committed waves of chunks; other
+    settings are refused until the work folder beside --out is deleted."""
     import json
 
     import pandas as pd
@@ -303,23 +340,36 @@ def score(
     from riskml.batch import score_backlog
     from riskml.errors import RiskmlError
 
-    if engine != "pandas":
-        raise RiskmlError(f"--engine {engine!r} is not available in this build; use pandas")
+    if engine not in ("pandas", "spark"):
+        raise RiskmlError(f"--engine must be pandas or spark, not {engine!r}")
     since_ts = None
     if since is not None:
         try:
             since_ts = pd.Timestamp(since)
         except ValueError as exc:
             raise RiskmlError(f"--since: {since!r} is not a date (YYYY-MM-DD)") from exc
-    summary = score_backlog(
-        data,
-        out,
-        model_uri=model,
-        explain=explain,  # type: ignore[arg-type]
-        chunk_size=chunk_size,
-        num_threads=threads,
-        since=since_ts,
-    )
+    if engine == "spark":
+        from riskml.spark.engine import score_backlog_spark
+
+        summary = score_backlog_spark(
+            data,
+            out,
+            model_uri=model,
+            explain=explain,  # type: ignore[arg-type]
+            chunk_size=chunk_size,
+            master=spark_master,
+            since=since_ts,
+        )
+    else:
+        summary = score_backlog(
+            data,
+            out,
+            model_uri=model,
+            explain=explain,  # type: ignore[arg-type]
+            chunk_size=chunk_size,
+            num_threads=threads,
+            since=since_ts,
+        )
     typer.echo(json.dumps(summary))
 
 

@@ -14,20 +14,55 @@ from riskml.io import write_parquet
 log = logging.getLogger(__name__)
 
 
-def run_features(data_dir: Path, out: Path, model_uri: str | None = None) -> None:
-    """Write ``claim_id`` plus the features of every claim of ``data_dir`` to ``out`` (Parquet)."""
-    data = load_data_dir(data_dir)
+def run_features(
+    data_dir: Path,
+    out: Path,
+    model_uri: str | None = None,
+    engine: str = "pandas",
+    spark_master: str = "local[*]",
+    chunk_size: int = 50_000,
+) -> None:
+    """Write ``claim_id`` plus the features of every claim of ``data_dir`` to ``out`` (Parquet).
+
+    ``engine="spark"`` builds them chunk by chunk on Spark (:mod:`riskml.spark`), equal to the
+    pandas engine's, rows in ``(submitted_at, claim_id)`` order; without ``model_uri`` the
+    builder's norms are still fitted on the driver, on DIR's training window.
+    """
+    if engine not in ("pandas", "spark"):
+        raise ConfigError(f"--engine must be pandas or spark, not {engine!r}")
+    if engine == "spark":
+        from riskml.spark.session import check_available
+
+        check_available(spark_master)  # before the model or the data is read
     started = time.perf_counter()
+    data = None
     if model_uri:
         from riskml.registry import load_model_bundle  # MLflow: seconds to import, only if needed
 
-        builder = load_model_bundle(model_uri).feature_builder
+        bundle = load_model_bundle(model_uri)
+        builder = bundle.feature_builder
         if not isinstance(builder, FeatureBuilder):
             raise ConfigError(f"--model {model_uri!r} holds no fitted FeatureBuilder")
+        version = f"{bundle.model_name}/{bundle.model_version}"
     else:
+        data = load_data_dir(data_dir)
         fit_end = default_fit_end(data)
         log.info("fitting feature norms on claims submitted before %s", fit_end.date())
         builder = FeatureBuilder(fit_end=fit_end).fit(data)
+        version = f"fitted before {fit_end}"
+    if engine == "spark":
+        from riskml.spark.engine import features_spark
+
+        del data  # the driver holds only the small tables and the chunk plan from here on
+        summary = features_spark(
+            data_dir, out, builder, version, master=spark_master, chunk_size=chunk_size
+        )
+        log.info(
+            "wrote the features of %s claims to %s with Spark: %s", summary["claims"], out, summary
+        )
+        return
+    if data is None:
+        data = load_data_dir(data_dir)
     matrix, timings = builder.transform_timed(data)
     frame = matrix.reset_index()
     write_parquet(frame, out)

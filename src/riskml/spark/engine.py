@@ -54,11 +54,17 @@ from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk
 from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, _chunk_bounds
 from riskml.contract import TABLES
 from riskml.data import empty_table, validate_frame
+from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
 from riskml.reach import contribution_reach_start, reach_before
-from riskml.spark.session import DEFAULT_MASTER, silence_pandas3_warning, spark_session
+from riskml.spark.session import (
+    DEFAULT_MASTER,
+    check_available,
+    open_session,
+    silence_pandas3_warning,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -257,6 +263,7 @@ class ChunkTask:
 
     def __call__(self, packed: pa.Table) -> pa.Table:
         silence_pandas3_warning()
+        t0 = time.perf_counter()
         chunk = int(packed.column(CHUNK_COLUMN)[0].as_py())
         tables = unpack(packed, self.rules)
         history, claims = assemble_chunk(
@@ -277,6 +284,13 @@ class ChunkTask:
         frame.insert(0, ROW_COLUMN, np.arange(len(frame), dtype="int64"))
         frame.insert(0, CHUNK_COLUMN, np.full(len(frame), chunk, dtype="int64"))
         table = pa.Table.from_pandas(frame, preserve_index=False)
+        log.info(
+            "chunk %d: %d claims, %d rows of history, %.1fs",
+            chunk,
+            len(claims),
+            packed.num_rows,
+            time.perf_counter() - t0,
+        )
         return table.select(self.schema.names).cast(self.schema)
 
 
@@ -326,6 +340,8 @@ def run_chunks(
             f"--out {out}: the Spark engine writes a path of the driver's file system (shared "
             "with the executors on a cluster), not a URL, in this build"
         )
+    if spark is None:
+        check_available(master)  # before minutes of reading: a missing Java is one line now
     started = time.perf_counter()
     reader = DataDirReader(data_dir)
     keys = reader.pop_claim_keys()
@@ -363,21 +379,40 @@ def run_chunks(
         explain=explain,
         schema=schema,
     )
-    if plan.n_chunks and (spark is None):
-        spark = spark_session(master)
+    own_session = False
+    if spark is None and plan.n_chunks > 0:
+        spark, own_session = open_session(master)
     waves_done = 0
-    for w in range(plan.n_waves):
-        wave_dir = work / f"wave-{w:05d}"
-        if (wave_dir / "_SUCCESS").is_file():
-            waves_done += 1
-            continue
-        assert spark is not None
-        these = chunks.iloc[w * chunks_per_wave : (w + 1) * chunks_per_wave]
-        packed = packed_chunks(spark, data_dir, these).repartitionByRange(len(these), CHUNK_COLUMN)
-        result = packed.groupBy(CHUNK_COLUMN).applyInArrow(_as_function(task), _spark_schema(schema))
-        result.write.mode("overwrite").parquet(str(wave_dir.resolve()))
-        if on_wave is not None:
-            on_wave(w + 1, plan.n_waves)
+    t0 = time.perf_counter()
+    try:
+        for w in range(plan.n_waves):
+            wave_dir = work / f"wave-{w:05d}"
+            if (wave_dir / "_SUCCESS").is_file():
+                waves_done += 1
+                continue
+            assert spark is not None
+            these = chunks.iloc[w * chunks_per_wave : (w + 1) * chunks_per_wave]
+            packed = packed_chunks(spark, data_dir, these)
+            # one chunk per partition: the groups then run side by side, none waits behind another
+            packed = packed.repartitionByRange(len(these), CHUNK_COLUMN)
+            result = packed.groupBy(CHUNK_COLUMN).applyInArrow(
+                _as_function(task), _spark_schema(schema)
+            )
+            result.write.mode("overwrite").parquet(str(wave_dir.resolve()))
+            done = min((w + 1) * chunks_per_wave, plan.n_chunks)
+            log.info(
+                "wave %d/%d committed: chunks up to %d of %d, %.0f s",
+                w + 1,
+                plan.n_waves,
+                done,
+                plan.n_chunks,
+                time.perf_counter() - t0,
+            )
+            if on_wave is not None:
+                on_wave(w + 1, plan.n_waves)
+    finally:
+        if own_session and spark is not None:
+            spark.stop()
     bands = _merge(work, plan, schema, out, mode)
     shutil.rmtree(work)
     summary: dict[str, object] = {
@@ -464,8 +499,83 @@ def _merge(work: Path, plan: SparkPlan, schema: pa.Schema, out: Path, mode: Mode
     return bands
 
 
+def score_backlog_spark(
+    data_dir: Path,
+    out: Path,
+    model_uri: str = DEFAULT_MODEL_URI,
+    explain: Explain = "flagged",
+    chunk_size: int = 50_000,
+    master: str = DEFAULT_MASTER,
+    since: pd.Timestamp | None = None,
+    scorer: Scorer | None = None,
+    spark: SparkSession | None = None,
+    chunks_per_wave: int = 16,
+    on_wave: Callable[[int, int], None] | None = None,
+) -> dict[str, object]:
+    """``riskml score --engine spark``: what :func:`riskml.batch.score_backlog` writes, with the
+    chunks run on Spark (one LightGBM thread per task)."""
+    from riskml.scoring import Scorer, load_scorer
+
+    if explain not in ("flagged", "all", "none"):
+        raise RiskmlError(f"--explain must be flagged, all or none, not {explain!r}")
+    if spark is None:
+        check_available(master)  # before the model is loaded
+    scorer = scorer or load_scorer(model_uri, num_threads=1)
+    if scorer.num_threads != 1:  # Spark runs a task per core: one thread each
+        scorer = Scorer(scorer.bundle, num_threads=1, top_k=scorer.top_k)
+    return run_chunks(
+        data_dir,
+        out,
+        mode="score",
+        model_version=scorer.model_version,
+        scorer=scorer,
+        master=master,
+        explain=explain,
+        chunk_size=chunk_size,
+        chunks_per_wave=chunks_per_wave,
+        since=since,
+        spark=spark,
+        on_wave=on_wave,
+    )
+
+
+def features_spark(
+    data_dir: Path,
+    out: Path,
+    builder: FeatureBuilder,
+    model_version: str,
+    master: str = DEFAULT_MASTER,
+    chunk_size: int = 50_000,
+    spark: SparkSession | None = None,
+    chunks_per_wave: int = 16,
+) -> dict[str, object]:
+    """``riskml features --engine spark``: the feature matrix of every claim of ``data_dir``
+    (rows in ``(submitted_at, claim_id)`` order), built by ``builder`` chunk by chunk on Spark."""
+    return run_chunks(
+        data_dir,
+        out,
+        mode="features",
+        model_version=model_version,
+        builder=builder,
+        feature_names=[str(n) for n in builder.get_feature_names_out()],
+        master=master,
+        chunk_size=chunk_size,
+        chunks_per_wave=chunks_per_wave,
+        spark=spark,
+        explain="none",
+    )
+
+
 def data_hint(work: Path) -> str:
     return f"the data directory changed during the run; delete {work} and run again"
 
 
-__all__ = ["SparkPlan", "chunk_frame", "packed_chunks", "run_chunks", "unpack"]
+__all__ = [
+    "SparkPlan",
+    "chunk_frame",
+    "features_spark",
+    "packed_chunks",
+    "run_chunks",
+    "score_backlog_spark",
+    "unpack",
+]

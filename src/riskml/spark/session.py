@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
 from typing import TYPE_CHECKING
 
@@ -70,39 +71,55 @@ def check_master(master: str) -> None:
     )
 
 
-def spark_session(master: str = DEFAULT_MASTER, app_name: str = "riskml") -> SparkSession:
-    """A SparkSession on ``master`` with :data:`SESSION_CONF` (an existing one is reused)."""
+def check_available(master: str = DEFAULT_MASTER) -> None:
+    """Raise :class:`SparkUnavailableError` (one line) unless a session on ``master`` can be
+    started here: a master URL Spark takes, pyspark installed, and a Java runtime (not needed
+    for Spark Connect, whose server runs the JVM). Cheap: no JVM is started."""
     check_master(master)
     try:
-        from pyspark.sql import SparkSession
+        import pyspark  # noqa: F401
     except ImportError as exc:
         raise SparkUnavailableError(
             "--engine spark needs pyspark: install the extra, e.g. `uv sync --extra spark` "
             "or `pip install 'riskml[spark]'`"
         ) from exc
+    if not master.startswith("sc://") and not java_available():
+        raise SparkUnavailableError(
+            "--engine spark needs a Java runtime (17 or later) and none was found on JAVA_HOME "
+            "or the PATH: install one, e.g. `apt-get install openjdk-17-jre-headless`"
+        )
+
+
+def spark_session(master: str = DEFAULT_MASTER, app_name: str = "riskml") -> SparkSession:
+    """A SparkSession on ``master`` with :data:`SESSION_CONF` (an existing one is reused)."""
+    return open_session(master, app_name)[0]
+
+
+def open_session(
+    master: str = DEFAULT_MASTER, app_name: str = "riskml"
+) -> tuple[SparkSession, bool]:
+    """:func:`spark_session`, and whether it was started here (and so should be stopped by the
+    caller), rather than found running in this process."""
+    check_available(master)
+    from pyspark.sql import SparkSession
+
     silence_pandas3_warning()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
     builder = SparkSession.builder.appName(app_name)
     if master.startswith("sc://"):
         builder = builder.remote(master)  # Spark Connect: the server has the JVM, not we
     else:
-        if not java_available():
-            raise SparkUnavailableError(
-                "--engine spark needs a Java runtime (17 or later) and none was found on "
-                "JAVA_HOME or the PATH: install one, e.g. `apt-get install "
-                "openjdk-17-jre-headless`"
-            )
         builder = builder.master(master)
-        os.environ.setdefault("PYSPARK_PYTHON", _python())
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in SESSION_CONF.items():
+        if master.startswith("sc://") and not key.startswith("spark.sql."):
+            continue  # a Connect client sets only session (SQL) settings; the server owns the rest
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        return builder.getOrCreate(), True
     except Exception as exc:  # the JVM's own failure: keep its first line, not its stack
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
         raise SparkUnavailableError(f"Spark did not start on {master}: {first}") from exc
-
-
-def _python() -> str:
-    import sys
-
-    return sys.executable

@@ -1,0 +1,285 @@
+"""The Spark engine against a real local Spark session: the pandas engine's features exactly,
+its scores to 1e-9 with the same reasons, a killed run resumed, and one-line errors.
+
+The session (``local[1]``, UI off) is started once per test session (:func:`spark` in
+``tests/conftest.py``); the data are the session's synthetic directory and model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from riskml.batch import CheckpointMismatchError, score_backlog
+from riskml.cli import app
+from riskml.data import ClaimsData
+from riskml.features import FeatureBuilder, default_fit_end
+from riskml.spark.engine import features_spark, score_backlog_spark
+from riskml.spark.session import SparkUnavailableError, check_available, spark_session
+from tests.conftest import Trained
+
+URI = "models:/riskml-claims@champion"
+CHUNK = 2_000  # several chunks and waves on the small session data
+
+
+@pytest.fixture(scope="module")
+def backlog_dir(synth_data: ClaimsData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A third of the synthetic claimants with all their claims: a small, valid backlog."""
+    persons = synth_data.persons.iloc[::3]
+    claims = synth_data.claims.loc[synth_data.claims["person_id"].isin(persons["person_id"])]
+    out = tmp_path_factory.mktemp("spark-backlog") / "data"
+    ClaimsData(
+        persons=persons,
+        employers=synth_data.employers,
+        providers=synth_data.providers,
+        contributions=synth_data.contributions.loc[
+            synth_data.contributions["person_id"].isin(persons["person_id"])
+        ],
+        claims=claims,
+        claim_items=synth_data.claim_items.loc[
+            synth_data.claim_items["claim_id"].isin(claims["claim_id"])
+        ],
+        labels=None,
+    ).write(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def pandas_scores(trained: Trained, backlog_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The pandas engine in one chunk, and in the chunks the Spark runs use."""
+    root = tmp_path_factory.mktemp("spark-ref")
+    whole = score_backlog(
+        backlog_dir,
+        root / "whole.parquet",
+        URI,
+        chunk_size=10**9,
+        show_progress=False,
+        num_threads=1,
+    )
+    assert whole["chunks"] == 1
+    chunked = score_backlog(
+        backlog_dir,
+        root / "chunked.parquet",
+        URI,
+        chunk_size=CHUNK,
+        show_progress=False,
+        num_threads=1,
+    )
+    assert chunked["chunks"] > 3
+    return pd.read_parquet(root / "whole.parquet"), pd.read_parquet(root / "chunked.parquet")
+
+
+def _by_claim(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("claim_id").reset_index(drop=True)
+
+
+def test_features_equal_the_pandas_engine_exactly(
+    spark, synth_dir: Path, synth_data: ClaimsData, tmp_path: Path
+) -> None:
+    """``riskml features --engine spark`` (the verb, on the running session) against the pandas
+    engine's matrix of the same builder, fitted on the directory's own training window."""
+    out = tmp_path / "spark-features.parquet"
+    result = CliRunner().invoke(
+        app,
+        [
+            "features",
+            "--data",
+            str(synth_dir),
+            "--out",
+            str(out),
+            "--engine",
+            "spark",
+            "--chunk-size",
+            "6000",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = pd.read_parquet(out)
+    builder = FeatureBuilder(fit_end=default_fit_end(synth_data)).fit(synth_data)
+    expected = builder.transform(synth_data).reset_index()
+    assert len(got) == len(synth_data.claims) > 6000 * 3  # several chunks, every claim once
+    # rows in (submitted_at, claim_id) order
+    order = synth_data.claims.sort_values(["submitted_at", "claim_id"])["claim_id"]
+    assert list(got["claim_id"]) == list(order)
+    pd.testing.assert_frame_equal(_by_claim(got), _by_claim(expected), check_exact=True)
+    assert expected.drop(columns="claim_id").notna().to_numpy().mean() > 0.3  # not all missing
+
+
+def test_features_with_a_model_use_its_builder(
+    spark, trained: Trained, backlog_dir: Path, tmp_path: Path
+) -> None:
+    from riskml.scoring import load_scorer
+
+    scorer = load_scorer(URI)
+    out = tmp_path / "f.parquet"
+    summary = features_spark(
+        backlog_dir,
+        out,
+        scorer.bundle.feature_builder,
+        scorer.model_version,
+        chunk_size=CHUNK,
+        spark=spark,
+        chunks_per_wave=3,
+    )
+    assert summary["waves"] > 1
+    from riskml.data import load_data_dir
+
+    data = load_data_dir(backlog_dir)
+    expected = scorer.features(data).reset_index()
+    pd.testing.assert_frame_equal(
+        _by_claim(pd.read_parquet(out)), _by_claim(expected), check_exact=True
+    )
+
+
+def test_scores_and_reasons_equal_the_pandas_engine(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    whole, chunked = pandas_scores
+    out = tmp_path / "spark-scores.parquet"
+    summary = score_backlog_spark(
+        backlog_dir, out, URI, chunk_size=CHUNK, spark=spark, chunks_per_wave=3
+    )
+    got = pd.read_parquet(out)
+    assert summary["chunks"] == -(-len(whole) // CHUNK) and summary["waves"] > 1
+    assert got["claim_id"].is_unique and set(got["claim_id"]) == set(whole["claim_id"])
+    assert (
+        summary["bands"]
+        == whole["risk_band"]
+        .value_counts()
+        .reindex(["high", "medium", "low"], fill_value=0)
+        .to_dict()
+    )
+    # the same chunks as the pandas engine: the same bytes, reasons included
+    pd.testing.assert_frame_equal(_by_claim(got), _by_claim(chunked), check_exact=True)
+    # and the one-pass run to 1e-9, the same bands and reasons
+    g, w = _by_claim(got), _by_claim(whole)
+    np.testing.assert_allclose(g["risk_score"], w["risk_score"], rtol=0, atol=1e-9)
+    assert (g["risk_band"] == w["risk_band"]).all()
+    flagged = w["risk_band"] != "low"
+    assert flagged.sum() > 10
+    for ours, theirs in zip(g["reasons"], w["reasons"], strict=True):
+        a, b = json.loads(ours), json.loads(theirs)
+        assert [(r["feature"], r["text"]) for r in a] == [(r["feature"], r["text"]) for r in b]
+        np.testing.assert_allclose(
+            [r["contribution"] for r in a], [r["contribution"] for r in b], rtol=0, atol=1e-9
+        )
+
+
+def test_since_scores_the_later_claims_against_all_history(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    whole, _ = pandas_scores
+    claims = pd.read_parquet(backlog_dir / "claims.parquet", columns=["claim_id", "submitted_at"])
+    since = pd.Timestamp(claims["submitted_at"].quantile(0.75)).normalize()
+    out = tmp_path / "since.parquet"
+    summary = score_backlog_spark(backlog_dir, out, URI, chunk_size=900, since=since, spark=spark)
+    got = pd.read_parquet(out)
+    later = set(claims.loc[claims["submitted_at"] >= since, "claim_id"])
+    assert summary["chunks"] > 1 and set(got["claim_id"]) == later and len(got) == len(later)
+    ref = whole.set_index("claim_id").loc[got["claim_id"]]
+    np.testing.assert_allclose(got["risk_score"], ref["risk_score"], rtol=0, atol=1e-9)
+    assert (got["risk_band"].to_numpy() == ref["risk_band"].to_numpy()).all()
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_run_resumes_from_its_committed_waves(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    _, chunked = pandas_scores
+    out = tmp_path / "scores.parquet"
+    work = tmp_path / ".scores.parquet.parts"
+
+    def kill_after_first(done: int, total: int) -> None:
+        assert total > 2
+        raise _Killed
+
+    with pytest.raises(_Killed):
+        score_backlog_spark(
+            backlog_dir,
+            out,
+            URI,
+            chunk_size=CHUNK,
+            spark=spark,
+            chunks_per_wave=2,
+            on_wave=kill_after_first,
+        )
+    assert not out.exists()
+    assert (work / "checkpoint.json").is_file() and (work / "wave-00000" / "_SUCCESS").is_file()
+    assert not (work / "wave-00001").exists()
+    # other settings are refused, the work kept
+    with pytest.raises(CheckpointMismatchError, match="chunk_size"):
+        score_backlog_spark(
+            backlog_dir, out, URI, chunk_size=CHUNK + 1, spark=spark, chunks_per_wave=2
+        )
+    waves: list[int] = []
+    summary = score_backlog_spark(
+        backlog_dir,
+        out,
+        URI,
+        chunk_size=CHUNK,
+        spark=spark,
+        chunks_per_wave=2,
+        on_wave=lambda d, t: waves.append(d),
+    )
+    assert summary["resumed_waves"] == 1 and waves[0] == 2  # the first wave was not run again
+    assert not work.exists()
+    pd.testing.assert_frame_equal(
+        _by_claim(pd.read_parquet(out)), _by_claim(chunked), check_exact=True
+    )
+
+
+def test_a_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing runnable on it
+    with pytest.raises(SparkUnavailableError, match="needs a Java runtime") as err:
+        check_available("local[*]")
+    assert "\n" not in str(err.value)
+    check_available("sc://localhost:15002")  # a Connect client runs no JVM
+
+
+def test_the_cli_refuses_what_it_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, backlog_dir: Path, tmp_path: Path
+) -> None:
+    out = str(tmp_path / "s.parquet")
+    runner = CliRunner()
+    bad = runner.invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(backlog_dir),
+            "--out",
+            out,
+            "--engine",
+            "spark",
+            "--spark-master",
+            "mesos://x",
+        ],
+    )
+    assert bad.exit_code == 2 and "is not a Spark master" in bad.output
+    other = runner.invoke(
+        app, ["score", "--data", str(backlog_dir), "--out", out, "--engine", "dask"]
+    )
+    assert other.exit_code == 2 and "pandas or spark" in other.output
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    nojava = runner.invoke(
+        app,
+        ["features", "--data", str(backlog_dir), "--out", out, "--engine", "spark", "--model", URI],
+    )
+    assert nojava.exit_code == 2
+    assert nojava.output.strip().splitlines()[-1].startswith("error: --engine spark needs a Java")
+
+
+def test_the_session_keeps_timestamps_and_runs_one_thread_per_task(spark) -> None:
+    assert spark_session() is spark  # the running session is reused, never a second JVM
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"
