@@ -1,0 +1,105 @@
+"""Spark engine benchmark: ``--engine pandas`` against ``--engine spark`` (``local[*]``) on the
+same machine and data, then the backlog doubled.
+
+Everything runs through the ``riskml`` command as an operator would, in a temporary folder with
+an embedded MLflow store: a champion is trained once on a small separate data set, then one
+population (same persons, same claim rate) is generated over ``--months`` and over twice as many
+months, and each backlog is scored (reasons for the flagged bands) and its features written
+with ``--model`` by both engines. Wall time includes each verb's start-up (the Spark engine's
+includes the JVM's, 5-10 s); peak memory is the resident memory of the verb's process and all
+its children (Spark's JVM and Python workers included), sampled every 0.1 s. Each ratio compares
+runs of this one invocation (the machine is shared: absolute times are only indicative).
+
+    python -m benchmarks --only spark          # 8,000 persons, 24 and 48 months
+    python -m benchmarks --only spark --persons 80000 --months 12 24 # about 1M claims doubled
+    python -m benchmarks --only spark --verbs score                  # scoring only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from benchmarks.bench_scoring import _riskml
+
+
+def _run(work: Path, verb: str, engine: str, data_dir: Path, chunk_size: int, threads: int):
+    out = work / f"{verb}-{engine}-{data_dir.name}.parquet"
+    args = [verb, "--data", str(data_dir), "--out", str(out), "--engine", engine]
+    args += ["--chunk-size", str(chunk_size)]
+    if verb == "features":
+        args += ["--model", "models:/riskml-claims@champion"]
+    elif engine == "pandas":
+        args += ["--threads", str(threads)]
+    _stdout, seconds, peak = _riskml(work, *args)
+    out.unlink()
+    return seconds, peak
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench_spark")
+    parser.add_argument("--persons", type=int, default=8_000)
+    parser.add_argument("--months", type=int, nargs=2, default=[24, 48])
+    parser.add_argument("--chunk-size", type=int, default=25_000)
+    parser.add_argument("--threads", type=int, default=2, help="LightGBM threads, pandas engine")
+    parser.add_argument("--verbs", nargs="+", default=["score", "features"])
+    args, _ = parser.parse_known_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="riskml-bench-spark-") as tmp:
+        work = Path(tmp)
+        train_dir = work / "train"
+        _riskml(work, "synth", "--out", str(train_dir), "--persons", "4000", "--seed", "3")
+        _riskml(work, "train", "--data", str(train_dir), "--promote")
+        rows = []
+        for months in args.months:
+            data_dir = work / f"data-{months}"
+            _riskml(
+                work,
+                "synth",
+                "--out",
+                str(data_dir),
+                "--persons",
+                str(args.persons),
+                "--months",
+                str(months),
+                "--seed",
+                "5",
+            )
+            manifest = json.loads((data_dir / "manifest.json").read_text())
+            claims = int(manifest["rows"]["claims"])
+            for verb in args.verbs:
+                for engine in ("pandas", "spark"):
+                    seconds, peak = _run(
+                        work, verb, engine, data_dir, args.chunk_size, args.threads
+                    )
+                    rows.append((verb, engine, months, claims, seconds, peak))
+                    print(
+                        f"  {verb} --engine {engine}, {months} months, {claims:,} claims: "
+                        f"{seconds:.1f} s, {peak:,.0f} MiB",
+                        flush=True,
+                    )
+        print(
+            f"\nSpark engine, {args.persons:,} persons, chunks of {args.chunk_size:,} claims, "
+            f"local[*] against pandas\n"
+        )
+        print(
+            "| verb | engine | months | claims | seconds | claims/s | peak memory "
+            "| time / pandas | time doubled / base |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        at = {(v, e, m): (s, c) for v, e, m, c, s, _ in rows}
+        base_months = args.months[0]
+        for verb, engine, months, claims, seconds, peak in rows:
+            vs_pandas = seconds / at[(verb, "pandas", months)][0]
+            vs_base = seconds / at[(verb, engine, base_months)][0]
+            print(
+                f"| {verb} | {engine} | {months} | {claims:,} | {seconds:.1f} "
+                f"| {claims / seconds:,.0f} | {peak:,.0f} MiB | {vs_pandas:.2f}x "
+                f"| {vs_base:.2f}x |"
+            )
+
+
+if __name__ == "__main__":
+    main()
