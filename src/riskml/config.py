@@ -146,13 +146,25 @@ class EvaluationConfig(_Strict):
 
 
 class FairnessConfig(_Strict):
-    """Groups reported in every run; only groups with enough support enter the gate."""
+    """Groups reported in every run; only groups with enough support enter the gate.
+
+    ``drop_features`` and ``reweigh`` are mitigations, off by default; ``python -m benchmarks
+    --only fairness`` measures what each does to the gate's verdicts and costs in recall.
+    """
 
     attributes: list[FairnessAttribute] = Field(
         default_factory=lambda: _DEFAULT_ATTRIBUTES.copy(), min_length=1
     )
     min_group_negatives: int = Field(default=500, ge=1)
     min_group_flagged: int = Field(default=20, ge=1)
+    drop_features: list[str] = Field(default_factory=list)
+    """Mitigation: features of the feature set left out of the model, e.g. proxies of age or
+    region (:data:`riskml.features.sets.AGE_REGION_PROXIES`). The model's features are the set
+    minus these (the bundle's ``feature_names``); the run's parameters record them."""
+    reweigh: list[FairnessAttribute] = Field(default_factory=list)
+    """Mitigation: Kamiran and Calders' reweighing of the training labels over the joint groups
+    of these attributes (:func:`riskml.train.reweighing_weights`), so that in the weighted
+    training data the fraud label is independent of the groups. Empty: every label weighs 1."""
 
 
 class GateConfig(_Strict):

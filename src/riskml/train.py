@@ -270,6 +270,57 @@ def claim_frame(data: ClaimsData, windows: Windows | None) -> pd.DataFrame:
     return frame
 
 
+def reweighing_weights(groups: pd.DataFrame, y: np.ndarray) -> np.ndarray:
+    """Kamiran and Calders' reweighing: each labelled row weighs ``P(g) P(y) / P(g, y)``.
+
+    ``g`` is the row's joint group over the columns of ``groups`` (e.g. age band x region), ``y``
+    its 0/1 label. In the weighted data the label is independent of the group (every group has
+    the overall fraud rate) and the groups keep their size; the weights average exactly 1. A
+    group whose labels are all of one class gets weight 1 (there is no other class to balance).
+    Pre-processing for fairness (Kamiran & Calders, Knowledge and Information Systems, 2012).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if np.isnan(y).any():
+        raise ValueError("reweighing: every row needs a label (0 or 1)")
+    if len(groups) != len(y):
+        raise ValueError(f"reweighing: {len(groups)} group rows for {len(y)} labels")
+    if not len(y):
+        return np.ones(0)
+    key = groups.astype(str).agg("|".join, axis=1).to_numpy()
+    frame = pd.DataFrame({"g": key, "y": y, "row": 1.0})
+    n_g = frame.groupby("g")["row"].transform("sum").to_numpy()
+    n_gy = frame.groupby(["g", "y"])["row"].transform("sum").to_numpy()
+    n_y = frame.groupby("y")["row"].transform("sum").to_numpy()
+    weight = n_g * n_y / (len(y) * n_gy)
+    one_class = frame.groupby("g")["y"].transform("nunique").to_numpy() < 2
+    weight[one_class] = 1.0
+    return weight
+
+
+def sample_weights(frame: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> np.ndarray | None:
+    """The training weights of the rows of ``frame`` (labels ``y``): reweighing over
+    ``fairness.reweigh`` (None when it is empty: every row weighs 1)."""
+    attributes = list(config.fairness.reweigh)
+    if not attributes:
+        return None
+    return reweighing_weights(frame[attributes].reset_index(drop=True), y)
+
+
+def model_features(names: list[str], config: TrainConfig) -> list[str]:
+    """The feature set's ``names`` without ``fairness.drop_features`` (unknown names refused)."""
+    drop = list(config.fairness.drop_features)
+    unknown = sorted(set(drop) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"fairness.drop_features: {unknown[0]!r} is not a feature of {config.feature_set} "
+            f"(got {drop!r})"
+        )
+    kept = [n for n in names if n not in drop]
+    if not kept:
+        raise ConfigError(f"fairness.drop_features: drops every feature of {config.feature_set}")
+    return kept
+
+
 def imbalance_params(method: ImbalanceMethod, y: np.ndarray) -> dict[str, Any]:
     """LightGBM parameters for one treatment of the class imbalance."""
     pos = float((y == 1).sum())
@@ -315,9 +366,14 @@ def fit_booster(
     max_trees: int,
     early_stopping_rounds: int,
     feature_names: list[str],
+    weight: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """Train with early stopping on the validation window; keep only the best iteration's trees."""
-    train_set = lgb.Dataset(x_train, label=y_train, feature_name=feature_names)
+    """Train with early stopping on the validation window; keep only the best iteration's trees.
+
+    ``weight`` weighs the training rows (reweighing, :func:`reweighing_weights`); the validation
+    window that stops the boosting is never weighted, so it measures the claims as they come.
+    """
+    train_set = lgb.Dataset(x_train, label=y_train, weight=weight, feature_name=feature_names)
     val_set = lgb.Dataset(x_val, label=y_val, reference=train_set)
     booster = lgb.train(
         params,
@@ -420,7 +476,8 @@ def refit_procedure(
 
     def fit(rows: np.ndarray) -> tuple[lgb.Booster, int]:
         trees = scaled_trees(base[0], base[1], int(rows.sum()), rc.max_tree_scale)
-        data = lgb.Dataset(x[rows], label=label[rows], feature_name=feature_names)
+        weight = sample_weights(frame.iloc[np.flatnonzero(rows)], label[rows], config)
+        data = lgb.Dataset(x[rows], label=label[rows], weight=weight, feature_name=feature_names)
         return lgb.train(params, data, num_boost_round=trees), trees
 
     end_month = pd.Period(end - pd.Timedelta(seconds=1), freq="M")
@@ -624,7 +681,7 @@ def train_model(
     ).fit(data)
     features = builder.transform(data)
     timings["features_s"] = time.perf_counter() - t0
-    names = [str(n) for n in builder.feature_names_]
+    names = model_features([str(n) for n in builder.feature_names_], config)
     features = features.reindex(frame.index)
     x = features[names].to_numpy(dtype=np.float64)
     y_all = frame["label"].to_numpy()
@@ -634,6 +691,7 @@ def train_model(
     ca = _rows(frame, "calibration", True)
     for rows, window in ((tr, "train"), (va, "validation"), (ca, "calibration")):
         _need_both_classes(frame, rows, window)
+    w_tr = sample_weights(frame.iloc[tr], y_all[tr], config)
     counts = {
         w: {
             "claims": int((frame["window"] == w).sum()),
@@ -661,7 +719,7 @@ def train_model(
         params = booster_params(config, default, imbalance_params(method, y_all[tr]))
         booster = fit_booster(
             x[tr], y_all[tr], x[va], y_all[va], params, default.max_trees,
-            lc.early_stopping_rounds, names,
+            lc.early_stopping_rounds, names, w_tr,
         )  # fmt: skip
         ap = auc_pr(y_all[va], raw_score(booster, x[va], lc.num_threads))
         imb_cands.append(Candidate(method, booster, ap, booster.num_trees(), params))
@@ -682,7 +740,7 @@ def train_model(
             params = booster_params(config, size, imbalance_params(best_imb.name, y_all[tr]))  # type: ignore[arg-type]
             booster = fit_booster(
                 x[tr], y_all[tr], x[va], y_all[va], params, size.max_trees,
-                lc.early_stopping_rounds, names,
+                lc.early_stopping_rounds, names, w_tr,
             )  # fmt: skip
             ap = auc_pr(y_all[va], raw_score(booster, x[va], lc.num_threads))
             cand = Candidate(best_imb.name, booster, ap, booster.num_trees(), params)

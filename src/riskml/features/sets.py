@@ -134,7 +134,50 @@ CLAIMS_V2: tuple[str, ...] = (
     "provider_repeat_covisit_share_90d",
 )
 
+#: Features that are direct functions of the claimant's birth date or of region codes, through
+#: which age band and region (gated attributes, DESIGN.md principle 6) reach a model that does
+#: not take them as inputs: the age-sex plausibility flag and the days since first enrolment
+#: (about the years since the first job) read the birth date or track it; the others compare
+#: the claim's region or province codes with the claimant's insured region, earlier claims' or
+#: the region's median base. ``fairness.drop_features`` can leave them out (a mitigation that
+#: ``python -m benchmarks --only fairness`` measures); they are in the feature sets because
+#: each detects a typology (impersonation, duplicate receipt, card lending, maternity fraud).
+AGE_REGION_PROXIES: tuple[str, ...] = (
+    "diagnosis_implausible_for_age_sex",
+    "days_enrolment_to_service",
+    "outside_insured_region",
+    "same_day_claims_other_province",
+    "share_of_claims_in_this_province",
+    "benefit_month_claimed_other_region",
+    "benefit_claims_other_regions_before",
+    "contribution_base_vs_regional_median",
+)
+
+#: Features that exist only for claimants in work (an employer, contribution months): missing
+#: or zero after retirement, they tell working age from pension age (README: working-age
+#: claimants' honest claims resemble the work-related typologies).
+WORKING_AGE_PROXIES: tuple[str, ...] = (
+    "contributions_during_unemployment",
+    "tenure_with_employer_days",
+    "contribution_months_with_employer",
+    "contribution_months_12m",
+    "employer_new_members_3m",
+    "employer_hiring_burst",
+    "employer_members",
+    "employer_benefit_claims_per_member",
+    "employer_age_days",
+)
+
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"claims_v1": CLAIMS_V1, "claims_v2": CLAIMS_V2}
 assert DEFAULT_FEATURE_SET in FEATURE_SETS
+assert set(AGE_REGION_PROXIES + WORKING_AGE_PROXIES) <= set(CLAIMS_V1) & set(CLAIMS_V2)
 
-__all__ = ["CLAIMS_V1", "CLAIMS_V2", "FEATURE_SETS", "FROZEN_ENTITY_FEATURES", "TYPOLOGY_SIGNALS"]
+__all__ = [
+    "AGE_REGION_PROXIES",
+    "CLAIMS_V1",
+    "CLAIMS_V2",
+    "FEATURE_SETS",
+    "FROZEN_ENTITY_FEATURES",
+    "TYPOLOGY_SIGNALS",
+    "WORKING_AGE_PROXIES",
+]
