@@ -384,7 +384,8 @@ def run(
     One worker runs in this process. Several are spawned by uvicorn's supervisor, which shares
     the listening socket, restarts a worker that dies and stops them all on SIGINT/SIGTERM; each
     builds its app from ``settings`` (handed down as JSON in the environment). The server secret
-    is read (or its file created) once here first, so that workers never race to create it.
+    is read (or its file created) and the store migrated once here first, so that workers never
+    race to create the one or to migrate the other.
     """
     import uvicorn
 
@@ -394,6 +395,7 @@ def run(
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
     load_secret(settings.secret_file)
+    open_store(settings.store_url).close()  # migrated once here, never by workers racing
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     with _shared_metrics_dir():
         log.info("starting %d worker processes", n)

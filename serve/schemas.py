@@ -445,6 +445,10 @@ class ReadyOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     ready: bool
+    worker_pid: int = Field(
+        description="the worker process that answered (`riskml serve --workers N`: each "
+        "worker loads the model and follows its alias on its own)"
+    )
     model_version: str | None
     model_error: str | None
     store: Literal["ok", "unreachable"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -31,6 +33,7 @@ def readyz(request: Request, store: StoreDep, response: Response) -> dict[str, o
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return {
         "ready": ready,
+        "worker_pid": os.getpid(),
         "model_version": None if scorer is None else scorer.model_version,
         "model_error": request.app.state.models.last_error,
         "store": "ok" if store_ok else "unreachable",
