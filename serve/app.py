@@ -1,10 +1,16 @@
-"""The FastAPI application: ``create_app(settings, scorer=None)``.
+"""The FastAPI application: ``create_app(settings, scorer=None)``, and :func:`run`.
 
 The model is loaded by a task the lifespan starts (never at import) through
 ``riskml.scoring.load_scorer`` unless a scorer is injected: the service is live at once and ready
 once the model is; when the URI is an alias, the task polls it and swaps a new version in
 atomically (in-flight requests finish on the old one), and a failed load is retried. The store is
 opened and migrated in the lifespan.
+
+:func:`run` serves the app with uvicorn, in several worker processes when ``settings.workers``
+says so (uvicorn's own supervisor; :func:`app_from_environment` is the factory each worker
+calls). Every worker is a whole service: its own lifespan, model slot and alias poller, store
+connection pool and in-flight limit; the Prometheus values are shared through
+prometheus_client's multiprocess directory (:mod:`serve.metrics`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ import contextlib
 import json
 import logging
 import math
+import os
+import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -32,7 +41,7 @@ from riskml.scoring import load_scorer
 from riskml.security import load_secret
 from riskml.store import open_store
 from serve.drift import DriftCollector, DriftWindow
-from serve.metrics import ServiceMetrics
+from serve.metrics import MULTIPROC_DIR, ServiceMetrics, forget_this_process
 from serve.routes import claims, health, model, queue
 from serve.scoring import ModelLoader, ModelSlot
 from serve.settings import Settings
@@ -44,6 +53,12 @@ log = logging.getLogger(__name__)
 #: Where the Swagger UI and ReDoc assets of ``/docs`` and ``/redoc`` are served from.
 DOCS_ASSETS_URL = "/docs-assets"
 
+#: The route whose requests count against ``max_in_flight`` (method, path).
+SCORE_ROUTE = ("POST", "/v1/claims/score")
+
+#: The environment variable that hands :func:`run`'s settings to each worker process.
+SETTINGS_ENV = "RISKML_SERVE_SETTINGS_JSON"
+
 
 class BodyTooLarge(HTTPException):
     """The request body exceeds ``max_body_bytes`` (413)."""
@@ -53,12 +68,40 @@ class BodyTooLarge(HTTPException):
 
 
 class LimitsAndMetrics:
-    """Pure ASGI middleware: refuse oversized bodies (413) and count requests by route."""
+    """Pure ASGI middleware: refuse oversized bodies (413), refuse a score request beyond
+    ``max_in_flight`` admitted ones (503 + ``Retry-After``), count requests by route.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: ServiceMetrics) -> None:
+    The in-flight bound is checked here, in the event loop, before the body is read and before
+    anything is handed to the threadpool, so a refusal costs microseconds and stores nothing;
+    without it, requests beyond what the worker computes would queue in the threadpool without
+    bound, each one answered later than the one before. Only the score route is bounded: health,
+    metrics, the queue and the workspace are never refused.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        metrics: ServiceMetrics,
+        max_in_flight: int | None = None,
+        retry_after_seconds: int = 1,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        self.max_in_flight = max_in_flight
+        self.retry_after_seconds = retry_after_seconds
+        self.in_flight = 0
+        """Score requests admitted and not yet answered (only the event loop changes it)."""
+
+    def _overloaded(self) -> dict[str, Any]:
+        return {
+            "detail": f"this worker is at its limit of {self.max_in_flight} score requests in "
+            f"flight; nothing was scored or stored, retry after {self.retry_after_seconds} s",
+            "limit": "max_in_flight",
+            "max_in_flight": self.max_in_flight,
+            "retry_after_seconds": self.retry_after_seconds,
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,12 +119,33 @@ class LimitsAndMetrics:
 
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        bounded = (
+            self.max_in_flight is not None
+            and (scope.get("method"), scope.get("path")) == SCORE_ROUTE
+        )
+        admitted = False
+        refused = False
         try:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 await _send_json(
                     send_counting, 413, {"detail": f"request body larger than {limit} bytes"}
                 )
                 return
+            if bounded:
+                assert self.max_in_flight is not None
+                if self.in_flight >= self.max_in_flight:
+                    refused = True
+                    self.metrics.refused.labels(SCORE_ROUTE[1], "max_in_flight").inc()
+                    await _send_json(
+                        send_counting,
+                        503,
+                        self._overloaded(),
+                        headers=[(b"retry-after", str(self.retry_after_seconds).encode())],
+                    )
+                    return
+                self.in_flight += 1
+                admitted = True
+                self.metrics.in_flight.inc()
             received = 0
 
             async def limited_receive() -> Message:
@@ -95,14 +159,22 @@ class LimitsAndMetrics:
 
             await self.app(scope, limited_receive, send_counting)
         finally:
+            if admitted:
+                self.in_flight -= 1
+                self.metrics.in_flight.dec()
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None) or (SCORE_ROUTE[1] if refused else "unmatched")
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(method, template, str(code)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
 
 
-async def _send_json(send: Callable[[Message], Awaitable[None]], code: int, body: Any) -> None:
+async def _send_json(
+    send: Callable[[Message], Awaitable[None]],
+    code: int,
+    body: Any,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -111,6 +183,7 @@ async def _send_json(send: Callable[[Message], Awaitable[None]], code: int, body
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -189,9 +262,7 @@ def create_app(
         optional=True,
     )
     drift = DriftWindow(settings.drift_window_claims)
-    metrics.registry.register(
-        DriftCollector(drift, slot, load_monitor_config(settings.monitor_config))
-    )
+    metrics.register_own(DriftCollector(drift, slot, load_monitor_config(settings.monitor_config)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -225,6 +296,7 @@ def create_app(
                     await poller
             await asyncio.to_thread(app.state.shadow.stop)
             app.state.store.close()
+            forget_this_process()
 
     app = FastAPIOffline(  # Swagger UI and ReDoc from the service itself, never from a CDN
         static_url=DOCS_ASSETS_URL,
@@ -246,12 +318,92 @@ def create_app(
     app.include_router(claims.make_router(settings))
     app.include_router(queue.make_router(settings))
     install_workspace(app)  # the investigators' pages under /ui (CONTRACT.md section 4)
-    app.add_middleware(LimitsAndMetrics, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(
+        LimitsAndMetrics,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        max_in_flight=settings.max_in_flight,
+        retry_after_seconds=settings.retry_after_seconds,
+    )
     return app
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, settings: Settings | None = None) -> None:
-    """``riskml serve``: run the app under uvicorn."""
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_count(settings: Settings) -> int:
+    """``settings.workers``, or one per usable core when it is 0."""
+    return settings.workers or usable_cores()
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory of each worker process: the settings :func:`run` handed down."""
+    text = os.environ.get(SETTINGS_ENV)
+    settings = Settings.model_validate_json(text) if text else Settings()
+    return create_app(settings)
+
+
+@contextlib.contextmanager
+def _shared_metrics_dir() -> Iterator[Path]:
+    """The multiprocess directory of prometheus_client for one run of the service.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` if the operator set it (emptied of an earlier run's values,
+    whose counts must not be added to this one's), else a private temporary directory removed
+    at the end.
+    """
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="riskml-metrics-") as tmp:
+        os.environ[MULTIPROC_DIR] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            os.environ.pop(MULTIPROC_DIR, None)
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: Settings | None = None,
+    workers: int | None = None,
+) -> None:
+    """``riskml serve``: run the app under uvicorn, in ``workers`` processes (default
+    :func:`worker_count` of ``settings``).
+
+    One worker runs in this process. Several are spawned by uvicorn's supervisor, which shares
+    the listening socket, restarts a worker that dies and stops them all on SIGINT/SIGTERM; each
+    builds its app from ``settings`` (handed down as JSON in the environment). The server secret
+    is read (or its file created) and the store migrated once here first, so that workers never
+    race to create the one or to migrate the other.
+    """
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    settings = settings or Settings()
+    n = workers if workers is not None else worker_count(settings)
+    if n <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    load_secret(settings.secret_file)
+    open_store(settings.store_url).close()  # migrated once here, never by workers racing
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    with _shared_metrics_dir():
+        log.info("starting %d worker processes", n)
+        uvicorn.run(
+            f"{__name__}:app_from_environment",
+            factory=True,
+            workers=n,
+            host=host,
+            port=port,
+            log_level="info",
+        )

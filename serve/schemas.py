@@ -265,6 +265,36 @@ class ErrorResponse(BaseModel):
     detail: str
 
 
+class OverloadedResponse(ErrorResponse):
+    """A 503 of the score route: no model is loaded yet (``detail`` only), or the worker is at
+    its in-flight limit (``limit`` names it, with its value and the ``Retry-After`` seconds)."""
+
+    limit: str | None = Field(default=None, description="the limit reached: max_in_flight")
+    max_in_flight: int | None = Field(
+        default=None, description="score requests one worker admits at once"
+    )
+    retry_after_seconds: int | None = Field(
+        default=None, description="as the Retry-After header: when to try again"
+    )
+
+
+#: The score route's 503, as the OpenAPI document states it.
+OVERLOADED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": OverloadedResponse,
+        "description": "no model is loaded yet, or this worker is at its limit of score "
+        "requests in flight (answered at once, nothing scored or stored; retry after the "
+        "Retry-After header's seconds)",
+        "headers": {
+            "Retry-After": {
+                "description": "seconds to wait before retrying (at the in-flight limit)",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
+
 #: The answers besides 200 and 422 that routes give, as documented in the OpenAPI document.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "no valid API key: Authorization: Bearer <key> from `riskml keys create`",
@@ -415,6 +445,10 @@ class ReadyOut(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     ready: bool
+    worker_pid: int = Field(
+        description="the worker process that answered (`riskml serve --workers N`: each "
+        "worker loads the model and follows its alias on its own)"
+    )
     model_version: str | None
     model_error: str | None
     store: Literal["ok", "unreachable"]

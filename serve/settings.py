@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         description="score requests computed at once (the rest wait their turn); scoring is "
         "GIL-bound Python, so more at once only take turns on the GIL, each one slower",
     )
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="worker processes of `riskml serve` (uvicorn's supervisor restarts one that "
+        "dies); 0: one per CPU core this process may use. Each worker loads the model, polls "
+        "its alias and swaps on its own, and holds its own store connection pool",
+    )
+    max_in_flight: int = Field(
+        default=16,
+        gt=0,
+        description="score requests one worker admits at once (computing or waiting their turn "
+        "for scoring_concurrency); one more is answered 503 at once with Retry-After, before "
+        "its body is read, instead of queueing without bound. Health routes are never refused",
+    )
+    retry_after_seconds: int = Field(
+        default=1, ge=0, description="the Retry-After of a 503 answered at the in-flight limit"
+    )
     max_queue_limit: int = Field(default=500, gt=0, description="largest ?limit= of the queue")
     secret_file: str | None = Field(
         default=None, description="file of the server secret when RISKML_SECRET is not set"

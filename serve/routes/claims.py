@@ -28,6 +28,7 @@ from serve.json_route import JsonBodyRoute
 from serve.schemas import (
     ID_TEXT,
     MAX_ID_LENGTH,
+    OVERLOADED_RESPONSES,
     TEXT,
     CorrectionOut,
     ScoreResponse,
@@ -98,7 +99,11 @@ def make_router(settings: Settings) -> APIRouter:
     # the GIL, with every request slowed; queued requests wait here instead.
     gate = threading.BoundedSemaphore(settings.scoring_concurrency)
 
-    @router.post("/score", response_model=ScoreResponse, responses=error_responses(409, 500, 503))
+    @router.post(
+        "/score",
+        response_model=ScoreResponse,
+        responses={**error_responses(409, 500), **OVERLOADED_RESPONSES},
+    )
     def score_claims(
         user: ScoringUser,  # first: credentials are checked before anything else answers
         body: score_request,  # type: ignore[valid-type]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, Request, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from serve.deps import MetricsDep, StoreDep
 from serve.schemas import HealthOut, ReadyOut
@@ -31,6 +33,7 @@ def readyz(request: Request, store: StoreDep, response: Response) -> dict[str, o
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return {
         "ready": ready,
+        "worker_pid": os.getpid(),
         "model_version": None if scorer is None else scorer.model_version,
         "model_error": request.app.state.models.last_error,
         "store": "ok" if store_ok else "unreachable",
@@ -39,5 +42,6 @@ def readyz(request: Request, store: StoreDep, response: Response) -> dict[str, o
 
 @router.get("/metrics", include_in_schema=False)
 def metrics(m: MetricsDep) -> Response:
-    """Prometheus exposition of the service's own registry."""
-    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus exposition: the service's registry, summed over every worker process when
+    there are several (:mod:`serve.metrics`)."""
+    return Response(m.exposition(), media_type=CONTENT_TYPE_LATEST)

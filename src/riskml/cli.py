@@ -381,13 +381,21 @@ def serve(
     model: Annotated[
         str | None, typer.Option(help="MLflow model URI (default RISKML_MODEL_URI or champion)")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="worker processes (default RISKML_WORKERS, else one per usable CPU core); "
+            "each loads the model and follows its alias on its own",
+        ),
+    ] = None,
 ) -> None:
     """Start the HTTP service (CONTRACT.md section 3); store from RISKML_STORE_URL."""
     from serve.app import run
     from serve.settings import Settings
 
     settings = Settings() if model is None else Settings(model_uri=model)
-    run(host=host, port=port, settings=settings)
+    run(host=host, port=port, settings=settings, workers=workers)
 
 
 @app.command()
