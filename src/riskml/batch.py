@@ -107,6 +107,12 @@ def _progress() -> Progress:
     )
 
 
+def check_explain(explain: str) -> None:
+    """Refuse an ``--explain`` that is not flagged, all or none (both engines)."""
+    if explain not in ("flagged", "all", "none"):
+        raise RiskmlError(f"--explain must be flagged, all or none, not {explain!r}")
+
+
 def score_backlog(
     data_dir: Path,
     out: Path,
@@ -127,8 +133,7 @@ def score_backlog(
     """
     import time
 
-    if explain not in ("flagged", "all", "none"):
-        raise RiskmlError(f"--explain must be flagged, all or none, not {explain!r}")
+    check_explain(explain)
     if chunk_size < 1:
         raise RiskmlError(f"--chunk-size must be positive, not {chunk_size}")
     started = time.perf_counter()

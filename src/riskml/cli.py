@@ -339,9 +339,9 @@ def score(
 
     from riskml.batch import score_backlog
     from riskml.errors import RiskmlError
+    from riskml.jobs.options import check_engine
 
-    if engine not in ("pandas", "spark"):
-        raise RiskmlError(f"--engine must be pandas or spark, not {engine!r}")
+    check_engine(engine)
     since_ts = None
     if since is not None:
         try:
@@ -351,25 +351,14 @@ def score(
     if engine == "spark":
         from riskml.spark.engine import score_backlog_spark
 
-        summary = score_backlog_spark(
-            data,
-            out,
-            model_uri=model,
-            explain=explain,  # type: ignore[arg-type]
-            chunk_size=chunk_size,
-            master=spark_master,
-            since=since_ts,
+        run: Callable[..., dict[str, object]] = functools.partial(
+            score_backlog_spark, master=spark_master
         )
     else:
-        summary = score_backlog(
-            data,
-            out,
-            model_uri=model,
-            explain=explain,  # type: ignore[arg-type]
-            chunk_size=chunk_size,
-            num_threads=threads,
-            since=since_ts,
-        )
+        run = functools.partial(score_backlog, num_threads=threads)
+    summary = run(
+        data, out, model_uri=model, explain=explain, chunk_size=chunk_size, since=since_ts
+    )
     typer.echo(json.dumps(summary))
 
 

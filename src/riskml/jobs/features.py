@@ -10,6 +10,7 @@ from riskml.data import load_data_dir
 from riskml.errors import ConfigError
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.io import write_parquet
+from riskml.jobs.options import check_engine
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,7 @@ def run_features(
     pandas engine's, rows in ``(submitted_at, claim_id)`` order; without ``model_uri`` the
     builder's norms are still fitted on the driver, on DIR's training window.
     """
-    if engine not in ("pandas", "spark"):
-        raise ConfigError(f"--engine must be pandas or spark, not {engine!r}")
+    check_engine(engine)
     if engine == "spark":
         from riskml.spark.session import check_available
 

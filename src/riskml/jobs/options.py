@@ -6,6 +6,15 @@ import pandas as pd
 
 from riskml.errors import ConfigError
 
+#: The engines of ``riskml features`` and ``riskml score``.
+ENGINES: tuple[str, ...] = ("pandas", "spark")
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an ``--engine`` that is not one of :data:`ENGINES`."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be {' or '.join(ENGINES)}, not {engine!r}")
+
 
 def parse_date(text: str, option: str) -> pd.Timestamp:
     """A date or ISO timestamp in naive local time, as the data's timestamps are."""

@@ -51,7 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk
-from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, _chunk_bounds
+from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, _chunk_bounds, check_explain
 from riskml.contract import TABLES
 from riskml.data import empty_table, validate_frame
 from riskml.defaults import DEFAULT_MODEL_URI
@@ -516,8 +516,7 @@ def score_backlog_spark(
     chunks run on Spark (one LightGBM thread per task)."""
     from riskml.scoring import Scorer, load_scorer
 
-    if explain not in ("flagged", "all", "none"):
-        raise RiskmlError(f"--explain must be flagged, all or none, not {explain!r}")
+    check_explain(explain)
     if spark is None:
         check_available(master)  # before the model is loaded
     scorer = scorer or load_scorer(model_uri, num_threads=1)
