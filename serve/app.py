@@ -207,22 +207,33 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": _json_safe(jsonable_encoder(errors))}, status_code=422)
 
 
+async def _refresh(slot: ModelSlot, gauge: Gauge, loader: ModelLoader) -> None:
+    """One load (or alias check and swap) of ``slot``, in a worker thread; ``gauge`` follows."""
+    before = slot.current
+    if await asyncio.to_thread(slot.refresh, loader):
+        if before is not None:
+            gauge.labels(before.model_version).set(0)
+        if slot.current is not None:
+            gauge.labels(slot.current.model_version).set(1)
+
+
 async def _keep_model(
-    slot: ModelSlot, gauge: Gauge, every: float | None, loader: ModelLoader
+    slot: ModelSlot,
+    gauge: Gauge,
+    every: float | None,
+    loader: ModelLoader,
+    tried: bool = False,
 ) -> None:
-    """Load the model now, in a worker thread, so the service is live (``/healthz``) at once and
-    ready (``/readyz``) when the model is; then, every ``every`` seconds, retry a failed load or
-    look for a moved alias and swap the new version in. ``every=None``: one attempt only. The
-    champion's slot and the shadow challenger's are kept alike; ``gauge`` says which version is
-    loaded.
+    """Load the model now (unless ``tried``: the first attempt is already made), so the service
+    is live (``/healthz``) at once and ready (``/readyz``) when the model is; then, every
+    ``every`` seconds, retry a failed load or look for a moved alias and swap the new version
+    in. ``every=None``: one attempt only. The champion's slot and the shadow challenger's are
+    kept alike; ``gauge`` says which version is loaded.
     """
     while True:
-        before = slot.current
-        if await asyncio.to_thread(slot.refresh, loader):
-            if before is not None:
-                gauge.labels(before.model_version).set(0)
-            if slot.current is not None:
-                gauge.labels(slot.current.model_version).set(1)
+        if not tried:
+            await _refresh(slot, gauge, loader)
+        tried = False
         pinned = slot.current is not None and "@" not in (slot.uri or "")
         if every is None or pinned:  # a pinned version never moves
             return
@@ -237,10 +248,16 @@ def create_app(
     shadow: ScoringModel | None = None,
     shadow_loader: ModelLoader | None = None,
     shadow_resolver: Callable[[str], str | None] | None = None,
+    load_first: bool = False,
 ) -> FastAPI:
     """The service. ``scorer`` injects a model (tests); otherwise ``settings.model_uri`` is
     loaded in the lifespan with ``loader`` and, for an alias, polled for changes: ``resolver``
     (default: ask the MLflow registry) tells which version the alias points to now.
+
+    ``load_first``: make the first load attempt before the app starts (the lifespan waits for
+    it). One of several workers sharing a socket sets it, so that a worker still loading takes
+    no connection, and a client never meets one worker's 503 "no model is loaded" after another
+    worker said ready. A single process starts at once instead and is live while it loads.
 
     The challenger at ``settings.shadow_uri`` is kept the same way in a second slot and scored in
     shadow (:mod:`serve.shadow`): ``shadow`` injects one, ``shadow_loader`` and
@@ -279,7 +296,9 @@ def create_app(
         every = settings.model_poll_seconds if settings.model_poll_seconds > 0 else None
         pollers = []
         if slot.uri is not None:
-            champion = _keep_model(slot, metrics.model_loaded, every, loader)
+            if load_first:  # this worker takes no connection before its first attempt is over
+                await _refresh(slot, metrics.model_loaded, loader)
+            champion = _keep_model(slot, metrics.model_loaded, every, loader, tried=load_first)
             pollers.append(asyncio.create_task(champion))
         if shadow_slot.uri is not None and shadow_loader is not None:
             pollers.append(
@@ -345,7 +364,7 @@ def app_from_environment() -> FastAPI:
     """The app factory of each worker process: the settings :func:`run` handed down."""
     text = os.environ.get(SETTINGS_ENV)
     settings = Settings.model_validate_json(text) if text else Settings()
-    return create_app(settings)
+    return create_app(settings, load_first=True)
 
 
 @contextlib.contextmanager

@@ -114,6 +114,7 @@ def test_demo_sets_up_and_its_printed_lines_work_as_pasted(tmp_path: Path) -> No
         wait_until_ok(f"{base}/readyz", server, 180, "the restarted service never became ready")
         scored = json.loads(_run(_after(lines, "score a claim:"), env, elsewhere))
         body = json.loads((work / "example-claim.json").read_text())
+        assert "results" in scored, scored
         result = scored["results"][0]
         assert result["claim_id"] == body["claims"][0]["claim_id"]
         assert 0 <= result["risk_score"] <= 1 and result["reasons"]

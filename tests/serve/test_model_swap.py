@@ -163,3 +163,34 @@ def test_without_a_loadable_model_the_service_is_live_not_ready_and_says_why(
         )
         assert r.status_code == 503
     assert attempts[0] == "models:/riskml-claims@champion"
+
+
+@pytest.mark.parametrize("load_first", [True, False])
+def test_a_worker_that_loads_first_takes_no_connection_before_its_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load_first: bool
+) -> None:
+    """Several workers share one socket: a worker still loading must not take the connection of
+    a client that another worker told "ready" (it would answer 503 "no model is loaded").
+    One process alone starts at once instead, live while it loads."""
+    monkeypatch.delenv("RISKML_SECRET", raising=False)
+    release = threading.Event()
+
+    def slow(uri: str) -> StandInScorer:
+        assert release.wait(30)
+        return StandInScorer("7")
+
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'store.db'}",
+        model_uri="models:/riskml-claims/7",
+        secret_file=str(tmp_path / "secret"),
+    )
+    app = create_app(settings, loader=slow, load_first=load_first)
+    if load_first:
+        threading.Timer(0.3, release.set).start()  # the server starts only once this is set
+    with running_server(app) as base:
+        ready = httpx.get(f"{base}/readyz")
+        if load_first:
+            assert ready.status_code == 200, ready.text
+        else:
+            assert ready.status_code == 503 and httpx.get(f"{base}/healthz").status_code == 200
+            release.set()
