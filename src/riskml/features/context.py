@@ -232,9 +232,12 @@ class Groups:
         """Sorted position of the first row of the group with time >= ``time - width``."""
         if self.time_sorted is None:
             raise ValueError("Groups built without time cannot answer window queries")
-        k = np.where(self.valid, self.key_sorted[self.pos], 0)
-        probe = k * _SHIFT + (np.asarray(time, dtype="int64") - width)
-        j = np.searchsorted(self._composite, probe, side="left")
+        # probes in the sorted rows' order: within a group they ascend with the rows' times, so
+        # the binary searches walk the sorted keys in order (at 5M rows 12x faster than probing
+        # in history order, where each search lands far from the last); same probes, same answer
+        k = np.where(self.key_sorted >= 0, self.key_sorted, 0)
+        probe = k * _SHIFT + (np.asarray(time, dtype="int64")[self.order] - width)
+        j = np.searchsorted(self._composite, probe, side="left")[self.pos]
         return np.maximum(j, self.start)
 
     def window_count(self, time: np.ndarray, width: int) -> np.ndarray:
@@ -256,19 +259,20 @@ class Groups:
         return out
 
     def _exclusive_prefix(self, values: np.ndarray) -> np.ndarray:
-        """Per sorted position: sum of ``values`` over earlier rows of the same group, in units of
-        :data:`SUM_QUANTUM` (int64; one extra trailing zero).
+        """Per sorted position: the running sum of ``values`` over the sorted rows before it, in
+        units of :data:`SUM_QUANTUM` (int64; one extra trailing entry, the total). The sum over
+        sorted positions ``[j, i)`` of one group is ``excl[i] - excl[j]``.
 
         Sums are exact integers of values rounded to :data:`SUM_QUANTUM`, so a window's sum is the
         same bits however many older rows precede it: a chunk whose history is cut at the reach
         gets exactly the sums of the one pass (float prefix sums differ in the last bits, and a
-        last bit can move a claim across a tree's split).
+        last bit can move a claim across a tree's split). One running sum over all groups is
+        enough: the difference of two entries is exact even where the running sum wraps around
+        int64, as long as the window's own sum fits (about 1.4e14 yuan).
         """
         v = np.nan_to_num(np.asarray(values, dtype="float64")[self.order])
-        q = np.rint(v / SUM_QUANTUM).astype("int64")
-        inclusive = pd.Series(q).groupby(self.key_sorted).cumsum().to_numpy()
         excl = np.zeros(self.n + 1, dtype="int64")
-        excl[: self.n] = inclusive - q
+        np.cumsum(np.rint(v / SUM_QUANTUM).astype("int64"), out=excl[1:])
         return excl
 
     def window_sum(self, values: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
