@@ -93,3 +93,20 @@ def test_window_sums_have_the_same_bits_without_older_rows(rows: dict[str, np.nd
     np.testing.assert_allclose(
         full.window_sum(amounts, rows["time"], width)[valid], expected[valid], atol=1e-3
     )
+
+
+def test_the_row_argmax_of_item_scores_is_scipys_for_every_row_with_a_positive_maximum() -> None:
+    import scipy.sparse as sp
+
+    from riskml.features.claim import _first_argmax_by_row
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        items = sp.random(300, 40, density=rng.uniform(0.01, 0.5), random_state=trial)
+        items.data = np.round(items.data * 4) / 4  # many ties between diagnoses
+        profile = sp.random(40, 30, density=0.3, random_state=trial + 100)
+        scores = (items.tocsr() @ profile.tocsr()).tocsr()
+        expected = np.asarray(scores.copy().argmax(axis=1)).ravel()
+        positive = scores.max(axis=1).toarray().ravel() > 0
+        got = _first_argmax_by_row(scores)
+        np.testing.assert_array_equal(got[positive], expected[positive])

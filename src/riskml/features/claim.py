@@ -21,6 +21,7 @@ from riskml.features.context import (
     day_numbers,
     join_positions,
     rows_at,
+    sorted_unique,
     take,
     unmatched_nan,
 )
@@ -199,6 +200,28 @@ def _item_profile(table: pd.DataFrame) -> tuple[pd.Index, pd.Index, sp.csr_matri
     return fitted_cache(table, "item_profile", build)
 
 
+def _first_argmax_by_row(m: sp.csr_matrix) -> np.ndarray:
+    """Column of each row's largest stored value, the smallest such column on a tie: what
+    ``m.argmax(axis=1)`` gives for a row whose maximum is positive, without its Python loop over
+    rows (1.7 s for 270,000 claims); 0 for the other rows. Sorts ``m``'s indices in place, as
+    ``argmax`` does."""
+    m.sum_duplicates()
+    n_rows = m.shape[0]
+    out = np.zeros(n_rows, dtype="int64")
+    lengths = np.diff(m.indptr)
+    rows = np.flatnonzero(lengths)
+    if len(rows) == 0:
+        return out
+    row_of = np.repeat(np.arange(n_rows), lengths)
+    peak = np.full(n_rows, -np.inf)
+    peak[rows] = np.maximum.reduceat(m.data, m.indptr[rows])
+    hit = np.flatnonzero(m.data == peak[row_of])
+    hit_rows, first = np.unique(row_of[hit], return_index=True)
+    out[hit_rows] = m.indices[hit[first]]
+    out[peak <= 0] = 0
+    return out
+
+
 def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per target: the diagnosis category whose fitted item profile best explains the claim's
     items, and by how much it beats the billed diagnosis (mean share per distinct item).
@@ -223,7 +246,7 @@ def item_implied_diagnosis(ctx: Context, table: pd.DataFrame) -> tuple[np.ndarra
     )
     scores = (claims_items @ profile).tocsr()
     best = scores.max(axis=1).toarray().ravel()
-    arg = np.asarray(scores.argmax(axis=1)).ravel()
+    arg = _first_argmax_by_row(scores)
     billed_col = dx_index.get_indexer(ctx.claims["dx3"].to_numpy(dtype=object)[upos])
     billed = np.full(len(upos), np.nan)
     ok = billed_col >= 0
@@ -337,7 +360,7 @@ def _trace_seen(ctx: Context) -> np.ndarray:
     if "trace" not in it.columns:
         return np.full(len(ctx.targets), np.nan)
     tr = it.loc[it["trace"].to_numpy() >= 0, ["pos", "trace"]]
-    wanted = np.unique(tr["trace"].to_numpy()[np.isin(tr["pos"].to_numpy(), ctx.targets)])
+    wanted = sorted_unique(tr["trace"].to_numpy()[np.isin(tr["pos"].to_numpy(), ctx.targets)])
     tr = tr.loc[np.isin(tr["trace"].to_numpy(), wanted)]
     out: np.ndarray = np.zeros(ctx.n)
     if not tr.empty:

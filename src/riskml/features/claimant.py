@@ -29,6 +29,7 @@ from riskml.features.context import (
     day_numbers,
     join_positions,
     rows_at,
+    sorted_unique,
     take,
     unmatched_nan,
 )
@@ -77,7 +78,7 @@ def contribution_index(ctx: Context) -> tuple[np.ndarray, pd.Index]:
     pc = persons.get_indexer(contrib["person_id"].astype("str"))
     months = pd.to_datetime(contrib["month"]).to_numpy(dtype="datetime64[M]").astype("int64")
     keep = pc >= 0
-    comp = np.unique(pc[keep].astype("int64") * _SHIFT + months[keep])
+    comp = sorted_unique(pc[keep].astype("int64") * _SHIFT + months[keep])
     return comp, persons
 
 

@@ -62,6 +62,25 @@ def codes(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(pd.factorize(values, use_na_sentinel=True)[0], dtype="int64")
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, ascending: ``np.unique(values)``, by one sort.
+
+    numpy 2.4's ``np.unique`` takes a hash-based path without ``return_*`` arguments that costs
+    about 10 s for 5M distinct int64 values on this machine (already sorted ones too), against
+    0.1 s for a sort and a comparison with the neighbour.
+    """
+    v = np.asarray(values)
+    if v.dtype.kind not in "iub":
+        raise TypeError(f"sorted_unique takes integer arrays, not {v.dtype}")
+    ordered = np.sort(v, axis=None)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def combine(*parts: np.ndarray) -> np.ndarray:
     """One int64 group code for several integer code columns (-1 if any part is -1).
 
@@ -365,7 +384,7 @@ class Groups:
                 other = np.concatenate([other, own])
             code = c[other]
             keep = code >= 0
-            pairs = np.unique(row[keep] * radix + code[keep])
+            pairs = sorted_unique(row[keep] * radix + code[keep])
             out += np.bincount(pairs // radix, minlength=self.n)
         out[~self.valid] = np.nan
         return out
@@ -483,7 +502,7 @@ class Context:
     def rows_of_target_entities(self, column: str) -> np.ndarray:
         """Mask of claims sharing a (non-missing) ``column`` code with some target claim."""
         col = self.claims[column].to_numpy()
-        wanted = np.unique(col[self.targets])
+        wanted = sorted_unique(col[self.targets])
         wanted = wanted[wanted >= 0]
         return np.isin(col, wanted)
 

@@ -19,6 +19,7 @@ from riskml.features.context import (
     combine,
     day_numbers,
     month_index,
+    sorted_unique,
 )
 from riskml.features.history import CONTRIBUTION_REACH_MONTHS, HIRE_GAP_MONTHS
 from riskml.features.norms import MIN_PEERS, lookup_backoff, median_table, safe_ratio
@@ -106,7 +107,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
     # person-level: contribution months in the 12 months before the service (any employer)
     mine = np.isin(p_all, tp[tp >= 0])
-    p_comp = np.unique(p_all[mine] * _SHIFT + mi_all[mine])
+    p_comp = sorted_unique(p_all[mine] * _SHIFT + mi_all[mine])
     pk = np.maximum(tp, 0) * _SHIFT
     a = np.searchsorted(p_comp, pk + np.nan_to_num(lo).astype("int64"), side="left")
     b = np.searchsorted(p_comp, pk + np.nan_to_num(hi).astype("int64"), side="right")
