@@ -200,8 +200,10 @@ class Columns:
             self._cols[str(name)] = frame[name]
 
     def frame(self) -> pd.DataFrame:
-        """The columns as one DataFrame on :attr:`index`."""
-        return pd.DataFrame(self._cols, index=self.index)
+        """The columns as one DataFrame on :attr:`index`, each column kept as its own block: the
+        features read it column by column, and consolidating ~50 float columns into one 2-D
+        block copied them all (3.8 s of a 528,000-claim pass)."""
+        return pd.DataFrame(self._cols, index=self.index, copy=False)
 
 
 def dx3(diagnosis: pd.Series) -> pd.Series:
