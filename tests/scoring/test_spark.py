@@ -21,7 +21,7 @@ from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.spark.engine import features_spark, score_backlog_spark
 from riskml.spark.session import SparkUnavailableError, check_available, spark_session
-from tests.conftest import Trained
+from tests.conftest import Trained, write_claimant_subset
 
 URI = "models:/riskml-claims@champion"
 CHUNK = 2_000  # several chunks and waves on the small session data
@@ -30,23 +30,8 @@ CHUNK = 2_000  # several chunks and waves on the small session data
 @pytest.fixture(scope="module")
 def backlog_dir(synth_data: ClaimsData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A third of the synthetic claimants with all their claims: a small, valid backlog."""
-    persons = synth_data.persons.iloc[::3]
-    claims = synth_data.claims.loc[synth_data.claims["person_id"].isin(persons["person_id"])]
     out = tmp_path_factory.mktemp("spark-backlog") / "data"
-    ClaimsData(
-        persons=persons,
-        employers=synth_data.employers,
-        providers=synth_data.providers,
-        contributions=synth_data.contributions.loc[
-            synth_data.contributions["person_id"].isin(persons["person_id"])
-        ],
-        claims=claims,
-        claim_items=synth_data.claim_items.loc[
-            synth_data.claim_items["claim_id"].isin(claims["claim_id"])
-        ],
-        labels=None,
-    ).write(out)
-    return out
+    return write_claimant_subset(synth_data, out, 3, with_labels=False)
 
 
 @pytest.fixture(scope="module")

@@ -50,8 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk
-from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, _chunk_bounds, check_explain
+from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk, chunk_bounds
+from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, check_explain
 from riskml.contract import TABLES
 from riskml.data import empty_table, validate_frame
 from riskml.defaults import DEFAULT_MODEL_URI
@@ -361,7 +361,7 @@ def run_chunks(
         explain=explain,
         since=None if since is None else str(since),
     )
-    bounds = _chunk_bounds(keys, chunk_size, since)
+    bounds = chunk_bounds(keys, chunk_size, since)
     chunks = chunk_frame(keys, bounds, chunk_size)
     del keys
     work = out.parent / f".{out.name}.parts"
