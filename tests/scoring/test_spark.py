@@ -264,6 +264,29 @@ def test_the_cli_refuses_what_it_cannot_run(
     assert nojava.output.strip().splitlines()[-1].startswith("error: --engine spark needs a Java")
 
 
+def test_urls_are_refused_in_one_line_not_made_local_folders(
+    backlog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hdfs://``, ``s3a://`` or ``file://`` for ``--data`` or ``--out`` (the command line
+    folds them into ``s3a:/...`` paths) are refused before a model or any data is read, and no
+    folder named after the scheme is left behind."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    local_out = str(tmp_path / "s.parquet")
+    cases = [
+        ("score", str(backlog_dir), "s3a://bucket/scores.parquet", "--out"),
+        ("score", "hdfs://namenode/backlog", local_out, "--data"),
+        ("features", str(backlog_dir), f"file://{tmp_path}/f.parquet", "--out"),
+    ]
+    for verb, data, out, option in cases:
+        args = [verb, "--data", data, "--out", out, "--engine", "spark", "--model", URI]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith(f"error: {option} ") and "not" in last and "URLs" in last
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_the_session_keeps_timestamps_and_runs_one_thread_per_task(spark) -> None:
     assert spark_session() is spark  # the running session is reused, never a second JVM
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"

@@ -59,6 +59,7 @@ from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
 from riskml.reach import contribution_reach_start, reach_before
+from riskml.spark.paths import check_local_paths
 from riskml.spark.session import (
     DEFAULT_MASTER,
     check_available,
@@ -335,11 +336,7 @@ def run_chunks(
     module docstring); resume from ``out``'s work folder when its checkpoint matches."""
     if chunk_size < 1 or chunks_per_wave < 1:
         raise RiskmlError("--chunk-size and the chunks per wave must be positive")
-    if "://" in str(out):
-        raise RiskmlError(
-            f"--out {out}: the Spark engine writes a path of the driver's file system (shared "
-            "with the executors on a cluster), not a URL, in this build"
-        )
+    check_local_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before minutes of reading: a missing Java is one line now
     started = time.perf_counter()
@@ -517,6 +514,7 @@ def score_backlog_spark(
     from riskml.scoring import Scorer, load_scorer
 
     check_explain(explain)
+    check_local_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before the model is loaded
     scorer = scorer or load_scorer(model_uri, num_threads=1)
