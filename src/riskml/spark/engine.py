@@ -146,11 +146,18 @@ def chunk_frame(keys: pd.DataFrame, bounds: list[ChunkBounds], chunk_size: int) 
 
 
 def _table_path(data_dir: Path, name: str) -> str | None:
-    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts."""
+    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts, as a
+    ``file:`` URL (a bare path would resolve against the cluster's default file system, HDFS
+    say, and Spark could read other bytes than the driver checked)."""
     for candidate in (data_dir / f"{name}.parquet", data_dir / name):
         if candidate.exists():
-            return str(candidate.resolve())
+            return _file_url(candidate)
     return None
+
+
+def _file_url(path: Path) -> str:
+    """``file://`` and the absolute path, unescaped (Hadoop's ``Path`` escapes it itself)."""
+    return f"file://{path.resolve()}"
 
 
 def _read_large(spark: SparkSession, data_dir: Path, name: str) -> DataFrame | None:
@@ -395,7 +402,7 @@ def run_chunks(
             result = packed.groupBy(CHUNK_COLUMN).applyInArrow(
                 _as_function(task), _spark_schema(schema)
             )
-            result.write.mode("overwrite").parquet(str(wave_dir.resolve()))
+            result.write.mode("overwrite").parquet(_file_url(wave_dir))
             done = min((w + 1) * chunks_per_wave, plan.n_chunks)
             log.info(
                 "wave %d/%d committed: chunks up to %d of %d, %.0f s",
