@@ -11,7 +11,8 @@ its children (Spark's JVM and Python workers included), sampled every 0.1 s. Eac
 runs of this one invocation (the machine is shared: absolute times are only indicative).
 
     python -m benchmarks --only spark          # 8,000 persons, 24 and 48 months
-    python -m benchmarks --only spark --persons 80000 --months 12 24 # about 1M claims doubled
+    python -m benchmarks --only spark --persons 80000 --months 12 24 # 530,000 claims doubled
+    python -m benchmarks --only spark --persons 80000 --months 24 48 # 1.06M claims doubled
     python -m benchmarks --only spark --verbs score                  # scoring only
 """
 
