@@ -18,6 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from benchmarks.backlogs import synth_backlog, train_champion
 from benchmarks.bench_scoring import _riskml
 
 
@@ -31,24 +32,10 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="riskml-bench-mem-") as tmp:
         work = Path(tmp)
-        train_dir = work / "train"
-        _riskml(work, "synth", "--out", str(train_dir), "--persons", "6000", "--seed", "3")
-        _riskml(work, "train", "--data", str(train_dir), "--promote")
+        train_champion(work, persons=6_000)
         rows = []
         for months in args.months:
-            data_dir = work / f"data-{months}"
-            _riskml(
-                work,
-                "synth",
-                "--out",
-                str(data_dir),
-                "--persons",
-                str(args.persons),
-                "--months",
-                str(months),
-                "--seed",
-                "5",
-            )
+            data_dir, _claims = synth_backlog(work, args.persons, months)
             out, seconds, peak = _riskml(
                 work,
                 "score",

@@ -11,17 +11,18 @@ its children (Spark's JVM and Python workers included), sampled every 0.1 s. Eac
 runs of this one invocation (the machine is shared: absolute times are only indicative).
 
     python -m benchmarks --only spark          # 8,000 persons, 24 and 48 months
-    python -m benchmarks --only spark --persons 80000 --months 12 24 # about 1M claims doubled
+    python -m benchmarks --only spark --persons 80000 --months 12 24 # 530,000 claims doubled
+    python -m benchmarks --only spark --persons 80000 --months 24 48 # 1.06M claims doubled
     python -m benchmarks --only spark --verbs score                  # scoring only
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
+from benchmarks.backlogs import synth_backlog, train_champion
 from benchmarks.bench_scoring import _riskml
 
 
@@ -49,26 +50,10 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="riskml-bench-spark-") as tmp:
         work = Path(tmp)
-        train_dir = work / "train"
-        _riskml(work, "synth", "--out", str(train_dir), "--persons", "4000", "--seed", "3")
-        _riskml(work, "train", "--data", str(train_dir), "--promote")
+        train_champion(work, persons=4_000)
         rows = []
         for months in args.months:
-            data_dir = work / f"data-{months}"
-            _riskml(
-                work,
-                "synth",
-                "--out",
-                str(data_dir),
-                "--persons",
-                str(args.persons),
-                "--months",
-                str(months),
-                "--seed",
-                "5",
-            )
-            manifest = json.loads((data_dir / "manifest.json").read_text())
-            claims = int(manifest["rows"]["claims"])
+            data_dir, claims = synth_backlog(work, args.persons, months)
             for verb in args.verbs:
                 for engine in ("pandas", "spark"):
                     seconds, peak = _run(

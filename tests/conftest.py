@@ -57,6 +57,33 @@ def synth_data(synth_dir: Path) -> ClaimsData:
     return load_data_dir(synth_dir)
 
 
+def write_claimant_subset(
+    data: ClaimsData, out: Path, every: int, *, with_labels: bool = True
+) -> Path:
+    """Write to ``out`` every ``every``-th claimant of ``data`` with all their claims, line
+    items and contributions (all employers and providers): a small, valid backlog. The labels
+    of those claims come along when ``with_labels`` (and ``data`` has them)."""
+    persons = data.persons.iloc[::every]
+    claims = data.claims.loc[data.claims["person_id"].isin(persons["person_id"])]
+    labels = data.labels
+    if with_labels and labels is not None:
+        labels = labels.loc[labels["claim_id"].isin(claims["claim_id"])]
+    else:
+        labels = None
+    ClaimsData(
+        persons=persons,
+        employers=data.employers,
+        providers=data.providers,
+        contributions=data.contributions.loc[
+            data.contributions["person_id"].isin(persons["person_id"])
+        ],
+        claims=claims,
+        claim_items=data.claim_items.loc[data.claim_items["claim_id"].isin(claims["claim_id"])],
+        labels=labels,
+    ).write(out)
+    return out
+
+
 # small and single-threaded: the suite shares two cores with everything else
 SMALL = {
     "experiment": "riskml-tests",

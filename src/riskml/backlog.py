@@ -97,6 +97,32 @@ class ChunkBounds:
     since: pd.Timestamp | None = None
 
 
+def chunk_bounds(
+    keys: pd.DataFrame, chunk_size: int, since: pd.Timestamp | None = None
+) -> list[ChunkBounds]:
+    """The chunk plan of a backlog: each chunk of ``chunk_size`` claims (the last one smaller) as
+    the ``(submitted_at, claim_id)`` range of its claims.
+
+    ``keys`` holds the backlog's ``submitted_at`` and ``claim_id`` in that order (the claims to
+    score, after any ``since``); ``since`` is recorded in every bound, so a chunk's claims are
+    also cut at it. The pandas engine (:func:`riskml.batch.score_backlog`) and the Spark engine
+    (:mod:`riskml.spark.engine`) both plan their chunks with this one function, so a chunk holds
+    the same claims in either.
+    """
+    sub = keys["submitted_at"].to_numpy()
+    cid = keys["claim_id"].to_numpy()
+    lasts = list(range(chunk_size - 1, len(keys), chunk_size))
+    if len(keys) and (not lasts or lasts[-1] != len(keys) - 1):
+        lasts.append(len(keys) - 1)
+    bounds: list[ChunkBounds] = []
+    after: tuple[pd.Timestamp, str] | None = None
+    for last in lasts:
+        upto = (pd.Timestamp(sub[last]), str(cid[last]))
+        bounds.append(ChunkBounds(after=after, upto=upto, since=since))
+        after = upto
+    return bounds
+
+
 def _key_at_or_before(frame: pd.DataFrame, bound: tuple[pd.Timestamp, str]) -> np.ndarray:
     sub, cid = frame["submitted_at"], frame["claim_id"]
     return np.asarray((sub < bound[0]) | ((sub == bound[0]) & (cid <= bound[1])))

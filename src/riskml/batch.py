@@ -34,7 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from riskml.backlog import ChunkBounds, DataDirReader, release_memory
+from riskml.backlog import DataDirReader, chunk_bounds, release_memory
 from riskml.data import ClaimsData
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
@@ -73,24 +73,6 @@ class BatchPlan:
     @property
     def n_chunks(self) -> int:
         return -(-self.n_claims // self.chunk_size)  # none for a zero-row claims table
-
-
-def _chunk_bounds(
-    keys: pd.DataFrame, chunk_size: int, since: pd.Timestamp | None
-) -> list[ChunkBounds]:
-    """Each chunk as the (submitted_at, claim_id) range of its claims, ``keys`` in that order."""
-    sub = keys["submitted_at"].to_numpy()
-    cid = keys["claim_id"].to_numpy()
-    lasts = list(range(chunk_size - 1, len(keys), chunk_size))
-    if len(keys) and (not lasts or lasts[-1] != len(keys) - 1):
-        lasts.append(len(keys) - 1)
-    bounds: list[ChunkBounds] = []
-    after: tuple[pd.Timestamp, str] | None = None
-    for last in lasts:
-        upto = (pd.Timestamp(sub[last]), str(cid[last]))
-        bounds.append(ChunkBounds(after=after, upto=upto, since=since))
-        after = upto
-    return bounds
 
 
 def _progress() -> Progress:
@@ -175,7 +157,7 @@ def score_backlog(
         os.replace(tmp, checkpoint)
 
     keys = backlog.sort_values(["submitted_at", "claim_id"], kind="stable")
-    bounds = _chunk_bounds(keys, chunk_size, since)
+    bounds = chunk_bounds(keys, chunk_size, since)
     sizes = [min(chunk_size, plan.n_claims - i * chunk_size) for i in range(plan.n_chunks)]
     del keys, backlog  # the plan is the bounds: nothing per claim is held while scoring
     release_memory()

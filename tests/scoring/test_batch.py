@@ -18,7 +18,7 @@ from riskml.batch import CheckpointMismatchError, score_backlog
 from riskml.data import ClaimsData
 from riskml.errors import DataContractError, RiskmlError
 from riskml.scoring import load_scorer
-from tests.conftest import Trained
+from tests.conftest import Trained, write_claimant_subset
 
 URI = "models:/riskml-claims@champion"
 
@@ -26,25 +26,8 @@ URI = "models:/riskml-claims@champion"
 @pytest.fixture(scope="module")
 def backlog_dir(synth_data: ClaimsData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A quarter of the synthetic claimants with all their claims: a small, valid backlog."""
-    persons = synth_data.persons.iloc[::4]
-    claims = synth_data.claims.loc[synth_data.claims["person_id"].isin(persons["person_id"])]
-    labels = synth_data.labels
-    assert labels is not None
-    out = tmp_path_factory.mktemp("backlog") / "data"
-    ClaimsData(
-        persons=persons,
-        employers=synth_data.employers,
-        providers=synth_data.providers,
-        contributions=synth_data.contributions.loc[
-            synth_data.contributions["person_id"].isin(persons["person_id"])
-        ],
-        claims=claims,
-        claim_items=synth_data.claim_items.loc[
-            synth_data.claim_items["claim_id"].isin(claims["claim_id"])
-        ],
-        labels=labels.loc[labels["claim_id"].isin(claims["claim_id"])],
-    ).write(out)
-    return out
+    assert synth_data.labels is not None
+    return write_claimant_subset(synth_data, tmp_path_factory.mktemp("backlog") / "data", 4)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.spark.engine import features_spark, score_backlog_spark
 from riskml.spark.session import SparkUnavailableError, check_available, spark_session
-from tests.conftest import Trained
+from tests.conftest import Trained, write_claimant_subset
 
 URI = "models:/riskml-claims@champion"
 CHUNK = 2_000  # several chunks and waves on the small session data
@@ -30,23 +30,8 @@ CHUNK = 2_000  # several chunks and waves on the small session data
 @pytest.fixture(scope="module")
 def backlog_dir(synth_data: ClaimsData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A third of the synthetic claimants with all their claims: a small, valid backlog."""
-    persons = synth_data.persons.iloc[::3]
-    claims = synth_data.claims.loc[synth_data.claims["person_id"].isin(persons["person_id"])]
     out = tmp_path_factory.mktemp("spark-backlog") / "data"
-    ClaimsData(
-        persons=persons,
-        employers=synth_data.employers,
-        providers=synth_data.providers,
-        contributions=synth_data.contributions.loc[
-            synth_data.contributions["person_id"].isin(persons["person_id"])
-        ],
-        claims=claims,
-        claim_items=synth_data.claim_items.loc[
-            synth_data.claim_items["claim_id"].isin(claims["claim_id"])
-        ],
-        labels=None,
-    ).write(out)
-    return out
+    return write_claimant_subset(synth_data, out, 3, with_labels=False)
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +262,29 @@ def test_the_cli_refuses_what_it_cannot_run(
     )
     assert nojava.exit_code == 2
     assert nojava.output.strip().splitlines()[-1].startswith("error: --engine spark needs a Java")
+
+
+def test_urls_are_refused_in_one_line_not_made_local_folders(
+    backlog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hdfs://``, ``s3a://`` or ``file://`` for ``--data`` or ``--out`` (the command line
+    folds them into ``s3a:/...`` paths) are refused before a model or any data is read, and no
+    folder named after the scheme is left behind."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    local_out = str(tmp_path / "s.parquet")
+    cases = [
+        ("score", str(backlog_dir), "s3a://bucket/scores.parquet", "--out"),
+        ("score", "hdfs://namenode/backlog", local_out, "--data"),
+        ("features", str(backlog_dir), f"file://{tmp_path}/f.parquet", "--out"),
+    ]
+    for verb, data, out, option in cases:
+        args = [verb, "--data", data, "--out", out, "--engine", "spark", "--model", URI]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        last = result.output.strip().splitlines()[-1]
+        assert last.startswith(f"error: {option} ") and "not" in last and "URLs" in last
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_the_session_keeps_timestamps_and_runs_one_thread_per_task(spark) -> None:

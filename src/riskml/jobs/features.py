@@ -31,8 +31,10 @@ def run_features(
     """
     check_engine(engine)
     if engine == "spark":
+        from riskml.spark.paths import check_local_paths
         from riskml.spark.session import check_available
 
+        check_local_paths(data_dir, out)
         check_available(spark_master)  # before the model or the data is read
     started = time.perf_counter()
     data = None

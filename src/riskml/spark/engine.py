@@ -50,8 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk
-from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, _chunk_bounds, check_explain
+from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk, chunk_bounds
+from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, check_explain
 from riskml.contract import TABLES
 from riskml.data import empty_table, validate_frame
 from riskml.defaults import DEFAULT_MODEL_URI
@@ -59,6 +59,7 @@ from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
 from riskml.reach import contribution_reach_start, reach_before
+from riskml.spark.paths import check_local_paths
 from riskml.spark.session import (
     DEFAULT_MASTER,
     check_available,
@@ -145,11 +146,18 @@ def chunk_frame(keys: pd.DataFrame, bounds: list[ChunkBounds], chunk_size: int) 
 
 
 def _table_path(data_dir: Path, name: str) -> str | None:
-    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts."""
+    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts, as a
+    ``file:`` URL (a bare path would resolve against the cluster's default file system, HDFS
+    say, and Spark could read other bytes than the driver checked)."""
     for candidate in (data_dir / f"{name}.parquet", data_dir / name):
         if candidate.exists():
-            return str(candidate.resolve())
+            return _file_url(candidate)
     return None
+
+
+def _file_url(path: Path) -> str:
+    """``file://`` and the absolute path, unescaped (Hadoop's ``Path`` escapes it itself)."""
+    return f"file://{path.resolve()}"
 
 
 def _read_large(spark: SparkSession, data_dir: Path, name: str) -> DataFrame | None:
@@ -335,11 +343,7 @@ def run_chunks(
     module docstring); resume from ``out``'s work folder when its checkpoint matches."""
     if chunk_size < 1 or chunks_per_wave < 1:
         raise RiskmlError("--chunk-size and the chunks per wave must be positive")
-    if "://" in str(out):
-        raise RiskmlError(
-            f"--out {out}: the Spark engine writes a path of the driver's file system (shared "
-            "with the executors on a cluster), not a URL, in this build"
-        )
+    check_local_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before minutes of reading: a missing Java is one line now
     started = time.perf_counter()
@@ -361,7 +365,7 @@ def run_chunks(
         explain=explain,
         since=None if since is None else str(since),
     )
-    bounds = _chunk_bounds(keys, chunk_size, since)
+    bounds = chunk_bounds(keys, chunk_size, since)
     chunks = chunk_frame(keys, bounds, chunk_size)
     del keys
     work = out.parent / f".{out.name}.parts"
@@ -398,7 +402,7 @@ def run_chunks(
             result = packed.groupBy(CHUNK_COLUMN).applyInArrow(
                 _as_function(task), _spark_schema(schema)
             )
-            result.write.mode("overwrite").parquet(str(wave_dir.resolve()))
+            result.write.mode("overwrite").parquet(_file_url(wave_dir))
             done = min((w + 1) * chunks_per_wave, plan.n_chunks)
             log.info(
                 "wave %d/%d committed: chunks up to %d of %d, %.0f s",
@@ -517,6 +521,7 @@ def score_backlog_spark(
     from riskml.scoring import Scorer, load_scorer
 
     check_explain(explain)
+    check_local_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before the model is loaded
     scorer = scorer or load_scorer(model_uri, num_threads=1)
