@@ -132,6 +132,12 @@ CLAIMS_V2: tuple[str, ...] = (
     "repeat_covisitors_same_day",
     "covisit_partners_180d",
     "provider_repeat_covisit_share_90d",
+    # person-level typologies (DOMAIN.md P1, P5, M10): a pension with no life trace, a new
+    # employer's contributions in the benefit month, refills too soon and many prescribers
+    "pension_months_without_life_trace",
+    "benefit_months_with_other_employer",
+    "drug_refill_interval_vs_norm_90d",
+    "drug_prescribers_90d",
 )
 
 #: Features that are direct functions of the claimant's birth date or of region codes, through
