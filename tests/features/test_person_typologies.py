@@ -174,3 +174,14 @@ def test_prior_nanmax_carries_the_latest_value_past_missing_ones() -> None:
     np.testing.assert_array_equal(
         g.prior_max(values), [np.nan, 5.0, np.nan, np.nan, np.nan, np.nan]
     )
+
+
+def test_entitlement_conflicts_count_the_contradicting_records_known_at_submission() -> None:
+    data = with_contributions(tiny(), [("P2", "E1", "2024-04-01")])
+    X = features(data)
+    assert val(X, "C02", "entitlement_conflicts") == 0.0  # the death is reported on 04-20
+    assert val(X, "C03", "entitlement_conflicts") == 1.0  # April's pension, death known
+    assert val(X, "C09", "entitlement_conflicts") == 1.0  # March already paid in Shenzhen
+    assert val(X, "C06", "entitlement_conflicts") == 1.0  # E1 paid P2's April
+    assert val(X, "C07", "entitlement_conflicts") == 0.0
+    assert val(X, "C14", "entitlement_conflicts") == 0.0

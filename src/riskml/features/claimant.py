@@ -261,6 +261,15 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ctx, tc, persons_index
     )
 
+    # records known at submission that contradict the entitlement, whatever the benefit: the
+    # service began on or after a reported death, the benefit month was already paid in another
+    # region, another employer paid contributions for the unemployment month
+    w["entitlement_conflicts"] = (
+        (w["days_after_death"].to_numpy() >= 0).astype("float64")
+        + (w["cash_same_month_other_region"].to_numpy() > 0)
+        + (w["contrib_other_employer_benefit_month"].to_numpy() > 0)
+    )
+
     # drugs: supply against days elapsed, pharmacies for the same drug
     w.update(_drug_history(ctx, rows, s, t, norms))
     return w.frame()
@@ -903,3 +912,21 @@ def drug_prescribers_90d(w: pd.DataFrame) -> np.ndarray:
     shopping: collecting prescriptions from many doctors (超量开药). Missing for claims without
     drugs."""
     return w["drug_prescribers"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    reason="{value:.0f} record(s) known at submission contradict the entitlement",
+    unit="count",
+)
+def entitlement_conflicts(w: pd.DataFrame) -> np.ndarray:
+    """How many kinds of record known at submission contradict the claimant's entitlement to
+    this claim: the service began on or after a death already reported (死亡冒领, a dead person's
+    card), the same benefit month was already claimed in another region (重复领取), another
+    employer recorded contributions for the unemployment benefit month (就业期间领取失业金).
+    Each is decisive but rare; counted together they are the registry and overlap checks of
+    DOMAIN.md P1, P2 and P5 in one place."""
+    return w["entitlement_conflicts"].to_numpy(dtype="float64")
