@@ -103,6 +103,7 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "trace_codes_seen_before",
         "drug_refill_interval_vs_norm_90d",
         "drug_prescribers_90d",
+        "trace_codes_seen_at_other_provider",
     ),
     "collusion_ring": (
         "repeat_covisitors_same_day",

@@ -185,3 +185,29 @@ def test_entitlement_conflicts_count_the_contradicting_records_known_at_submissi
     assert val(X, "C06", "entitlement_conflicts") == 1.0  # E1 paid P2's April
     assert val(X, "C07", "entitlement_conflicts") == 0.0
     assert val(X, "C14", "entitlement_conflicts") == 0.0
+
+
+def test_a_trace_code_billed_again_at_another_provider() -> None:
+    data = tiny()
+    # T1 was sold by PH1 on C11 and billed again by PH1 on C13 (same provider: 0); now PH2
+    # bills T1 too (C21), after C13
+    resold = {
+        "claim_id": "C21",
+        "person_id": "P2",
+        "benefit_type": "pharmacy",
+        "provider_id": "PH2",
+        "region_code": "440305",
+        "submitted_at": D("2024-01-20 10:00"),
+        "service_start": D("2024-01-20"),
+        "service_end": D("2024-01-20"),
+        "diagnosis_code": "E11",
+        "amount_claimed": 300.0,
+    }
+    line = data.claim_items.loc[data.claim_items["claim_id"] == "C13"].assign(claim_id="C21")
+    data = with_claims(data, [resold])
+    data = replace(data, claim_items=pd.concat([data.claim_items, line], ignore_index=True))
+    X = features(data)
+    assert val(X, "C13", "trace_codes_seen_at_other_provider") == 0.0  # PH1 again
+    assert val(X, "C13", "trace_codes_seen_before") == 1.0
+    assert val(X, "C21", "trace_codes_seen_at_other_provider") == 1.0  # PH1's box at PH2
+    assert val(X, "C11", "trace_codes_seen_at_other_provider") == 0.0  # the later sales unseen

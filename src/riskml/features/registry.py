@@ -316,6 +316,8 @@ REASON_TEMPLATES: dict[str, str] = {
     "benefit_months_with_other_employer": "contributions from another employer {were} recorded "
     "for {value:.0f} of the benefit's months",
     "drug_prescribers_90d": "drugs from {value:.0f} different prescriber{s} in 90 days",
+    "trace_codes_seen_at_other_provider": "{value:.0f} drug trace code{s} on this claim {were} "
+    "already billed by another provider",
     "entitlement_conflicts": "{value:.0f} record{s} known at submission {were} at odds with "
     "the entitlement (a reported death, the month paid elsewhere, another employer)",
     "benefit_claims_other_regions_before": "the claimant drew this benefit in {value:.0f} "

@@ -133,12 +133,14 @@ CLAIMS_V2: tuple[str, ...] = (
     "covisit_partners_180d",
     "provider_repeat_covisit_share_90d",
     # person-level typologies (DOMAIN.md P1, P5, M10): a pension with no life trace, a new
-    # employer's contributions in the benefit month, refills too soon, many prescribers, and
-    # the decisive but rare registry and overlap checks counted together
+    # employer's contributions in the benefit month, refills too soon, many prescribers, a drug
+    # box sold again at another provider, and the decisive but rare registry and overlap checks
+    # counted together
     "pension_months_without_life_trace",
     "benefit_months_with_other_employer",
     "drug_refill_interval_vs_norm_90d",
     "drug_prescribers_90d",
+    "trace_codes_seen_at_other_provider",
     "entitlement_conflicts",
 )
 
