@@ -97,11 +97,13 @@ def test_another_employers_contribution_in_the_benefit_month_counts_once_known()
     assert math.isnan(val(base, "C04", "benefit_months_with_other_employer"))  # not UI
 
 
-def test_a_flexible_contribution_counts_and_a_month_not_yet_known_does_not() -> None:
-    data = with_contributions(tiny(), [("P2", None, "2024-05-01")])
+def test_a_flexible_contribution_does_not_count_nor_a_month_not_yet_known() -> None:
+    data = with_contributions(tiny(), [("P2", None, "2024-05-01"), ("P2", "E1", "2024-05-01")])
     X = features(data)
     assert val(X, "C06", "benefit_months_with_other_employer") == 0.0  # April: none
-    assert val(X, "C07", "benefit_months_with_other_employer") == 1.0  # May, known in June
+    assert val(X, "C07", "benefit_months_with_other_employer") == 1.0  # May (E1), known in June
+    alone = features(with_contributions(tiny(), [("P2", None, "2024-05-01")]))
+    assert val(alone, "C07", "benefit_months_with_other_employer") == 0.0  # paid it himself
     # the May claim submitted in May: May's contributions are not known yet
     early = data.claims.copy()
     early.loc[early["claim_id"] == "C07", "submitted_at"] = D("2024-05-31 09:00")

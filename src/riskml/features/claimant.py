@@ -280,8 +280,9 @@ def _other_employer_benefit_months(
 ) -> np.ndarray:
     """For unemployment claims: months of the claim's own benefit period, known at submission
     (month M from M+1 on, at most the 12 known months before it), in which a contribution was
-    recorded by an employer other than the one the claim is tied to, or as a flexible
-    contributor. NaN for other benefits and while no benefit month is known yet."""
+    recorded by an employer other than the one the claim is tied to. Flexible (individual)
+    contributions do not count: many of the unemployed keep paying their pension contributions
+    themselves. NaN for other benefits and while no benefit month is known yet."""
     n = len(tc)
     out = np.full(n, np.nan)
     ui = tc["bt"].to_numpy() == UNEMPLOYMENT
@@ -295,18 +296,19 @@ def _other_employer_benefit_months(
         return out
     pc = persons_index.get_indexer(pd.Index(contrib["person_id"].astype("str")))
     mine = np.isin(pc, persons_index.get_indexer(pd.Index(tc["person_id"]))[known]) & (pc >= 0)
+    mine &= contrib["employer_id"].notna().to_numpy()
     if not mine.any():
         return out
     emp_all = contrib["employer_id"].astype("str").where(contrib["employer_id"].notna())
     employers = pd.Index(emp_all[mine].dropna().unique())
-    ec = employers.get_indexer(pd.Index(emp_all[mine])).astype("int64")  # -1: flexible
+    ec = employers.get_indexer(pd.Index(emp_all[mine])).astype("int64")
     month = pd.to_datetime(contrib["month"][mine]).to_numpy(dtype="datetime64[M]").astype("int64")
     rows = np.unique(np.stack([pc[mine].astype("int64"), ec, month]), axis=1)
     # per (person, month): contributing employers; per (person, employer, month): present
     pm, per_pm = np.unique(rows[0] * _SHIFT + rows[2], return_counts=True)
     target_pc = persons_index.get_indexer(pd.Index(tc["person_id"])).astype("int64")
-    # employer codes shifted by 2: 1 is a flexible contribution; a claim tied to no employer
-    # gets 0 (every contribution counts), one whose employer has none here -1 (no pair)
+    # employer codes shifted by 2: a claim tied to no employer gets 0 (every employer's
+    # contribution counts), one whose employer has none here -1 (no pair)
     found = employers.get_indexer(pd.Index(tc["employer_id"].fillna(""))).astype("int64")
     target_ec = np.where(tc["employer_id"].notna(), np.where(found >= 0, found + 2, -1), 0)
     pairs = combine(np.concatenate([rows[0], target_pc]), np.concatenate([rows[1] + 2, target_ec]))
@@ -871,11 +873,12 @@ def pension_months_without_life_trace(w: pd.DataFrame) -> np.ndarray:
 )
 def benefit_months_with_other_employer(w: pd.DataFrame) -> np.ndarray:
     """For unemployment claims: months of the claim's own benefit period in which the claimant
-    was recorded as contributing for an employer other than the one the benefit is tied to (or
-    as a flexible contributor), counting only months already known at submission (month M from
-    the first day of M+1; at most the 12 known months before it). A new job while drawing
-    unemployment benefit (就业期间领取失业金). Missing for other benefits and while none of the
-    benefit months is known yet."""
+    was recorded as contributing for an employer other than the one the benefit is tied to,
+    counting only months already known at submission (month M from the first day of M+1; at
+    most the 12 known months before it). A new job while drawing unemployment benefit
+    (就业期间领取失业金). Flexible (individual) contributions do not count: many of the
+    unemployed keep paying their own pension contributions. Missing for other benefits and
+    while none of the benefit months is known yet."""
     return w["contrib_other_employer_benefit_month"].to_numpy(dtype="float64")
 
 
