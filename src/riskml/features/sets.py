@@ -162,6 +162,9 @@ AGE_REGION_PROXIES: tuple[str, ...] = (
     "benefit_claims_other_regions_before",
     "contribution_base_vs_regional_median",
 )
+# Not listed (the list must hold in both sets): ``entitlement_conflicts`` (claims_v2) counts,
+# among its checks, the same benefit month paid in another region, the comparison of region
+# codes of ``benefit_month_claimed_other_region``; dropping the proxies leaves that check in.
 
 #: Features that exist only for claimants in work (an employer, contribution months): missing
 #: or zero after retirement, they tell working age from pension age (README: working-age
