@@ -10,10 +10,14 @@ from __future__ import annotations
 # Which features carry the signals of each typology of CONTRACT.md (DOMAIN.md §1), in any feature
 # set (claims_v1's frozen entity features stay listed: models trained on them are still served).
 # Documentation for model cards and the per-typology deep dives; the model learns its own use.
+# ``entitlement_conflicts`` is in none: it counts the checks of pension after death, duplicate
+# benefit and unemployment while employed together, and the workspace names the typology of a
+# reason by the first typology listing its feature.
 TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     "pension_after_death": (
         "days_service_after_reported_death",
         "days_since_medical_claim",
+        "pension_months_without_life_trace",
         "benefit_month_claimed_before",
     ),
     "duplicate_benefit": (
@@ -23,6 +27,7 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     ),
     "unemployment_while_employed": (
         "contributions_during_unemployment",
+        "benefit_months_with_other_employer",
         "contribution_months_with_employer",
     ),
     "fictitious_employment": (
@@ -96,6 +101,9 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "drug_fills_90d",
         "providers_for_same_drug",
         "trace_codes_seen_before",
+        "drug_refill_interval_vs_norm_90d",
+        "drug_prescribers_90d",
+        "trace_codes_seen_at_other_provider",
     ),
     "collusion_ring": (
         "repeat_covisitors_same_day",

@@ -18,6 +18,7 @@ from riskml.features.context import (
     Columns,
     Context,
     Groups,
+    combine,
     day_numbers,
     join_positions,
     rows_at,
@@ -340,6 +341,7 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["enrol_to_service"] = c["ss_day"].to_numpy() - per["enrol_day"].to_numpy()
     w["implausible"] = implausible_for_age_sex(c["dx3"], c["bt"].to_numpy(), per["sex"], age)
     w["trace_seen"] = _trace_seen(ctx)
+    w["trace_seen_other_provider"] = _trace_seen(ctx, other_provider=True)
     w["has_items"] = w["n_lines"] > 0
     if "item_dx" in norms:
         w["typicality"], w["atypical"] = item_typicality(ctx, norms["item_dx"])
@@ -353,9 +355,10 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return w.frame()
 
 
-def _trace_seen(ctx: Context) -> np.ndarray:
+def _trace_seen(ctx: Context, other_provider: bool = False) -> np.ndarray:
     """Per target: lines whose drug trace code was billed on an earlier claim submitted within a
-    year before (``LOOKBACK_DAYS``; a trace code is read no further back than that)."""
+    year before (``LOOKBACK_DAYS``; a trace code is read no further back than that); with
+    ``other_provider``, on an earlier claim of another provider than this claim's."""
     it = ctx.items
     if "trace" not in it.columns:
         return np.full(len(ctx.targets), np.nan)
@@ -372,6 +375,10 @@ def _trace_seen(ctx: Context) -> np.ndarray:
         p_pos = pair & np.int64(0xFFFFFFFF)
         sub_s = ctx.claims["sub_s"].to_numpy()[p_pos]
         seen = Groups(p_key, p_pos, sub_s).window_count(sub_s, LOOKBACK_S)
+        if other_provider:
+            provider = ctx.claims["provider"].to_numpy()[p_pos]
+            same = Groups(combine(p_key, provider), p_pos, sub_s).window_count(sub_s, LOOKBACK_S)
+            seen = seen - np.nan_to_num(same)
         out = np.bincount(pos, weights=(seen[line_pair] > 0).astype("float64"), minlength=ctx.n)
     return out[ctx.targets]
 
@@ -629,6 +636,23 @@ def trace_codes_seen_before(w: pd.DataFrame) -> np.ndarray:
     the past year: a box can be sold once, so a resurfacing code means substitution or resold
     drugs (回流药)."""
     return w["trace_seen"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claim",
+    entity=Entity.TRACE_CODE,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("provider",),
+    reason="{value:.0f} drug trace codes on this claim were already billed by another provider",
+    unit="lines",
+)
+def trace_codes_seen_at_other_provider(w: pd.DataFrame) -> np.ndarray:
+    """Lines whose drug traceability code (药品追溯码) was already billed in the past year on a
+    claim of another provider: a box dispensed once and sold again elsewhere (回流药, the Jiangxi
+    leads of codes scanned twice). The same code billed again by the same provider is more often
+    a bill submitted twice (``trace_codes_seen_before`` counts both)."""
+    return w["trace_seen_other_provider"].to_numpy(dtype="float64")
 
 
 __all__ = ["claim_base", "fit", "item_aggregates", "peer_amount", "prepare"]

@@ -34,14 +34,23 @@ from riskml.features.context import (
     unmatched_nan,
 )
 from riskml.features.history import LOOKBACK_DAYS, LOOKBACK_S
-from riskml.features.norms import MIN_PEERS, lookup_exact, median_table, safe_ratio
+from riskml.features.norms import (
+    MIN_PEERS,
+    lookup_backoff,
+    lookup_exact,
+    median_table,
+    safe_ratio,
+)
 from riskml.features.registry import Aggregate, Entity, days, feature, hours, months
 
 INPATIENT = BENEFIT_TYPES.index("inpatient")
 UNEMPLOYMENT = BENEFIT_TYPES.index("unemployment")
 CASH = np.array([BENEFIT_TYPES.index("pension"), UNEMPLOYMENT])
 MEDICAL = np.array([BENEFIT_TYPES.index(b) for b in MEDICAL_BENEFITS])
+PENSION = BENEFIT_TYPES.index("pension")
 _SHIFT = np.int64(1) << np.int64(32)
+#: The window of the refill features: fills of the same drug this many days before the claim.
+REFILL_WINDOW_DAYS = 90
 
 
 def drug_lines(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
@@ -63,12 +72,37 @@ def drug_lines(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
     )
 
 
+def refill_intervals(ctx: Context, rows: np.ndarray) -> pd.DataFrame:
+    """Days between consecutive fills of the same drug by the same person among the claims at
+    ``rows`` (at most :data:`REFILL_WINDOW_DAYS` apart, the window the refill features read):
+    ``item_code``, ``days`` and ``all`` (0, the key of the all-drugs level)."""
+    lines = drug_lines(ctx, rows)
+    if lines.empty:
+        return pd.DataFrame({"item_code": pd.Series([], dtype=object), "days": [], "all": 0})
+    pos = lines["row"].to_numpy()
+    key = combine(ctx.claims["person"].to_numpy()[pos], codes(lines["item_code"]))
+    order = np.lexsort((pos, key))  # positions are history ranks: time order within a key
+    k = key[order]
+    t = ctx.claims["sub_s"].to_numpy()[pos][order]
+    gap = (t[1:] - t[:-1]) / DAY_S
+    keep = (k[1:] == k[:-1]) & (k[1:] >= 0) & (gap <= REFILL_WINDOW_DAYS)
+    item = lines["item_code"].to_numpy(dtype=object)[order][1:][keep]
+    return pd.DataFrame({"item_code": item, "days": gap[keep], "all": 0})
+
+
 def fit(
     ctx: Context, window_rows: np.ndarray, min_peers: int = MIN_PEERS
 ) -> dict[str, pd.DataFrame]:
-    """Median quantity dispensed per claim for each drug (a "standard supply")."""
+    """Median quantity dispensed per claim for each drug (a "standard supply"), and the median
+    days between a person's consecutive fills of each drug (its usual refill interval; all
+    drugs together where a drug has too few refills)."""
     lines = drug_lines(ctx, window_rows)
-    return {"drug_quantity": median_table(lines, ["item_code"], "quantity", min_peers)}
+    intervals = refill_intervals(ctx, window_rows)
+    return {
+        "drug_quantity": median_table(lines, ["item_code"], "quantity", min_peers),
+        "drug_refill_days": median_table(intervals, ["item_code"], "days", min_peers),
+        "drug_refill_days_all": median_table(intervals, ["all"], "days", min_peers),
+    }
 
 
 def contribution_index(ctx: Context) -> tuple[np.ndarray, pd.Index]:
@@ -131,6 +165,13 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     last_medical = g.prior_max(np.where(medical, sub_s, np.nan).astype("float64"))
     since_medical = (sub_s - last_medical) / DAY_S
     w["days_since_medical"] = np.where(since_medical <= LOOKBACK_DAYS, since_medical, np.nan)[t]
+    # life trace: pension months paid since the claimant's latest claim of any other benefit
+    pension = bt == PENSION
+    last_trace = g.prior_nanmax(np.where(~pension, sub_s, np.nan).astype("float64"))
+    silent_s = np.where(np.isnan(last_trace), L + 1, np.fmin(sub_s - last_trace, L + 1)) - 1
+    g_pension = Groups(combine(person, np.where(pension, 0, -1)), rank, sub_s)
+    paid_silent = g_pension.window_count(sub_s, silent_s.astype("int64")) + 1.0
+    w["pension_months_without_trace"] = np.where(pension, paid_silent, np.nan)[t]
     w["distinct_providers"] = g.window_distinct(provider, sub_s, L)[t]
     in_province = earlier(person, s["province"].to_numpy())
     w["province_share"] = np.where(prior_all > 0, in_province / np.maximum(prior_all, 1), np.nan)[t]
@@ -217,10 +258,77 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     spell_t = np.where(tc["bt"].to_numpy() == UNEMPLOYMENT, spell[t], np.nan)
     spell_t = np.maximum(spell_t, cutoff - 11.0)  # NaN stays NaN
     w["contrib_during_unemployment"] = count_months(comp, pcode, spell_t, cutoff)
+    w["contrib_other_employer_benefit_month"] = _other_employer_benefit_months(
+        ctx, tc, persons_index
+    )
+
+    # records known at submission that contradict the entitlement, whatever the benefit: the
+    # service began on or after a reported death, the benefit month was already paid in another
+    # region, another employer paid contributions for the unemployment month
+    w["entitlement_conflicts"] = (
+        (w["days_after_death"].to_numpy() >= 0).astype("float64")
+        + (w["cash_same_month_other_region"].to_numpy() > 0)
+        + (w["contrib_other_employer_benefit_month"].to_numpy() > 0)
+    )
 
     # drugs: supply against days elapsed, pharmacies for the same drug
     w.update(_drug_history(ctx, rows, s, t, norms))
     return w.frame()
+
+
+def _other_employer_benefit_months(
+    ctx: Context, tc: pd.DataFrame, persons_index: pd.Index
+) -> np.ndarray:
+    """For unemployment claims: months of the claim's own benefit period, known at submission
+    (month M from M+1 on, at most the 12 known months before it), in which a contribution was
+    recorded by an employer other than the one the claim is tied to. Flexible (individual)
+    contributions do not count: many of the unemployed keep paying their pension contributions
+    themselves. NaN for other benefits and while no benefit month is known yet."""
+    n = len(tc)
+    out = np.full(n, np.nan)
+    ui = tc["bt"].to_numpy() == UNEMPLOYMENT
+    cutoff = tc["sub_month"].to_numpy() - 1.0  # the last month known at submission
+    lo = np.fmax(tc["ss_month"].to_numpy(), cutoff - 11.0)
+    hi = np.fmin(tc["se_month"].to_numpy(), cutoff)
+    known = ui & np.isfinite(lo) & np.isfinite(hi) & (hi >= lo)
+    out[ui] = np.where(known[ui], 0.0, np.nan)
+    contrib = ctx.data.contributions
+    if not known.any() or contrib.empty:
+        return out
+    pc = persons_index.get_indexer(pd.Index(contrib["person_id"].astype("str")))
+    mine = np.isin(pc, persons_index.get_indexer(pd.Index(tc["person_id"]))[known]) & (pc >= 0)
+    mine &= contrib["employer_id"].notna().to_numpy()
+    if not mine.any():
+        return out
+    emp_all = contrib["employer_id"].astype("str").where(contrib["employer_id"].notna())
+    employers = pd.Index(emp_all[mine].dropna().unique())
+    ec = employers.get_indexer(pd.Index(emp_all[mine])).astype("int64")
+    month = pd.to_datetime(contrib["month"][mine]).to_numpy(dtype="datetime64[M]").astype("int64")
+    rows = np.unique(np.stack([pc[mine].astype("int64"), ec, month]), axis=1)
+    # per (person, month): contributing employers; per (person, employer, month): present
+    pm, per_pm = np.unique(rows[0] * _SHIFT + rows[2], return_counts=True)
+    target_pc = persons_index.get_indexer(pd.Index(tc["person_id"])).astype("int64")
+    # employer codes shifted by 2: a claim tied to no employer gets 0 (every employer's
+    # contribution counts), one whose employer has none here -1 (no pair)
+    found = employers.get_indexer(pd.Index(tc["employer_id"].fillna(""))).astype("int64")
+    target_ec = np.where(tc["employer_id"].notna(), np.where(found >= 0, found + 2, -1), 0)
+    pairs = combine(np.concatenate([rows[0], target_pc]), np.concatenate([rows[1] + 2, target_ec]))
+    pair_month = np.unique(pairs[: rows.shape[1]] * _SHIFT + rows[2])
+    idx = np.flatnonzero(known)
+    span = (hi[idx] - lo[idx] + 1).astype("int64")
+    at = np.repeat(idx, span)
+    m = np.repeat(lo[idx].astype("int64"), span) + (
+        np.arange(span.sum()) - np.repeat(np.cumsum(span) - span, span)
+    )
+    key = target_pc[at] * _SHIFT + m
+    j = np.minimum(np.searchsorted(pm, key), max(len(pm) - 1, 0))
+    employers_that_month = np.where((len(pm) > 0) & (pm[j] == key), per_pm[j], 0)
+    own_key = pairs[rows.shape[1] :][at] * _SHIFT + m
+    k = np.minimum(np.searchsorted(pair_month, own_key), max(len(pair_month) - 1, 0))
+    own = (len(pair_month) > 0) & (pair_month[k] == own_key)
+    other = (employers_that_month - own.astype("int64")) > 0
+    out[idx] = np.bincount(np.searchsorted(idx, at), weights=other, minlength=len(idx))
+    return out
 
 
 def _identical_items(ctx: Context, rows: np.ndarray, s: pd.DataFrame, t: np.ndarray) -> np.ndarray:
@@ -246,7 +354,13 @@ def _drug_history(
 ) -> pd.DataFrame:
     lines = drug_lines(ctx, rows)
     out = pd.DataFrame(
-        {"drug_supply_ratio": np.nan, "drug_fills_90d": np.nan, "drug_providers": np.nan},
+        {
+            "drug_supply_ratio": np.nan,
+            "drug_fills_90d": np.nan,
+            "drug_providers": np.nan,
+            "drug_refill_interval_ratio": np.nan,
+            "drug_prescribers": np.nan,
+        },
         index=np.arange(len(t)),
     )
     if lines.empty:
@@ -264,7 +378,7 @@ def _drug_history(
     qty = lines["quantity"].to_numpy(dtype="float64")
     table = norms["drug_quantity"]
     standard = lookup_exact(lines, ["item_code"], table, "median")
-    width = 90 * DAY_S
+    width = REFILL_WINDOW_DAYS * DAY_S
     prior_qty = g.window_sum(qty, sub, width)
     fills = g.window_count(sub, width)
     j = g.window_start(sub, width)
@@ -273,21 +387,44 @@ def _drug_history(
     supply_days = safe_ratio(prior_qty + qty, standard) * 30.0
     ratio = supply_days / elapsed
     providers = g.window_distinct(provider, sub, width, include_self=True)
-    agg = (
-        pd.DataFrame(
-            {"local": lines["local"], "ratio": ratio, "fills": fills, "providers": providers}
+    # refills: mean days between the earlier fills of the window and this one, against the
+    # drug's usual refill interval (a fitted norm; absent from models fitted before it)
+    usual = np.full(len(lines), np.nan)
+    if "drug_refill_days" in norms:
+        usual = lookup_backoff(
+            lines.assign(all=0),
+            [
+                (["item_code"], norms["drug_refill_days"]),
+                (["all"], norms["drug_refill_days_all"]),
+            ],
         )
-        .groupby("local")
-        .max()
+    mean_gap = np.where(fills > 0, (sub - first_t) / DAY_S / np.maximum(fills, 1.0), np.nan)
+    interval_ratio = safe_ratio(mean_gap, usual)
+    frame = pd.DataFrame(
+        {"local": lines["local"], "ratio": ratio, "fills": fills, "providers": providers}
+    ).groupby("local")
+    agg = frame.max().assign(
+        interval=pd.Series(interval_ratio).groupby(lines["local"].to_numpy()).min()
     )
     for col, src in (
         ("drug_supply_ratio", "ratio"),
         ("drug_fills_90d", "fills"),
         ("drug_providers", "providers"),
+        ("drug_refill_interval_ratio", "interval"),
     ):
         full = np.full(len(rows), np.nan)
         full[agg.index.to_numpy()] = agg[src].to_numpy()
         out[col] = full[t]
+    # prescribers: the doctors (or, where no doctor is recorded, the dispensing providers) of
+    # the claimant's claims dispensing any drug in the window, this one included
+    s_rank, s_sub = s["rank"].to_numpy(), s["sub_s"].to_numpy()
+    doctor, prov = s["doctor"].to_numpy(), s["provider"].to_numpy()
+    n_doctors = int(doctor.max(initial=-1)) + 1
+    prescriber = np.where(doctor >= 0, doctor, np.where(prov >= 0, n_doctors + prov, -1))
+    dispensing = np.zeros(len(rows), dtype=bool)
+    dispensing[r] = True
+    g_rx = Groups(np.where(dispensing, s["person"].to_numpy(), -1), s_rank, s_sub)
+    out["drug_prescribers"] = g_rx.window_distinct(prescriber, s_sub, width, include_self=True)[t]
     return out
 
 
@@ -705,3 +842,95 @@ def share_of_claims_in_this_province(w: pd.DataFrame) -> np.ndarray:
     (missing without one): a card suddenly used far from where its holder is always treated
     (card lending, 卡外借); migrants who live in two places have a steady share."""
     return w["province_share"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    by=("benefit_type",),
+    reason="{value:.0f} pension months paid with no other sign of life from the claimant",
+    unit="months",
+)
+def pension_months_without_life_trace(w: pd.DataFrame) -> np.ndarray:
+    """For pension claims: the pension payments of the past year since the claimant's latest
+    claim of any other benefit (care, medicines, a benefit claimed in person), this one
+    included; all of the year's payments when there was none. A "life trace" (Zhejiang's
+    资格认证 tiers): a pension that keeps being paid to someone who has stopped leaving any trace
+    is checked for an unreported death (死亡冒领). Missing for other benefits."""
+    return w["pension_months_without_trace"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=months(12),
+    by=("benefit_month", "employer"),
+    reason="contributions from another employer were recorded for {value:.0f} of the benefit's "
+    "months",
+    unit="months",
+)
+def benefit_months_with_other_employer(w: pd.DataFrame) -> np.ndarray:
+    """For unemployment claims: months of the claim's own benefit period in which the claimant
+    was recorded as contributing for an employer other than the one the benefit is tied to,
+    counting only months already known at submission (month M from the first day of M+1; at
+    most the 12 known months before it). A new job while drawing unemployment benefit
+    (就业期间领取失业金). Flexible (individual) contributions do not count: many of the
+    unemployed keep paying their own pension contributions. Missing for other benefits and
+    while none of the benefit months is known yet."""
+    return w["contrib_other_employer_benefit_month"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.RATIO_TO_PEER_NORM,
+    window=days(90),
+    by=("drug",),
+    norms=("drug_refill_interval",),
+    reason="the same drug was refilled after {value:.0%} of its usual refill interval",
+    unit="ratio",
+)
+def drug_refill_interval_vs_norm_90d(w: pd.DataFrame) -> np.ndarray:
+    """Mean days between the claimant's earlier fills of the same drug in 90 days (at any
+    provider) and this one, against the drug's usual refill interval across all patients; the
+    smallest over the claim's drugs. Well below 1: refilled long before the last supply can have
+    been used (refill too soon, 超量开药 / 回流药). Missing without an earlier fill."""
+    return w["drug_refill_interval_ratio"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.DISTINCT,
+    window=days(90),
+    by=("dispensing",),
+    reason="drugs from {value:.0f} different prescribers in 90 days",
+    unit="count",
+)
+def drug_prescribers_90d(w: pd.DataFrame) -> np.ndarray:
+    """Different prescribers of the claimant's claims dispensing drugs in 90 days, this one
+    included: the treating doctor where recorded, otherwise the dispensing provider. Doctor
+    shopping: collecting prescriptions from many doctors (超量开药). Missing for claims without
+    drugs."""
+    return w["drug_prescribers"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    reason="{value:.0f} record(s) known at submission contradict the entitlement",
+    unit="count",
+)
+def entitlement_conflicts(w: pd.DataFrame) -> np.ndarray:
+    """How many kinds of record known at submission contradict the claimant's entitlement to
+    this claim: the service began on or after a death already reported (死亡冒领, a dead person's
+    card), the same benefit month was already claimed in another region (重复领取), another
+    employer recorded contributions for the unemployment benefit month (就业期间领取失业金).
+    Each is decisive but rare; counted together they are the registry and overlap checks of
+    DOMAIN.md P1, P2 and P5 in one place."""
+    return w["entitlement_conflicts"].to_numpy(dtype="float64")

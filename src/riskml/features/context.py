@@ -249,8 +249,9 @@ class Groups:
         out[has] = self.order[prev_sorted[has]]
         return out
 
-    def window_start(self, time: np.ndarray, width: int) -> np.ndarray:
-        """Sorted position of the first row of the group with time >= ``time - width``."""
+    def window_start(self, time: np.ndarray, width: int | np.ndarray) -> np.ndarray:
+        """Sorted position of the first row of the group with time >= ``time - width`` (one
+        ``width`` for all rows, or an int64 one per row)."""
         if self.time_sorted is None:
             raise ValueError("Groups built without time cannot answer window queries")
         # probes in the sorted rows' order: within a group they ascend with the rows' times, so
@@ -261,8 +262,9 @@ class Groups:
         j = np.searchsorted(self._composite, probe, side="left")[self.pos]
         return np.maximum(j, self.start)
 
-    def window_count(self, time: np.ndarray, width: int) -> np.ndarray:
-        """Earlier rows of the group whose time lies in ``[time - width, ...]``."""
+    def window_count(self, time: np.ndarray, width: int | np.ndarray) -> np.ndarray:
+        """Earlier rows of the group whose time lies in ``[time - width, ...]`` (``width`` as in
+        :meth:`window_start`)."""
         out = (self.pos - self.window_start(time, width)).astype("float64")
         out = np.maximum(out, 0.0)
         out[~self.valid] = np.nan
@@ -306,9 +308,23 @@ class Groups:
         return out
 
     def prior_max(self, values: np.ndarray) -> np.ndarray:
-        """Maximum of ``values`` over earlier rows of the group (NaN when none or all NaN)."""
+        """Maximum of ``values`` over earlier rows of the group, as a grouped ``cummax`` read at
+        the previous row: NaN when there is none, and also whenever the previous row's value is
+        NaN (pandas leaves NaN where the value is NaN). Features of claims_v1 and claims_v2 are
+        pinned on this; :meth:`prior_nanmax` skips missing values."""
         v = np.asarray(values, dtype="float64")[self.order]
         run = pd.Series(v).groupby(self.key_sorted).cummax().to_numpy()
+        out = np.full(self.n, np.nan)
+        has = (self.pos > self.start) & self.valid
+        out[has] = run[self.pos[has] - 1]
+        return out
+
+    def prior_nanmax(self, values: np.ndarray) -> np.ndarray:
+        """Maximum of the non-missing ``values`` over earlier rows of the group (NaN when there
+        is none): the latest time of an earlier row of some kind, whatever came after it."""
+        v = np.asarray(values, dtype="float64")[self.order]
+        running = pd.Series(v).groupby(self.key_sorted).cummax()
+        run = running.groupby(self.key_sorted).ffill().to_numpy()
         out = np.full(self.n, np.nan)
         has = (self.pos > self.start) & self.valid
         out[has] = run[self.pos[has] - 1]

@@ -141,6 +141,11 @@ NORMS: dict[str, Norm] = {
     "drug_standard_supply": Norm(
         "claimant", ("drug_quantity",), "median quantity of a drug per claim (30 days' supply)"
     ),
+    "drug_refill_interval": Norm(
+        "claimant",
+        ("drug_refill_days", "drug_refill_days_all"),
+        "median days between a person's consecutive fills of a drug (within 90 days)",
+    ),
     "regional_contribution_base": Norm(
         "employer", ("base_region", "base_province", "base_all"), "median contribution base"
     ),
@@ -306,6 +311,15 @@ REASON_TEMPLATES: dict[str, str] = {
     "drug_fills_90d": "{value:.0f} fill{s} of the same drug in the previous 90 days",
     "providers_for_same_drug": "the same drug came from {value:.0f} different provider{s} in 90 "
     "days",
+    "pension_months_without_life_trace": "{value:.0f} pension month{s} paid with no other sign "
+    "of life from the claimant",
+    "benefit_months_with_other_employer": "contributions from another employer {were} recorded "
+    "for {value:.0f} of the benefit's months",
+    "drug_prescribers_90d": "drugs from {value:.0f} different prescriber{s} in 90 days",
+    "trace_codes_seen_at_other_provider": "{value:.0f} drug trace code{s} on this claim {were} "
+    "already billed by another provider",
+    "entitlement_conflicts": "{value:.0f} record{s} known at submission {were} at odds with "
+    "the entitlement (a reported death, the month paid elsewhere, another employer)",
     "benefit_claims_other_regions_before": "the claimant drew this benefit in {value:.0f} "
     "claim{s} in other regions in 12 months",
     "near_duplicate_claims_before": "{value:.0f} recent claim{s} at this provider within a day "
@@ -374,6 +388,10 @@ REASON_BENEFITS: dict[str, tuple[str, ...]] = {
     "benefit_month_claimed_other_region": ("pension", "unemployment"),
     "benefit_month_claimed_before": ("pension", "unemployment"),
     "contributions_during_unemployment": ("unemployment",),
+    "benefit_months_with_other_employer": ("unemployment",),
+    "pension_months_without_life_trace": ("pension",),
+    "drug_refill_interval_vs_norm_90d": ("pharmacy", "outpatient"),
+    "drug_prescribers_90d": ("pharmacy", "outpatient"),
 }
 
 #: Features whose value at or below this says nothing: a group or community of 1 is no group.

@@ -132,6 +132,16 @@ CLAIMS_V2: tuple[str, ...] = (
     "repeat_covisitors_same_day",
     "covisit_partners_180d",
     "provider_repeat_covisit_share_90d",
+    # person-level typologies (DOMAIN.md P1, P5, M10): a pension with no life trace, a new
+    # employer's contributions in the benefit month, refills too soon, many prescribers, a drug
+    # box sold again at another provider, and the decisive but rare registry and overlap checks
+    # counted together
+    "pension_months_without_life_trace",
+    "benefit_months_with_other_employer",
+    "drug_refill_interval_vs_norm_90d",
+    "drug_prescribers_90d",
+    "trace_codes_seen_at_other_provider",
+    "entitlement_conflicts",
 )
 
 #: Features that are direct functions of the claimant's birth date or of region codes, through
@@ -152,6 +162,9 @@ AGE_REGION_PROXIES: tuple[str, ...] = (
     "benefit_claims_other_regions_before",
     "contribution_base_vs_regional_median",
 )
+# Not listed (the list must hold in both sets): ``entitlement_conflicts`` (claims_v2) counts,
+# among its checks, the same benefit month paid in another region, the comparison of region
+# codes of ``benefit_month_claimed_other_region``; dropping the proxies leaves that check in.
 
 #: Features that exist only for claimants in work (an employer, contribution months): missing
 #: or zero after retirement, they tell working age from pension age (README: working-age
