@@ -110,3 +110,22 @@ def test_the_row_argmax_of_item_scores_is_scipys_for_every_row_with_a_positive_m
         positive = scores.max(axis=1).toarray().ravel() > 0
         got = _first_argmax_by_row(scores)
         np.testing.assert_array_equal(got[positive], expected[positive])
+
+
+def test_window_counts_and_sums_with_one_width_per_row_match_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    key = rng.integers(-1, 6, n)
+    time_s = np.sort(rng.integers(0, 1_000, n))
+    values = rng.integers(0, 100, n) / 4.0
+    width = rng.integers(0, 300, n)
+    g = Groups(key, np.arange(n), time_s)
+    counts = g.window_count(time_s, width)
+    sums = g.window_sum(values, time_s, width)
+    for i in range(n):
+        if key[i] < 0:
+            assert np.isnan(counts[i]) and np.isnan(sums[i])
+            continue
+        earlier = (key[:i] == key[i]) & (time_s[:i] >= time_s[i] - width[i])
+        assert counts[i] == earlier.sum()
+        assert sums[i] == values[:i][earlier].sum()
