@@ -313,7 +313,7 @@ def _other_employer_benefit_months(
     found = employers.get_indexer(pd.Index(tc["employer_id"].fillna(""))).astype("int64")
     target_ec = np.where(tc["employer_id"].notna(), np.where(found >= 0, found + 2, -1), 0)
     pairs = combine(np.concatenate([rows[0], target_pc]), np.concatenate([rows[1] + 2, target_ec]))
-    pair_month = np.unique(pairs[: rows.shape[1]] * _SHIFT + rows[2])
+    pair_month = sorted_unique(pairs[: rows.shape[1]] * _SHIFT + rows[2])
     idx = np.flatnonzero(known)
     span = (hi[idx] - lo[idx] + 1).astype("int64")
     at = np.repeat(idx, span)
