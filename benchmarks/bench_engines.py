@@ -57,7 +57,7 @@ def with_riskml(entity: np.ndarray, time_s: np.ndarray, amount: np.ndarray) -> R
     return groups.window_count(time_s, WINDOW_S), groups.window_sum(amount, time_s, WINDOW_S)
 
 
-def _polars_rolling(entity: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> Result:
+def with_polars(entity: np.ndarray, time_s: np.ndarray, values: np.ndarray) -> Result:
     """Polars' rolling sums by time over each entity (``rolling_sum_by(...).over``), closed on
     the left: ``[t - 30 d, t)``."""
     import polars as pl
@@ -74,14 +74,10 @@ def _polars_rolling(entity: np.ndarray, time_s: np.ndarray, values: np.ndarray) 
     )
 
 
-def with_polars(entity: np.ndarray, time_s: np.ndarray, amount: np.ndarray) -> Result:
-    return _polars_rolling(entity, time_s, amount)
-
-
 def with_polars_exact(entity: np.ndarray, time_s: np.ndarray, amount: np.ndarray) -> Result:
     """Polars on riskml's integer quanta: the same exact, order-free sums, bit for bit."""
     quanta = np.rint(amount / SUM_QUANTUM).astype("int64")
-    n, s = _polars_rolling(entity, time_s, quanta)
+    n, s = with_polars(entity, time_s, quanta)
     return n, s.astype("float64") * SUM_QUANTUM
 
 

@@ -314,18 +314,18 @@ class Groups:
         NaN (pandas leaves NaN where the value is NaN). Features of claims_v1 and claims_v2 are
         pinned on this; :meth:`prior_nanmax` skips missing values."""
         v = np.asarray(values, dtype="float64")[self.order]
-        run = pd.Series(v).groupby(self.key_sorted).cummax().to_numpy()
-        out = np.full(self.n, np.nan)
-        has = (self.pos > self.start) & self.valid
-        out[has] = run[self.pos[has] - 1]
-        return out
+        return self._at_previous(pd.Series(v).groupby(self.key_sorted).cummax().to_numpy())
 
     def prior_nanmax(self, values: np.ndarray) -> np.ndarray:
         """Maximum of the non-missing ``values`` over earlier rows of the group (NaN when there
         is none): the latest time of an earlier row of some kind, whatever came after it."""
         v = np.asarray(values, dtype="float64")[self.order]
         running = pd.Series(v).groupby(self.key_sorted).cummax()
-        run = running.groupby(self.key_sorted).ffill().to_numpy()
+        return self._at_previous(running.groupby(self.key_sorted).ffill().to_numpy())
+
+    def _at_previous(self, run: np.ndarray) -> np.ndarray:
+        """Per row, ``run`` (one value per sorted position) at the group's previous row; NaN for
+        a row without one or in no group."""
         out = np.full(self.n, np.nan)
         has = (self.pos > self.start) & self.valid
         out[has] = run[self.pos[has] - 1]
