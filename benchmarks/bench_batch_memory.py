@@ -20,6 +20,7 @@ from pathlib import Path
 
 from benchmarks.backlogs import synth_backlog, train_champion
 from benchmarks.bench_scoring import _riskml
+from riskml.batch import CHUNK_SIZE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--persons", type=int, default=32_000)
     parser.add_argument("--months", type=int, nargs="+", default=[30, 60])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
     args, _ = parser.parse_known_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="riskml-bench-mem-") as tmp:

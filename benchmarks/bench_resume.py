@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.bench_scoring import ENV, _riskml
+from riskml.batch import CHUNK_SIZE
 
 
 def _score_cmd(data_dir: Path, out: Path, chunk_size: int) -> list[str]:
@@ -46,7 +47,7 @@ def _score_cmd(data_dir: Path, out: Path, chunk_size: int) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench_resume")
     parser.add_argument("--persons", type=int, default=80_000)
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
     parser.add_argument("--data", type=Path, default=None, help="an existing data directory")
     parser.add_argument("--model-db", type=Path, default=None, help="its MLflow SQLite store")
     parser.add_argument(

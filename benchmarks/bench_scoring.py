@@ -34,6 +34,8 @@ import numpy as np
 import psutil
 from serve.schemas import request_claims
 
+from riskml.batch import CHUNK_SIZE
+
 ENV = {**os.environ, "OMP_WAIT_POLICY": "passive", "PYTHONUNBUFFERED": "1"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
 ENV.pop("RISKML_STORE_URL", None)
@@ -386,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--overload-concurrency", type=int, default=32, help="clients of the overload run"
     )
-    parser.add_argument("--chunk-size", type=int, default=50_000)
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE)
     parser.add_argument("--data", type=Path, default=None, help="an existing data directory")
     parser.add_argument(
         "--model-db", type=Path, default=None, help="an MLflow store with a champion"

@@ -95,12 +95,20 @@ def check_explain(explain: str) -> None:
         raise RiskmlError(f"--explain must be flagged, all or none, not {explain!r}")
 
 
+#: Claims per checkpointed chunk of ``riskml score`` (pandas engine). Each chunk rebuilds the
+#: features of its reach (the related claims of the 400 days before it), so larger chunks repeat
+#: less of that work at the cost of memory that grows with the chunk, not with the backlog.
+#: Measured on 528,219 claims (one thread, the same champion, two alternating pairs, README):
+#: 200,000 took 0.68x and 0.45x the time of 50,000 at 1.38x the peak memory (1.6 GB).
+CHUNK_SIZE = 200_000
+
+
 def score_backlog(
     data_dir: Path,
     out: Path,
     model_uri: str = DEFAULT_MODEL_URI,
     explain: Explain = "flagged",
-    chunk_size: int = 50_000,
+    chunk_size: int = CHUNK_SIZE,
     num_threads: int = 2,
     scorer: Scorer | None = None,
     show_progress: bool = True,

@@ -318,8 +318,13 @@ def score(
     engine: Engine = "pandas",
     spark_master: SparkMaster = "local[*]",
     chunk_size: Annotated[
-        int, typer.Option(min=1, help="claims per checkpointed chunk (a Spark task with spark)")
-    ] = 50_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="claims per checkpointed chunk (a Spark task with spark); default 200,000 "
+            "(pandas), 50,000 (spark)",
+        ),
+    ] = None,
     threads: Annotated[
         int, typer.Option(min=1, help="LightGBM threads (pandas; Spark: one per task)")
     ] = 2,
@@ -356,9 +361,8 @@ def score(
         )
     else:
         run = functools.partial(score_backlog, num_threads=threads)
-    summary = run(
-        data, out, model_uri=model, explain=explain, chunk_size=chunk_size, since=since_ts
-    )
+    sizes = {} if chunk_size is None else {"chunk_size": chunk_size}  # else the engine's own
+    summary = run(data, out, model_uri=model, explain=explain, since=since_ts, **sizes)
     typer.echo(json.dumps(summary))
 
 
