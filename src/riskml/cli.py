@@ -13,12 +13,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar, cast
 
 import typer
 
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
+
+if TYPE_CHECKING:
+    from riskml.scoring import Explain
 
 app = typer.Typer(
     help="riskml: fraud and error risk scores for social insurance claims "
@@ -55,6 +58,16 @@ def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 DataDir = Annotated[Path, typer.Option("--data", help="data directory (CONTRACT.md section 1)")]
+#: ``--data``/``--out`` of the verbs with an engine: strings, not paths, because ``Path`` folds
+#: a URL's ``//`` (``s3a://b/x`` would become the local ``s3a:/b/x``); see docs/spark.md.
+DataLocation = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="data directory (CONTRACT.md section 1); with --engine spark also a URL: "
+        "file://, s3a://, s3:// or hdfs://",
+    ),
+]
 Since = Annotated[str | None, typer.Option(help="only claims submitted on or after this date")]
 Engine = Annotated[
     str,
@@ -125,8 +138,13 @@ def validate(data: DataDir) -> None:
 @app.command()
 @_friendly
 def features(
-    data: DataDir,
-    out: Annotated[Path, typer.Option(help="Parquet file to write: claim_id plus the features")],
+    data: DataLocation,
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Parquet file to write: claim_id plus the features (a URL with --engine spark)"
+        ),
+    ],
     model: Annotated[
         str | None,
         typer.Option(help="MLflow model URI whose fitted feature builder to use"),
@@ -309,8 +327,10 @@ def demo(
 @app.command()
 @_friendly
 def score(
-    data: DataDir,
-    out: Annotated[Path, typer.Option(help="Parquet file of scores to write")],
+    data: DataLocation,
+    out: Annotated[
+        str, typer.Option(help="Parquet file of scores to write (a URL with --engine spark)")
+    ],
     model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
     explain: Annotated[
         str, typer.Option(help="reasons for: flagged (high and medium bands), all or none")
@@ -351,14 +371,27 @@ def score(
     if engine == "spark":
         from riskml.spark.engine import score_backlog_spark
 
-        run: Callable[..., dict[str, object]] = functools.partial(
-            score_backlog_spark, master=spark_master
+        summary = score_backlog_spark(
+            data,
+            out,
+            model_uri=model,
+            explain=cast("Explain", explain),  # checked by the engine (check_explain)
+            chunk_size=chunk_size,
+            since=since_ts,
+            master=spark_master,
         )
     else:
-        run = functools.partial(score_backlog, num_threads=threads)
-    summary = run(
-        data, out, model_uri=model, explain=explain, chunk_size=chunk_size, since=since_ts
-    )
+        from riskml.location import local_path
+
+        summary = score_backlog(
+            local_path("--data", data),
+            local_path("--out", out),
+            model_uri=model,
+            explain=cast("Explain", explain),  # checked by the engine (check_explain)
+            chunk_size=chunk_size,
+            since=since_ts,
+            num_threads=threads,
+        )
     typer.echo(json.dumps(summary))
 
 
