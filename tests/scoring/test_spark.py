@@ -22,7 +22,12 @@ from riskml.cli import app
 from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.spark.engine import features_spark, score_backlog_spark
-from riskml.spark.session import SparkUnavailableError, check_available, spark_session
+from riskml.spark.session import (
+    SparkUnavailableError,
+    check_available,
+    spark_session,
+    under_spark_submit,
+)
 from tests.conftest import Trained, write_claimant_subset
 from tests.object_store import NoRenameHandler, no_rename_location
 
@@ -360,7 +365,18 @@ def test_a_store_without_rename_resumes_and_never_shows_a_half_written_output(
     assert ("copy_file", "scores.parquet") in ops and not [c for c in ops if c[0] == "move"]
 
 
+def test_under_spark_submit_its_master_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver program started by spark-submit (the gateway in its environment) runs where
+    spark-submit's --master says; a --spark-master of its own is refused, not ignored."""
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "1")
+    assert under_spark_submit()
+    with pytest.raises(SparkUnavailableError, match="under spark-submit the master is"):
+        check_available("spark://elsewhere:7077")
+    check_available()  # the default: spark-submit's
+
+
 def test_the_session_keeps_timestamps_and_runs_one_thread_per_task(spark) -> None:
+    assert not under_spark_submit()  # a session started here announces no gateway
     assert spark_session() is spark  # the running session is reused, never a second JVM
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"

@@ -390,6 +390,7 @@ def run_chunks(
     own_session = False
     if spark is None and plan.n_chunks > 0:
         spark, own_session = open_session(master)
+    ran_on = _master_of(spark, master)
     waves_done = 0
     t0 = time.perf_counter()
     try:
@@ -425,7 +426,7 @@ def run_chunks(
     remove_tree(work)
     summary: dict[str, object] = {
         "engine": "spark",
-        "master": master,
+        "master": ran_on,
         "claims": plan.n_claims,
         "model_version": model_version,
         "chunks": plan.n_chunks,
@@ -436,6 +437,17 @@ def run_chunks(
     if mode == "score":
         summary["bands"] = bands
     return summary
+
+
+def _master_of(spark: SparkSession | None, asked: str) -> str:
+    """The master the run ran on: the session's (spark-submit's ``--master`` under it), else
+    the one asked for (Spark Connect, or no session needed)."""
+    if spark is None or asked.startswith("sc://"):
+        return asked
+    try:
+        return str(spark.sparkContext.master)
+    except Exception:  # a Connect session has no SparkContext
+        return asked
 
 
 def _as_function(task: ChunkTask) -> Callable[[pa.Table], pa.Table]:
