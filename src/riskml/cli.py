@@ -76,6 +76,14 @@ Engine = Annotated[
         "riskml[spark] and Java 17+)"
     ),
 ]
+ChunksPerWave = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="with --engine spark: chunks per Spark job (at most this many tasks run at once; "
+        "a killed run resumes from the last committed job)",
+    ),
+]
 SparkMaster = Annotated[
     str,
     typer.Option(
@@ -154,6 +162,7 @@ def features(
     chunk_size: Annotated[
         int, typer.Option(min=1, help="with --engine spark: claims per Spark task")
     ] = 50_000,
+    chunks_per_wave: ChunksPerWave = 16,
 ) -> None:
     """Write the point-in-time feature matrix of every claim (fits on DIR's first 60% of months
     unless --model is given). With --engine spark the rows are in (submitted_at, claim_id)
@@ -167,6 +176,7 @@ def features(
         engine=engine,
         spark_master=spark_master,
         chunk_size=chunk_size,
+        chunks_per_wave=chunks_per_wave,
     )
 
 
@@ -347,6 +357,7 @@ def score(
         str | None,
         typer.Option(help="score only claims submitted at or after this date (YYYY-MM-DD)"),
     ] = None,
+    chunks_per_wave: ChunksPerWave = 16,
 ) -> None:
     """Batch-score every claim of a data directory, resumable after a crash.
 
@@ -379,6 +390,7 @@ def score(
             chunk_size=chunk_size,
             since=since_ts,
             master=spark_master,
+            chunks_per_wave=chunks_per_wave,
         )
     else:
         from riskml.location import local_path

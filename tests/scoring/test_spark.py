@@ -308,10 +308,12 @@ def test_the_cli_scores_file_urls_as_it_scores_paths(
     _, chunked = pandas_scores
     out = tmp_path / "by url" / "scores.parquet"  # a space, %20 in the URL, ' ' for Spark
     args = ["score", "--data", f"file://{backlog_dir}", "--out", f"file://{quote(str(out))}"]
-    result = CliRunner().invoke(app, [*args, "--engine", "spark", "--chunk-size", str(CHUNK)])
+    spark_args = ["--engine", "spark", "--chunk-size", str(CHUNK), "--chunks-per-wave", "4"]
+    result = CliRunner().invoke(app, [*args, *spark_args])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["chunks"] == -(-len(chunked) // CHUNK) and summary["resumed_waves"] == 0
+    assert summary["waves"] == -(-summary["chunks"] // 4) > 1  # --chunks-per-wave taken
     pd.testing.assert_frame_equal(
         _by_claim(pd.read_parquet(out)), _by_claim(chunked), check_exact=True
     )

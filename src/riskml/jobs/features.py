@@ -23,6 +23,7 @@ def run_features(
     engine: str = "pandas",
     spark_master: str = "local[*]",
     chunk_size: int = 50_000,
+    chunks_per_wave: int = 16,
 ) -> None:
     """Write ``claim_id`` plus the features of every claim of ``data_dir`` to ``out`` (Parquet).
 
@@ -64,7 +65,13 @@ def run_features(
 
         del loaded  # the driver holds only the small tables and the chunk plan from here on
         summary = features_spark(
-            data, target, builder, version, master=spark_master, chunk_size=chunk_size
+            data,
+            target,
+            builder,
+            version,
+            master=spark_master,
+            chunk_size=chunk_size,
+            chunks_per_wave=chunks_per_wave,
         )
         log.info(
             "wrote the features of %s claims to %s with Spark: %s",
