@@ -126,8 +126,7 @@ class Location:
             return bytes(stream.read()).decode()
 
     def write_text(self, text: str) -> None:
-        """Write a small file whole: renamed into place where the file system renames
-        atomically, else one upload, which an object store shows whole or not at all."""
+        """Write a small file whole (:func:`commit_bytes`)."""
         commit_bytes(self, text.encode())
 
 

@@ -29,7 +29,12 @@ output Spark commits as a whole (``_SUCCESS``) under ``.<out>.parts/``, beside a
 ``checkpoint.json`` that pins the model version, the data fingerprint and the chunk plan, as the
 pandas engine's does. A run that is killed and started again with the same settings skips the
 committed waves; different settings are refused. The committed waves are then streamed, in claim
-order, into the one output file (atomically), and the work folder is removed.
+order, into the one output file (atomically: renamed into place, or on an object store written
+aside and copied, :func:`riskml.location.commit_file`), and the work folder is removed.
+
+``--data`` and ``--out`` are paths of the driver or URLs (``file://``, ``s3a://``, ``hdfs://``):
+the driver's steps read and write through the URL's pyarrow file system, Spark through its own
+(:mod:`riskml.spark.paths`).
 """
 
 from __future__ import annotations
@@ -463,8 +468,8 @@ def _as_function(task: ChunkTask) -> Callable[[pa.Table], pa.Table]:
 def _open_work(work: Where, plan: SparkPlan) -> bool:
     """Create the work folder with the checkpoint, or check the one there; True when resuming.
 
-    The checkpoint appears whole or not at all: renamed into place on a file system that
-    renames, one upload of a few hundred bytes on an object store. A work folder without one
+    The checkpoint appears whole or not at all: written aside, then renamed into place, or on an
+    object store copied (:func:`riskml.location.commit_file`). A work folder without one
     (a run killed before it was written) holds nothing to keep and is started afresh."""
     checkpoint = work / "checkpoint.json"
     if checkpoint.is_file():
