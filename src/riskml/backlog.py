@@ -44,6 +44,7 @@ from riskml.data import (
 )
 from riskml.errors import DataContractError
 from riskml.features.history import history_for
+from riskml.location import Location
 from riskml.reach import CONTRIBUTION_RELATIONS, contribution_reach_start, reach_before
 
 #: Rows per record batch read from a table.
@@ -131,8 +132,10 @@ def _key_at_or_before(frame: pd.DataFrame, bound: tuple[pd.Timestamp, str]) -> n
 class DataDirReader:
     """A contract-checked data directory, read per chunk (see the module docstring)."""
 
-    def __init__(self, directory: Path | str) -> None:
-        self.directory = Path(directory)
+    def __init__(self, directory: Path | str | Location) -> None:
+        """``directory``: a path of this machine, or a :class:`~riskml.location.Location` (a
+        URL, every table read through its file system)."""
+        self.directory = directory if isinstance(directory, Location) else Path(directory)
         if not self.directory.is_dir():
             raise DataContractError(
                 "data", None, f"data directory {str(self.directory)!r} does not exist"

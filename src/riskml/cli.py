@@ -13,12 +13,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar, cast
 
 import typer
 
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
+
+if TYPE_CHECKING:
+    from riskml.scoring import Explain
 
 app = typer.Typer(
     help="riskml: fraud and error risk scores for social insurance claims "
@@ -55,12 +58,30 @@ def _friendly(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 DataDir = Annotated[Path, typer.Option("--data", help="data directory (CONTRACT.md section 1)")]
+#: ``--data``/``--out`` of the verbs with an engine: strings, not paths, because ``Path`` folds
+#: a URL's ``//`` (``s3a://b/x`` would become the local ``s3a:/b/x``); see docs/spark.md.
+DataLocation = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="data directory (CONTRACT.md section 1); with --engine spark also a URL: "
+        "file://, s3a://, s3:// or hdfs://",
+    ),
+]
 Since = Annotated[str | None, typer.Option(help="only claims submitted on or after this date")]
 Engine = Annotated[
     str,
     typer.Option(
         help="pandas (one machine) or spark (the same chunks as Spark tasks; needs the extra "
         "riskml[spark] and Java 17+)"
+    ),
+]
+ChunksPerWave = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="with --engine spark: chunks per Spark job (at most this many tasks run at once; "
+        "a killed run resumes from the last committed job)",
     ),
 ]
 SparkMaster = Annotated[
@@ -125,8 +146,13 @@ def validate(data: DataDir) -> None:
 @app.command()
 @_friendly
 def features(
-    data: DataDir,
-    out: Annotated[Path, typer.Option(help="Parquet file to write: claim_id plus the features")],
+    data: DataLocation,
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Parquet file to write: claim_id plus the features (a URL with --engine spark)"
+        ),
+    ],
     model: Annotated[
         str | None,
         typer.Option(help="MLflow model URI whose fitted feature builder to use"),
@@ -136,6 +162,7 @@ def features(
     chunk_size: Annotated[
         int, typer.Option(min=1, help="with --engine spark: claims per Spark task")
     ] = 50_000,
+    chunks_per_wave: ChunksPerWave = 16,
 ) -> None:
     """Write the point-in-time feature matrix of every claim (fits on DIR's first 60% of months
     unless --model is given). With --engine spark the rows are in (submitted_at, claim_id)
@@ -149,6 +176,7 @@ def features(
         engine=engine,
         spark_master=spark_master,
         chunk_size=chunk_size,
+        chunks_per_wave=chunks_per_wave,
     )
 
 
@@ -309,8 +337,10 @@ def demo(
 @app.command()
 @_friendly
 def score(
-    data: DataDir,
-    out: Annotated[Path, typer.Option(help="Parquet file of scores to write")],
+    data: DataLocation,
+    out: Annotated[
+        str, typer.Option(help="Parquet file of scores to write (a URL with --engine spark)")
+    ],
     model: Annotated[str, typer.Option(help="MLflow model URI")] = DEFAULT_MODEL_URI,
     explain: Annotated[
         str, typer.Option(help="reasons for: flagged (high and medium bands), all or none")
@@ -332,6 +362,7 @@ def score(
         str | None,
         typer.Option(help="score only claims submitted at or after this date (YYYY-MM-DD)"),
     ] = None,
+    chunks_per_wave: ChunksPerWave = 16,
 ) -> None:
     """Batch-score every claim of a data directory, resumable after a crash.
 
@@ -354,15 +385,32 @@ def score(
         except ValueError as exc:
             raise RiskmlError(f"--since: {since!r} is not a date (YYYY-MM-DD)") from exc
     if engine == "spark":
+        from riskml.spark.engine import CHUNK_SIZE as SPARK_CHUNK_SIZE
         from riskml.spark.engine import score_backlog_spark
 
-        run: Callable[..., dict[str, object]] = functools.partial(
-            score_backlog_spark, master=spark_master
+        summary = score_backlog_spark(
+            data,
+            out,
+            model_uri=model,
+            explain=cast("Explain", explain),  # checked by the engine (check_explain)
+            since=since_ts,
+            master=spark_master,
+            chunks_per_wave=chunks_per_wave,
+            chunk_size=chunk_size or SPARK_CHUNK_SIZE,
         )
     else:
-        run = functools.partial(score_backlog, num_threads=threads)
-    sizes = {} if chunk_size is None else {"chunk_size": chunk_size}  # else the engine's own
-    summary = run(data, out, model_uri=model, explain=explain, since=since_ts, **sizes)
+        from riskml.batch import CHUNK_SIZE
+        from riskml.location import local_path
+
+        summary = score_backlog(
+            local_path("--data", data),
+            local_path("--out", out),
+            model_uri=model,
+            explain=cast("Explain", explain),  # checked by the engine (check_explain)
+            since=since_ts,
+            num_threads=threads,
+            chunk_size=chunk_size or CHUNK_SIZE,
+        )
     typer.echo(json.dumps(summary))
 
 

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+from pyarrow.fs import FileType
 
 from riskml.contract import (
     CASH_ADVANCE_DAYS,
@@ -39,6 +40,7 @@ from riskml.contract import (
 )
 from riskml.errors import DataContractError
 from riskml.io import atomic_path
+from riskml.location import Location
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +149,13 @@ def unreadable(table: str, exc: BaseException, column: str | None = None) -> Dat
     return DataContractError(table, column, f"cannot read Parquet: {one_line(exc)}; {_READ_HINT}")
 
 
-def table_dataset(directory: Path, spec: TableSpec) -> pads.Dataset | None:
+def table_dataset(directory: Path | Location, spec: TableSpec) -> pads.Dataset | None:
     """The table ``spec`` of ``directory`` (``name.parquet``, or a ``name/`` or ``name.parquet/``
-    folder of parts as Spark writes them) as an Arrow dataset, not read yet; None when absent."""
+    folder of parts as Spark writes them) as an Arrow dataset, not read yet; None when absent.
+    ``directory`` is a path of this machine or a :class:`~riskml.location.Location` (a URL's
+    file system, read through it)."""
+    if isinstance(directory, Location):
+        return _location_dataset(directory, spec)
     file = directory / f"{spec.name}.parquet"
     folder = directory / spec.name
     try:
@@ -169,6 +175,25 @@ def table_dataset(directory: Path, spec: TableSpec) -> pads.Dataset | None:
     return None
 
 
+def _location_dataset(directory: Location, spec: TableSpec) -> pads.Dataset | None:
+    """:func:`table_dataset` on a URL's file system: the same three spellings, in that order."""
+    file = directory.child(f"{spec.name}.parquet")
+    folder = directory.child(spec.name)
+    try:
+        for candidate, wanted in (
+            (file, FileType.File),
+            (folder, FileType.Directory),
+            (file, FileType.Directory),
+        ):
+            if candidate.file_type() == wanted:
+                return pads.dataset(
+                    candidate.path, format="parquet", filesystem=candidate.filesystem
+                )
+    except READ_ERRORS as exc:
+        raise unreadable(spec.name, exc) from exc
+    return None
+
+
 def read_dataset(dataset: pads.Dataset, spec: TableSpec) -> pa.Table:
     """All of ``dataset`` as one Arrow table; a damaged file is a one-line
     :class:`DataContractError` naming the table."""
@@ -178,7 +203,7 @@ def read_dataset(dataset: pads.Dataset, spec: TableSpec) -> pa.Table:
         raise unreadable(spec.name, exc) from exc
 
 
-def _read_arrow(directory: Path, spec: TableSpec) -> pa.Table | None:
+def _read_arrow(directory: Path | Location, spec: TableSpec) -> pa.Table | None:
     dataset = table_dataset(directory, spec)
     if dataset is None:
         return None
@@ -848,23 +873,27 @@ def check_references(tables: dict[str, pd.DataFrame]) -> None:
                 )
 
 
-def plausibility_for(directory: Path) -> Plausibility:
+def plausibility_for(directory: Path | Location) -> Plausibility:
     """The plausibility rules of a data directory: :meth:`Plausibility.from_env`, except that a
     directory written by ``riskml synth`` (its ``manifest.json`` says ``generator:
     riskml.synth``) is dated on a calendar of its own (it starts in 2024 and runs ``--months``,
     its labels are decided weeks after that): its dates are not compared with today's."""
-    manifest = directory / "manifest.json"
+    manifest = (
+        directory.child("manifest.json")
+        if isinstance(directory, Location)
+        else directory / "manifest.json"
+    )
     synthetic = False
     if manifest.is_file():
         try:
             synthetic = json.loads(manifest.read_text()).get("generator") == "riskml.synth"
-        except (ValueError, AttributeError, OSError):
+        except (ValueError, AttributeError, OSError, pa.ArrowException):
             synthetic = False  # not a manifest riskml wrote: the rules as for any data
     return Plausibility.from_env(check_future=not synthetic)
 
 
 def load_data_dir(
-    path: Path | str,
+    path: Path | str | Location,
     *,
     require_labels: bool = False,
     tables: Iterable[str] | None = None,
@@ -877,7 +906,7 @@ def load_data_dir(
     ``employers`` table) is an error. The warnings of the plausibility rules are appended to
     ``findings`` when given, and logged with their counts either way.
     """
-    directory = Path(path)
+    directory = path if isinstance(path, Location) else Path(path)
     if not directory.is_dir():
         raise DataContractError("data", None, f"data directory {str(directory)!r} does not exist")
     wanted = set(tables) if tables is not None else set(TABLES)

@@ -7,8 +7,10 @@ The session (``local[1]``, UI off) is started once per test session (:func:`spar
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -20,8 +22,14 @@ from riskml.cli import app
 from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
 from riskml.spark.engine import features_spark, score_backlog_spark
-from riskml.spark.session import SparkUnavailableError, check_available, spark_session
+from riskml.spark.session import (
+    SparkUnavailableError,
+    check_available,
+    spark_session,
+    under_spark_submit,
+)
 from tests.conftest import Trained, write_claimant_subset
+from tests.object_store import NoRenameHandler, no_rename_location
 
 URI = "models:/riskml-claims@champion"
 CHUNK = 2_000  # several chunks and waves on the small session data
@@ -264,30 +272,113 @@ def test_the_cli_refuses_what_it_cannot_run(
     assert nojava.output.strip().splitlines()[-1].startswith("error: --engine spark needs a Java")
 
 
-def test_urls_are_refused_in_one_line_not_made_local_folders(
+def test_urls_spark_cannot_use_are_refused_in_one_line_and_nothing_is_written(
     backlog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``hdfs://``, ``s3a://`` or ``file://`` for ``--data`` or ``--out`` (the command line
-    folds them into ``s3a:/...`` paths) are refused before a model or any data is read, and no
-    folder named after the scheme is left behind."""
+    """An unknown scheme, ``hdfs://`` without libhdfs, a ``--data`` that does not exist, and any
+    URL for the pandas engine: one line naming the option and the value (credentials withheld),
+    exit 2, before a model or any data is read, and no folder named after the scheme (the
+    command line once folded ``s3a://b/x`` into the local path ``s3a:/b/x``)."""
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     local_out = str(tmp_path / "s.parquet")
     cases = [
-        ("score", str(backlog_dir), "s3a://bucket/scores.parquet", "--out"),
-        ("score", "hdfs://namenode/backlog", local_out, "--data"),
-        ("features", str(backlog_dir), f"file://{tmp_path}/f.parquet", "--out"),
+        ("score", str(backlog_dir), "gs://bucket/scores.parquet", "spark", "--out", "unknown"),
+        ("score", "hdfs://namenode/backlog", local_out, "spark", "--data", "needs libhdfs"),
+        ("features", f"file://{tmp_path}/none", local_out, "spark", "--data", "no such data"),
+        ("score", str(backlog_dir), "s3a://KEY:SECRET@b/s.parquet", "pandas", "--out", "pandas"),
+        ("features", f"file://{backlog_dir}", local_out, "pandas", "--data", "pandas engine"),
     ]
-    for verb, data, out, option in cases:
-        args = [verb, "--data", data, "--out", out, "--engine", "spark", "--model", URI]
+    for verb, data, out, engine, option, expected in cases:
+        args = [verb, "--data", data, "--out", out, "--engine", engine, "--model", URI]
         result = runner.invoke(app, args)
         assert result.exit_code == 2, result.output
         last = result.output.strip().splitlines()[-1]
-        assert last.startswith(f"error: {option} ") and "not" in last and "URLs" in last
+        assert last.startswith(f"error: {option} ") and expected in last, last
+        assert "SECRET" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_the_cli_scores_file_urls_as_it_scores_paths(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    """``riskml score --engine spark --data file://... --out file://...``: the driver reads
+    through pyarrow's file system, Spark the URLs; the same bytes as the local-path run (which
+    equals the pandas engine's chunked run, test_scores_and_reasons_equal_the_pandas_engine)."""
+    _, chunked = pandas_scores
+    out = tmp_path / "by url" / "scores.parquet"  # a space, %20 in the URL, ' ' for Spark
+    args = ["score", "--data", f"file://{backlog_dir}", "--out", f"file://{quote(str(out))}"]
+    spark_args = ["--engine", "spark", "--chunk-size", str(CHUNK), "--chunks-per-wave", "4"]
+    result = CliRunner().invoke(app, [*args, *spark_args])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["chunks"] == -(-len(chunked) // CHUNK) and summary["resumed_waves"] == 0
+    assert summary["waves"] == -(-summary["chunks"] // 4) > 1  # --chunks-per-wave taken
+    pd.testing.assert_frame_equal(
+        _by_claim(pd.read_parquet(out)), _by_claim(chunked), check_exact=True
+    )
+    assert sorted(p.name for p in out.parent.iterdir()) == ["scores.parquet"]  # work removed
+
+
+def test_a_store_without_rename_resumes_and_never_shows_a_half_written_output(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    """The run on a file system that refuses rename (an object store's semantics,
+    :mod:`tests.object_store`; Spark writes the same files through ``file://``): killed after
+    its first wave, then its output upload cut off half-way, then run to the end. The checkpoint
+    and the wave markers are read through that file system, the output is written under the work
+    folder and copied to ``--out``; no rename is ever tried."""
+    _, chunked = pandas_scores
+    handler = NoRenameHandler()
+    data = no_rename_location(str(backlog_dir), handler)
+    out = no_rename_location(f"{tmp_path}/scores.parquet", handler)
+    work = tmp_path / ".scores.parquet.parts"
+
+    def kill_after_first(done: int, total: int) -> None:
+        raise _Killed
+
+    run = functools.partial(
+        score_backlog_spark, data, out, URI, chunk_size=CHUNK, spark=spark, chunks_per_wave=2
+    )
+    with pytest.raises(_Killed):
+        run(on_wave=kill_after_first)
+    assert (work / "checkpoint.json").is_file() and (work / "wave-00000" / "_SUCCESS").is_file()
+    assert not (work / "wave-00001").exists() and not (tmp_path / "scores.parquet").exists()
+    with pytest.raises(CheckpointMismatchError, match="chunk_size"):
+        score_backlog_spark(data, out, URI, chunk_size=CHUNK + 1, spark=spark, chunks_per_wave=2)
+    handler.fail_writes_ending = "output.parquet"  # the upload of the output is cut off
+    waves: list[int] = []
+    with pytest.raises(OSError, match="injected"):
+        run(on_wave=lambda d, t: waves.append(d))
+    assert waves[0] == 2  # the committed first wave was not run again
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".scores.parquet.parts"]  # no output
+    assert not (work / "output.parquet").exists()
+    handler.fail_writes_ending = None
+    handler.calls.clear()
+    summary = run()
+    assert summary["resumed_waves"] == summary["waves"] > 2  # every wave was committed before
+    pd.testing.assert_frame_equal(
+        _by_claim(pd.read_parquet(tmp_path / "scores.parquet")),
+        _by_claim(chunked),
+        check_exact=True,
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]
+    ops = [(op, Path(path).name) for op, path in handler.calls]
+    assert ("copy_file", "scores.parquet") in ops and not [c for c in ops if c[0] == "move"]
+
+
+def test_under_spark_submit_its_master_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A driver program started by spark-submit (the gateway in its environment) runs where
+    spark-submit's --master says; a --spark-master of its own is refused, not ignored."""
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "1")
+    assert under_spark_submit()
+    with pytest.raises(SparkUnavailableError, match="under spark-submit the master is"):
+        check_available("spark://elsewhere:7077")
+    check_available()  # the default: spark-submit's
+
+
 def test_the_session_keeps_timestamps_and_runs_one_thread_per_task(spark) -> None:
+    assert not under_spark_submit()  # a session started here announces no gateway
     assert spark_session() is spark  # the running session is reused, never a second JVM
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert spark.conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"

@@ -29,15 +29,20 @@ output Spark commits as a whole (``_SUCCESS``) under ``.<out>.parts/``, beside a
 ``checkpoint.json`` that pins the model version, the data fingerprint and the chunk plan, as the
 pandas engine's does. A run that is killed and started again with the same settings skips the
 committed waves; different settings are refused. The committed waves are then streamed, in claim
-order, into the one output file (atomically), and the work folder is removed.
+order, into the one output file (atomically: renamed into place, or on an object store written
+aside and copied, :func:`riskml.location.commit_file`), and the work folder is removed.
+
+``--data`` and ``--out`` are paths of the driver or URLs (``file://``, ``s3a://``, ``hdfs://``):
+the driver's steps read and write through the URL's pyarrow file system, Spark through its own
+(:mod:`riskml.spark.paths`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -48,6 +53,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk, chunk_bounds
@@ -58,8 +64,16 @@ from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
+from riskml.location import Location, atomic_location
 from riskml.reach import contribution_reach_start, reach_before
-from riskml.spark.paths import check_local_paths
+from riskml.spark.paths import (
+    Where,
+    engine_paths,
+    make_folder,
+    remove_tree,
+    spark_url,
+    work_folder,
+)
 from riskml.spark.session import (
     DEFAULT_MASTER,
     check_available,
@@ -108,6 +122,11 @@ class SparkPlan:
         return -(-self.n_chunks // self.chunks_per_wave)
 
 
+#: Claims per Spark task by default: a task's memory is its chunk plus the chunk's 400-day reach,
+#: and the reach is copied into every task (docs/spark.md, "Partitioning, skew and sizing").
+CHUNK_SIZE = 50_000
+
+
 def _us(ts: pd.Timestamp) -> int:
     """Microseconds since the epoch of a naive timestamp read as UTC (Spark's ``unix_micros``
     with the session zone at UTC)."""
@@ -145,22 +164,16 @@ def chunk_frame(keys: pd.DataFrame, bounds: list[ChunkBounds], chunk_size: int) 
     return pd.DataFrame(rows)
 
 
-def _table_path(data_dir: Path, name: str) -> str | None:
-    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts, as a
-    ``file:`` URL (a bare path would resolve against the cluster's default file system, HDFS
-    say, and Spark could read other bytes than the driver checked)."""
+def _table_path(data_dir: Where, name: str) -> str | None:
+    """Where Spark reads table ``name``: ``name.parquet`` or a ``name/`` folder of parts, as the
+    URL of what the driver checked (:func:`riskml.spark.paths.spark_url`)."""
     for candidate in (data_dir / f"{name}.parquet", data_dir / name):
         if candidate.exists():
-            return _file_url(candidate)
+            return spark_url(candidate)
     return None
 
 
-def _file_url(path: Path) -> str:
-    """``file://`` and the absolute path, unescaped (Hadoop's ``Path`` escapes it itself)."""
-    return f"file://{path.resolve()}"
-
-
-def _read_large(spark: SparkSession, data_dir: Path, name: str) -> DataFrame | None:
+def _read_large(spark: SparkSession, data_dir: Where, name: str) -> DataFrame | None:
     """The contract columns of table ``name`` (None when the table is absent), read by Spark."""
     path = _table_path(data_dir, name)
     if path is None:
@@ -170,7 +183,7 @@ def _read_large(spark: SparkSession, data_dir: Path, name: str) -> DataFrame | N
     return frame.select(*wanted)
 
 
-def packed_chunks(spark: SparkSession, data_dir: Path, chunks: pd.DataFrame) -> DataFrame:
+def packed_chunks(spark: SparkSession, data_dir: Where, chunks: pd.DataFrame) -> DataFrame:
     """The rows every chunk of ``chunks`` reads, in one frame of prefixed columns tagged by
     table (see the module docstring)."""
     from pyspark.sql import functions as F
@@ -323,8 +336,8 @@ def _spark_schema(schema: pa.Schema) -> Any:
 
 
 def run_chunks(
-    data_dir: Path,
-    out: Path,
+    data_dir: Path | str | Location,
+    out: Path | str | Location,
     *,
     mode: Mode,
     model_version: str,
@@ -333,17 +346,18 @@ def run_chunks(
     feature_names: list[str] | None = None,
     master: str = DEFAULT_MASTER,
     explain: Explain = "flagged",
-    chunk_size: int = 50_000,
+    chunk_size: int = CHUNK_SIZE,
     chunks_per_wave: int = 16,
     since: pd.Timestamp | None = None,
     spark: SparkSession | None = None,
     on_wave: Callable[[int, int], None] | None = None,
 ) -> dict[str, object]:
     """Run every chunk of ``data_dir`` on Spark and write the output file ``out`` (see the
-    module docstring); resume from ``out``'s work folder when its checkpoint matches."""
+    module docstring); resume from ``out``'s work folder when its checkpoint matches.
+    ``data_dir`` and ``out`` are paths of the driver or URLs (:mod:`riskml.spark.paths`)."""
     if chunk_size < 1 or chunks_per_wave < 1:
         raise RiskmlError("--chunk-size and the chunks per wave must be positive")
-    check_local_paths(data_dir, out)
+    data_dir, out = engine_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before minutes of reading: a missing Java is one line now
     started = time.perf_counter()
@@ -368,7 +382,7 @@ def run_chunks(
     bounds = chunk_bounds(keys, chunk_size, since)
     chunks = chunk_frame(keys, bounds, chunk_size)
     del keys
-    work = out.parent / f".{out.name}.parts"
+    work = work_folder(out)
     resumed = _open_work(work, plan)
     schema = _output_schema(mode, feature_names or [])
     task = ChunkTask(
@@ -386,6 +400,7 @@ def run_chunks(
     own_session = False
     if spark is None and plan.n_chunks > 0:
         spark, own_session = open_session(master)
+    ran_on = _master_of(spark, master)
     waves_done = 0
     t0 = time.perf_counter()
     try:
@@ -402,7 +417,7 @@ def run_chunks(
             result = packed.groupBy(CHUNK_COLUMN).applyInArrow(
                 _as_function(task), _spark_schema(schema)
             )
-            result.write.mode("overwrite").parquet(_file_url(wave_dir))
+            result.write.mode("overwrite").parquet(spark_url(wave_dir))
             done = min((w + 1) * chunks_per_wave, plan.n_chunks)
             log.info(
                 "wave %d/%d committed: chunks up to %d of %d, %.0f s",
@@ -418,10 +433,10 @@ def run_chunks(
         if own_session and spark is not None:
             spark.stop()
     bands = _merge(work, plan, schema, out, mode)
-    shutil.rmtree(work)
+    remove_tree(work)
     summary: dict[str, object] = {
         "engine": "spark",
-        "master": master,
+        "master": ran_on,
         "claims": plan.n_claims,
         "model_version": model_version,
         "chunks": plan.n_chunks,
@@ -434,6 +449,17 @@ def run_chunks(
     return summary
 
 
+def _master_of(spark: SparkSession | None, asked: str) -> str:
+    """The master the run ran on: the session's (spark-submit's ``--master`` under it), else
+    the one asked for (Spark Connect, or no session needed)."""
+    if spark is None or asked.startswith("sc://"):
+        return asked
+    try:
+        return str(spark.sparkContext.master)
+    except Exception:  # a Connect session has no SparkContext
+        return asked
+
+
 def _as_function(task: ChunkTask) -> Callable[[pa.Table], pa.Table]:
     """``task`` as a plain one-argument function (pyspark counts a callable's parameters to
     decide whether to pass the group key; an object's ``__call__`` counts ``self``)."""
@@ -444,8 +470,12 @@ def _as_function(task: ChunkTask) -> Callable[[pa.Table], pa.Table]:
     return run_chunk
 
 
-def _open_work(work: Path, plan: SparkPlan) -> bool:
-    """Create the work folder with the checkpoint, or check the one there; True when resuming."""
+def _open_work(work: Where, plan: SparkPlan) -> bool:
+    """Create the work folder with the checkpoint, or check the one there; True when resuming.
+
+    The checkpoint appears whole or not at all: written aside, then renamed into place, or on an
+    object store copied (:func:`riskml.location.commit_file`). A work folder without one
+    (a run killed before it was written) holds nothing to keep and is started afresh."""
     checkpoint = work / "checkpoint.json"
     if checkpoint.is_file():
         recorded = json.loads(checkpoint.read_text())
@@ -460,29 +490,44 @@ def _open_work(work: Path, plan: SparkPlan) -> bool:
         log.info("resuming the Spark run recorded in %s", work)
         return True
     if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+        remove_tree(work)
+    make_folder(work)
+    text = json.dumps(asdict(plan), indent=2)
+    if isinstance(checkpoint, Location):
+        checkpoint.write_text(text)
+        return False
     tmp = checkpoint.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(plan), indent=2))
+    tmp.write_text(text)
     os.replace(tmp, checkpoint)
     return False
 
 
-def _wave_tables(work: Path, plan: SparkPlan, schema: pa.Schema) -> Iterator[pa.Table]:
+def _wave_tables(work: Where, plan: SparkPlan, schema: pa.Schema) -> Iterator[pa.Table]:
     """Each committed wave in claim order (chunk, then row), the helper columns dropped."""
     for w in range(plan.n_waves):
-        wave = pq.read_table(work / f"wave-{w:05d}", schema=schema)
+        wave_dir = work / f"wave-{w:05d}"
+        if isinstance(wave_dir, Location):
+            wave = pq.read_table(wave_dir.path, schema=schema, filesystem=wave_dir.filesystem)
+        else:
+            wave = pq.read_table(wave_dir, schema=schema)
         wave = wave.sort_by([(CHUNK_COLUMN, "ascending"), (ROW_COLUMN, "ascending")])
         yield wave.drop_columns([CHUNK_COLUMN, ROW_COLUMN])
 
 
-def _merge(work: Path, plan: SparkPlan, schema: pa.Schema, out: Path, mode: Mode) -> dict[str, int]:
-    """Stream the waves into ``out`` atomically; the claims per band (score mode)."""
+def _merge(
+    work: Where, plan: SparkPlan, schema: pa.Schema, out: Where, mode: Mode
+) -> dict[str, int]:
+    """Stream the waves into ``out`` atomically; the claims per band (score mode).
+
+    A driver path is written beside ``out`` and renamed (:func:`riskml.io.atomic_path`); a URL
+    is written to ``output.parquet`` in the work folder and then committed to ``out``
+    (:func:`riskml.location.commit_file`: a rename, or on an object store a server-side copy),
+    so ``out`` never shows a half-written file. The row count is checked before the commit."""
     bands: dict[str, int] = {"high": 0, "medium": 0, "low": 0}
     final = SCORES_SCHEMA if mode == "score" else pa.schema(list(schema)[2:])
     n = 0
-    with atomic_path(out) as tmp_out:
-        writer = pq.ParquetWriter(tmp_out, final, compression="zstd")
+    with _output_file(work, out) as (where, filesystem):
+        writer = pq.ParquetWriter(where, final, compression="zstd", filesystem=filesystem)
         try:
             for table in _wave_tables(work, plan, schema):
                 table = table.cast(final)
@@ -496,19 +541,32 @@ def _merge(work: Path, plan: SparkPlan, schema: pa.Schema, out: Path, mode: Mode
                 writer.write_table(table)
         finally:
             writer.close()
-    if n != plan.n_claims:
-        raise RiskmlError(
-            f"the Spark run wrote {n} rows for {plan.n_claims} claims: {data_hint(work)}"
-        )
+        if n != plan.n_claims:
+            raise RiskmlError(
+                f"the Spark run wrote {n} rows for {plan.n_claims} claims: {data_hint(work)}"
+            )
     return bands
 
 
+@contextlib.contextmanager
+def _output_file(work: Where, out: Where) -> Iterator[tuple[str, pafs.FileSystem | None]]:
+    """Where to write the output (a path and its file system, None for the driver's), made
+    ``out`` only if the block succeeds."""
+    if isinstance(out, Location):
+        assert isinstance(work, Location)
+        with atomic_location(out, tmp=work / "output.parquet") as tmp:
+            yield tmp.path, tmp.filesystem
+    else:
+        with atomic_path(out) as tmp_out:
+            yield str(tmp_out), None
+
+
 def score_backlog_spark(
-    data_dir: Path,
-    out: Path,
+    data_dir: Path | str | Location,
+    out: Path | str | Location,
     model_uri: str = DEFAULT_MODEL_URI,
     explain: Explain = "flagged",
-    chunk_size: int = 50_000,
+    chunk_size: int = CHUNK_SIZE,
     master: str = DEFAULT_MASTER,
     since: pd.Timestamp | None = None,
     scorer: Scorer | None = None,
@@ -521,7 +579,7 @@ def score_backlog_spark(
     from riskml.scoring import Scorer, load_scorer
 
     check_explain(explain)
-    check_local_paths(data_dir, out)
+    data_dir, out = engine_paths(data_dir, out)
     if spark is None:
         check_available(master)  # before the model is loaded
     scorer = scorer or load_scorer(model_uri, num_threads=1)
@@ -544,12 +602,12 @@ def score_backlog_spark(
 
 
 def features_spark(
-    data_dir: Path,
-    out: Path,
+    data_dir: Path | str | Location,
+    out: Path | str | Location,
     builder: FeatureBuilder,
     model_version: str,
     master: str = DEFAULT_MASTER,
-    chunk_size: int = 50_000,
+    chunk_size: int = CHUNK_SIZE,
     spark: SparkSession | None = None,
     chunks_per_wave: int = 16,
 ) -> dict[str, object]:
@@ -570,7 +628,7 @@ def features_spark(
     )
 
 
-def data_hint(work: Path) -> str:
+def data_hint(work: Where) -> str:
     return f"the data directory changed during the run; delete {work} and run again"
 
 

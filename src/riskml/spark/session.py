@@ -6,6 +6,9 @@ What every session is given, whatever its master: the UI off and nothing downloa
 ``TIMESTAMP_MICROS`` (naive timestamps of the contract then come back as written, not shifted by
 the machine's zone), Arrow for the batches handed to Python, and one LightGBM/OpenMP thread per
 Python worker (Spark runs one task per core; more threads per task would only fight for them).
+Under ``spark-submit`` (:func:`under_spark_submit`) the session joins the JVM spark-submit
+started: its ``--master`` and ``--conf`` hold, except the settings above, which riskml's
+results depend on.
 pyspark is an optional extra (``riskml[spark]``) and needs a Java runtime; either missing is a
 one-line :class:`SparkUnavailableError`, not a stack trace.
 """
@@ -51,6 +54,13 @@ SESSION_CONF: dict[str, str] = {
 LOCAL_CONF: dict[str, str] = {"spark.driver.memory": "3g"}
 
 
+def under_spark_submit() -> bool:
+    """Whether this process is a driver program started by ``spark-submit`` (whose JVM is
+    already running, with spark-submit's ``--master`` and ``--conf``): pyspark then joins that
+    JVM through the gateway spark-submit announces in the environment."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
 class SparkUnavailableError(RiskmlError):
     """``--engine spark`` cannot run here: pyspark or a Java runtime is missing, or the master
     URL is not one Spark takes."""
@@ -84,6 +94,11 @@ def check_available(master: str = DEFAULT_MASTER) -> None:
     started here: a master URL Spark takes, pyspark installed, and a Java runtime (not needed
     for Spark Connect, whose server runs the JVM). Cheap: no JVM is started."""
     check_master(master)
+    if under_spark_submit() and master != DEFAULT_MASTER:
+        raise SparkUnavailableError(
+            f"--spark-master {master}: under spark-submit the master is spark-submit's "
+            "--master; leave --spark-master out"
+        )
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
@@ -116,16 +131,17 @@ def open_session(
     if active is not None:
         return active, False
     builder = SparkSession.builder.appName(app_name)
+    submitted = under_spark_submit()
     if master.startswith("sc://"):
         builder = builder.remote(master)  # Spark Connect: the server has the JVM, not we
-    else:
+    elif not submitted:  # under spark-submit its --master holds, and its Python settings
         builder = builder.master(master)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for key, value in SESSION_CONF.items():
         if master.startswith("sc://") and not key.startswith("spark.sql."):
             continue  # a Connect client sets only session (SQL) settings; the server owns the rest
         builder = builder.config(key, value)
-    if master.startswith("local"):
+    if master.startswith("local") and not submitted:  # spark-submit sized its JVM already
         for key, value in LOCAL_CONF.items():
             builder = builder.config(key, value)
     try:
