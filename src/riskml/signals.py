@@ -107,6 +107,9 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     ),
     "collusion_ring": (
         "repeat_covisitors_same_day",
+        "repeat_covisitors_within_a_day",
+        "covisit_partners_within_a_day_180d",
+        "provider_group_visit_share_90d",
         "covisit_partners_180d",
         "provider_repeat_covisit_share_90d",
         "provider_claims_48h_vs_own_past",

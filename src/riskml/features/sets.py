@@ -142,6 +142,10 @@ CLAIMS_V2: tuple[str, ...] = (
     "drug_prescribers_90d",
     "trace_codes_seen_at_other_provider",
     "entitlement_conflicts",
+    # co-visits within a day (DOMAIN.md M11): a recruited group often comes over two days
+    "repeat_covisitors_within_a_day",
+    "covisit_partners_within_a_day_180d",
+    "provider_group_visit_share_90d",
 )
 
 #: Features that are direct functions of the claimant's birth date or of region codes, through
