@@ -263,3 +263,22 @@ def test_covisits_within_a_day_follow_their_definition(random_claims: ClaimsData
     assert (brute["repeat"] > got["repeat_covisitors_same_day"]).any(), "and two-day visits"
     np.testing.assert_array_equal(got["repeat_covisitors_within_a_day"], brute["repeat"])
     np.testing.assert_array_equal(got["covisit_partners_within_a_day_180d"], brute["partners"])
+    # the share of the provider's claims of the previous 90 days with a repeat co-visitor within
+    # a day, each claim reading the claims before it
+    h = sub.sort_values(["submitted_at", "claim_id"]).reset_index(drop=True)
+    h["grouped"] = (brute.loc[h["claim_id"], "repeat"] > 0).to_numpy()
+    window = pd.Timedelta(days=90)
+    expected = []
+    for i, c in h.iterrows():
+        before = h.loc[
+            (h.index < i)
+            & (h["submitted_at"] >= c["submitted_at"] - window)
+            & (h["provider_id"] == c["provider_id"])
+        ]
+        expected.append(before["grouped"].mean() if len(before) else np.nan)
+    assert np.nanmax(expected) > 0
+    np.testing.assert_allclose(
+        X.loc[h["claim_id"], "provider_group_visit_share_90d"].to_numpy(),
+        np.array(expected),
+        rtol=1e-12,
+    )
