@@ -95,6 +95,7 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "share_of_claims_in_this_province",
         "days_service_after_reported_death",
         "claimant_claims_24h",
+        "identity_conflicts",
     ),
     "drug_reselling": (
         "drug_supply_vs_days_elapsed",

@@ -362,6 +362,8 @@ REASON_TEMPLATES: dict[str, str] = {
     "claimant {have} come here with them on another occasion in the past 6 months",
     "covisit_partners_within_a_day_180d": "the claimant repeatedly came to this provider within "
     "a day of {value:.0f} other patient{s}",
+    "identity_conflicts": "{value:.0f} record{s} known at submission {were} at odds with the card "
+    "holder being the patient (a reported death, their sex or age, a claim elsewhere that day)",
 }
 
 #: Features that mean something only for some benefit types: on a claim of another type they

@@ -146,6 +146,8 @@ CLAIMS_V2: tuple[str, ...] = (
     "repeat_covisitors_within_a_day",
     "covisit_partners_within_a_day_180d",
     "provider_group_visit_share_90d",
+    # the identity checks of impersonation counted together (DOMAIN.md M9)
+    "identity_conflicts",
 )
 
 #: Features that are direct functions of the claimant's birth date or of region codes, through
