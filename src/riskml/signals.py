@@ -95,6 +95,7 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
         "share_of_claims_in_this_province",
         "days_service_after_reported_death",
         "claimant_claims_24h",
+        "identity_conflicts",
     ),
     "drug_reselling": (
         "drug_supply_vs_days_elapsed",
@@ -107,6 +108,9 @@ TYPOLOGY_SIGNALS: dict[str, tuple[str, ...]] = {
     ),
     "collusion_ring": (
         "repeat_covisitors_same_day",
+        "repeat_covisitors_within_a_day",
+        "covisit_partners_within_a_day_180d",
+        "provider_group_visit_share_90d",
         "covisit_partners_180d",
         "provider_repeat_covisit_share_90d",
         "provider_claims_48h_vs_own_past",

@@ -213,3 +213,27 @@ def test_a_trace_code_billed_again_at_another_provider() -> None:
     assert val(X, "C13", "trace_codes_seen_before") == 1.0
     assert val(X, "C21", "trace_codes_seen_at_other_provider") == 1.0  # PH1's box at PH2
     assert val(X, "C11", "trace_codes_seen_at_other_provider") == 0.0  # the later sales unseen
+
+
+def test_identity_conflicts_count_the_records_known_at_submission_against_the_holder() -> None:
+    after_death = {  # P1 died on 03-10; the death is reported on 04-20
+        "person_id": "P1",
+        "region_code": "110105",
+        "service_start": D("2024-04-10"),
+        "service_end": D("2024-04-10"),
+    }
+    data = with_claims(
+        tiny(),
+        [
+            {**after_death, "claim_id": "C20", "submitted_at": D("2024-04-10 10:00")},
+            {**after_death, "claim_id": "C21", "submitted_at": D("2024-04-25 10:00")},
+        ],
+    )
+    X = features(data)
+    assert val(X, "C20", "identity_conflicts") == 0.0  # the death not reported yet
+    assert val(X, "C21", "identity_conflicts") == 1.0  # the death known at submission
+    # P4 is a man: endometriosis (C14, Beijing), then a pharmacy claim in Shenzhen that day
+    assert val(X, "C14", "identity_conflicts") == 1.0  # C15 was submitted after it
+    assert val(X, "C15", "identity_conflicts") == 1.0  # C14 the same day in another province
+    assert val(X, "C12", "identity_conflicts") == 0.0
+    assert math.isnan(val(X, "C03", "identity_conflicts"))  # a pension: not a medical claim

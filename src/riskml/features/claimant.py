@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, MEDICAL_BENEFITS
+from riskml.features.claim import implausible_for_age_sex
 from riskml.features.context import (
     DAY_S,
     Columns,
@@ -245,6 +246,22 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     known = reported_day <= tc["sub_day"].to_numpy()
     w["days_after_death"] = np.where(known, tc["ss_day"].to_numpy() - death_day, np.nan)
     w["outside_home_region"] = (tc["region"].to_numpy() != home_region).astype("float64")
+
+    # records known at submission that say the card holder is not the patient (冒名就医), for
+    # medical claims: the service after the holder's reported death, care impossible for the
+    # holder's sex or age (the claim family's flag, on the same inputs), a medical claim of the
+    # holder for the same service day in another province
+    birth_day = unmatched_nan(day_numbers(rows_at(persons["birth_date"], at)), at)
+    holder_sex = pd.Series(take(persons["sex"].astype("str"), at))
+    age = (tc["ss_day"].to_numpy() - birth_day) / 365.25
+    implausible = implausible_for_age_sex(tc["dx3"], tc["bt"].to_numpy(), holder_sex, age)
+    w["identity_conflicts"] = np.where(
+        np.isin(tc["bt"].to_numpy(), MEDICAL),
+        (w["days_after_death"].to_numpy() >= 0).astype("float64")
+        + implausible
+        + (w["same_day_other_province"].to_numpy() > 0),
+        np.nan,
+    )
 
     # contributions during the unemployment spell (known ones only: month M from M+1)
     comp, persons_index = contribution_index(ctx)
@@ -934,3 +951,21 @@ def entitlement_conflicts(w: pd.DataFrame) -> np.ndarray:
     Each is decisive but rare; counted together they are the registry and overlap checks of
     DOMAIN.md P1, P2 and P5 in one place."""
     return w["entitlement_conflicts"].to_numpy(dtype="float64")
+
+
+@feature(
+    "claimant",
+    entity=Entity.PERSON,
+    aggregate=Aggregate.COUNT,
+    window=days(365),
+    reason="{value:.0f} record(s) known at submission say the card holder was not the patient",
+    unit="count",
+)
+def identity_conflicts(w: pd.DataFrame) -> np.ndarray:
+    """For medical claims: how many kinds of record known at submission say the card holder
+    cannot have been the patient: the service began on or after the holder's reported death,
+    the diagnosis or benefit is impossible for the holder's recorded sex or age, the holder has
+    an earlier claim for the same service day in another province. Each is decisive but rare;
+    counted together they are the identity checks of DOMAIN.md M9 (冒名就医 / 卡外借) in one
+    place. Missing for cash benefits."""
+    return w["identity_conflicts"].to_numpy(dtype="float64")

@@ -230,6 +230,99 @@ def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+#: Claims at one provider whose service days are at most this many days apart are one co-visit
+#: for the ``*_within_a_day`` features: a recruited group often comes over two days.
+COVISIT_TOLERANCE_DAYS = 1
+#: Two co-visits of the same pair are distinct occasions when their days are at least this far
+#: apart (so the two days of one group visit are never two occasions).
+OCCASION_GAP_DAYS = 2 * COVISIT_TOLERANCE_DAYS + 1
+
+
+def covisits_within_a_day(s: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rolling co-visits at each claim's provider with the service days allowed to differ by
+    :data:`COVISIT_TOLERANCE_DAYS`, for every row of ``s`` (as :func:`covisits`).
+
+    Each claim of a small visit (as in :func:`covisits`) pairs its claimant with the claimants of
+    the provider's earlier-submitted claims (at most :data:`VISIT_SPREAD_DAYS` before it) of
+    small visits whose service day is within a day of its own; the pair's *occasion* is the
+    earlier of the two days. A pair record (provider, claimant, other person, occasion) is
+    known from the first claim that forms it; it is *linked* when the same two persons already
+    had a record at this provider known before it, within :data:`COVISIT_WINDOW_DAYS`, on an
+    occasion at least :data:`OCCASION_GAP_DAYS` days away. Per row:
+
+    - ``repeat``: persons with whom this claim forms a linked record (claimants of the visit who
+      came here with this claimant on another occasion);
+    - ``partners``: distinct persons with a linked record with the claimant at this provider
+      within the window, up to this claim.
+    """
+    n = len(s)
+    out = {"repeat": np.zeros(n), "partners": np.zeros(n)}
+    if n == 0:
+        return out
+    prov = s["provider"].to_numpy()
+    person = s["person"].to_numpy()
+    rank = s["rank"].to_numpy()
+    sub_s = s["sub_s"].to_numpy()
+    day = np.nan_to_num(s["ss_day"].to_numpy(), nan=-1).astype("int64")
+    width = COVISIT_WINDOW_DAYS * DAY_S
+    spread = VISIT_SPREAD_DAYS * DAY_S
+    visit = combine(prov, day)
+    before = Groups(visit, rank, sub_s).window_count(sub_s, spread)
+    small = np.flatnonzero((visit >= 0) & (day >= 0) & (before < MAX_EVENT_SIZE))
+    # each small claim in two spans of its provider, ending on its day and on the next: two
+    # claims share a span exactly when their days are at most a day apart (as in the tolerance)
+    claim_of = np.concatenate([small, small])
+    span = combine(prov[claim_of], np.concatenate([day[small], day[small] + 1]))
+    span_rank = np.concatenate([2 * rank[small], 2 * rank[small] + 1])
+    span_t = sub_s[claim_of]
+    pair_rows, pair_other = [], []
+    for _, row, other in Groups(span, span_rank, span_t).window_pairs(span_t, spread):
+        row, other = claim_of[row], claim_of[other]
+        keep = person[row] != person[other]
+        pair_rows.append(row[keep])
+        pair_other.append(other[keep])
+    row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype="int64")
+    other = np.concatenate(pair_other) if pair_other else np.zeros(0, dtype="int64")
+    if len(row) == 0:
+        return out
+    occasion = np.minimum(day[row], day[other])
+    who = np.concatenate([person[row], person[other]])
+    whom = np.concatenate([person[other], person[row]])
+    at = np.concatenate([row, row])
+    forward = np.concatenate([np.ones(len(row), dtype=bool), np.zeros(len(row), dtype=bool)])
+    records = pd.DataFrame(
+        {
+            "p": prov[at],
+            "who": who,
+            "whom": whom,
+            "occ": np.concatenate([occasion, occasion]),
+            "at": at,
+            "fwd": forward,
+        }
+    ).sort_values(["at", "fwd"], kind="stable")
+    records = records.drop_duplicates(["p", "who", "whom", "occ"], keep="first")
+    r_at = records["at"].to_numpy()
+    r_t = sub_s[r_at]
+    occ = records["occ"].to_numpy().astype("float64")
+    pair = combine(records["p"].to_numpy(), records["who"].to_numpy(), records["whom"].to_numpy())
+    g_pair = Groups(pair, rank[r_at], r_t)
+    lowest = g_pair.window_min(occ, r_t, width)
+    highest = g_pair.window_max(occ, r_t, width)
+    linked = (lowest <= occ - OCCASION_GAP_DAYS) | (highest >= occ + OCCASION_GAP_DAYS)
+    fwd = records["fwd"].to_numpy()
+    mine = records.loc[fwd & linked, ["at", "whom"]].drop_duplicates()
+    out["repeat"] = np.bincount(mine["at"].to_numpy(), minlength=n).astype("float64")
+    lr = records.loc[linked]
+    owner = np.concatenate([lr["who"].to_numpy(), person])
+    owner_key = combine(np.concatenate([lr["p"].to_numpy(), prov]), owner)
+    order_rank = np.concatenate([2 * rank[lr["at"].to_numpy()], 2 * rank + 1])
+    times = np.concatenate([sub_s[lr["at"].to_numpy()], sub_s])
+    code = np.concatenate([lr["whom"].to_numpy(), np.full(n, -1, dtype="int64")])
+    distinct = Groups(owner_key, order_rank, times).window_distinct(code, times, width)
+    out["partners"] = np.nan_to_num(distinct[len(lr) :])
+    return out
+
+
 def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Intermediate columns of the network family for the target claims."""
     tc = ctx.target_claims()
@@ -248,6 +341,13 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     g = history.groups
     w["repeat_covisit_share_90d"] = history.at_targets(
         safe_ratio(g.window_sum(with_repeat, time, 90 * DAY_S), g.window_count(time, 90 * DAY_S))
+    )
+    near = covisits_within_a_day(s)
+    w["repeat_covisitors_near"] = history.at_targets(near["repeat"])
+    w["covisit_partners_near"] = history.at_targets(near["partners"])
+    near_repeat = (near["repeat"] > 0).astype("float64")
+    w["repeat_covisit_share_near_90d"] = history.at_targets(
+        safe_ratio(g.window_sum(near_repeat, time, 90 * DAY_S), g.window_count(time, 90 * DAY_S))
     )
     return w.frame()
 
@@ -400,3 +500,58 @@ def provider_repeat_covisit_share_90d(w: pd.DataFrame) -> np.ndarray:
     """Share of the provider's claims of the previous 90 days whose claimant came on the same
     day as someone they had come with before: a provider whose patients arrive in groups."""
     return w["repeat_covisit_share_90d"].to_numpy(dtype="float64")
+
+
+# --- claims_v2, added: co-visits within a day -------------------------------------------------
+
+
+@feature(
+    "network",
+    entity=Entity.COVISIT_PAIR,
+    aggregate=Aggregate.COUNT,
+    window=days(180),
+    by=("provider", "service_day"),
+    reason="{value:.0f} patients seen here within a day of the claimant have come here with them "
+    "on another occasion in the past 6 months",
+    unit="persons",
+)
+def repeat_covisitors_within_a_day(w: pd.DataFrame) -> np.ndarray:
+    """Claimants of earlier-submitted claims at the same provider for a service day within one
+    day of this one who had already come to it within a day of this claimant on another
+    occasion (days at least 3 apart) in the past 180 days: a recruited group coming back
+    together, also when it is spread over two days (rolling, so a ring at a new provider is seen
+    from its second visit)."""
+    return w["repeat_covisitors_near"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    entity=Entity.COVISIT_PAIR,
+    aggregate=Aggregate.DISTINCT,
+    window=days(180),
+    by=("provider",),
+    reason="the claimant repeatedly came to this provider within a day of {value:.0f} other "
+    "patients",
+    unit="persons",
+)
+def covisit_partners_within_a_day_180d(w: pd.DataFrame) -> np.ndarray:
+    """Other persons who came to this provider within one day of the claimant on at least two
+    occasions (days at least 3 apart) in the past 180 days, up to this claim: the claimant's
+    group of recruited patients."""
+    return w["covisit_partners_near"].to_numpy(dtype="float64")
+
+
+@feature(
+    "network",
+    entity=Entity.PROVIDER,
+    aggregate=Aggregate.SHARE,
+    window=days(90),
+    reason="{value:.0%} of the provider's claims in the last 90 days came with patients who "
+    "come in a group",
+    unit="share",
+)
+def provider_group_visit_share_90d(w: pd.DataFrame) -> np.ndarray:
+    """Share of the provider's claims of the previous 90 days whose claimant came within a day of
+    someone they had come with on another occasion: a provider whose patients arrive in groups,
+    also when a group is spread over two days."""
+    return w["repeat_covisit_share_near_90d"].to_numpy(dtype="float64")

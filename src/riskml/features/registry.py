@@ -358,6 +358,12 @@ REASON_TEMPLATES: dict[str, str] = {
     "day{s} ago",
     "doctor_days_known": "the treating doctor's first claim in the past 12 months was "
     "{value:.0f} day{s} ago",
+    "repeat_covisitors_within_a_day": "{value:.0f} patient{s} seen here within a day of the "
+    "claimant {have} come here with them on another occasion in the past 6 months",
+    "covisit_partners_within_a_day_180d": "the claimant repeatedly came to this provider within "
+    "a day of {value:.0f} other patient{s}",
+    "identity_conflicts": "{value:.0f} record{s} known at submission {were} at odds with the card "
+    "holder being the patient (a reported death, their sex or age, a claim elsewhere that day)",
 }
 
 #: Features that mean something only for some benefit types: on a claim of another type they

@@ -142,6 +142,12 @@ CLAIMS_V2: tuple[str, ...] = (
     "drug_prescribers_90d",
     "trace_codes_seen_at_other_provider",
     "entitlement_conflicts",
+    # co-visits within a day (DOMAIN.md M11): a recruited group often comes over two days
+    "repeat_covisitors_within_a_day",
+    "covisit_partners_within_a_day_180d",
+    "provider_group_visit_share_90d",
+    # the identity checks of impersonation counted together (DOMAIN.md M9)
+    "identity_conflicts",
 )
 
 #: Features that are direct functions of the claimant's birth date or of region codes, through
@@ -165,6 +171,10 @@ AGE_REGION_PROXIES: tuple[str, ...] = (
 # Not listed (the list must hold in both sets): ``entitlement_conflicts`` (claims_v2) counts,
 # among its checks, the same benefit month paid in another region, the comparison of region
 # codes of ``benefit_month_claimed_other_region``; dropping the proxies leaves that check in.
+# Nor ``identity_conflicts`` (claims_v2), which counts ``diagnosis_implausible_for_age_sex``
+# (sex and age) and ``same_day_claims_other_province`` (province codes) among its checks:
+# dropping the proxies leaves those two checks in through it, so a mitigation run that means to
+# remove them should drop it as well.
 
 #: Features that exist only for claimants in work (an employer, contribution months): missing
 #: or zero after retirement, they tell working age from pension age (README: working-age
