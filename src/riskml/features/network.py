@@ -163,6 +163,43 @@ COVISIT_WINDOW_DAYS = 180
 VISIT_SPREAD_DAYS = 30
 
 
+def _pairs_of_other_persons(
+    groups: Groups,
+    time: np.ndarray,
+    width: int,
+    person: np.ndarray,
+    claim_of: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, earlier row of its group within ``width``) pair of two different persons, as
+    claim positions (``claim_of`` maps the groups' rows to claims when they are not the claims
+    themselves)."""
+    pair_rows, pair_other = [], []
+    for _, row, other in groups.window_pairs(time, width):
+        if claim_of is not None:
+            row, other = claim_of[row], claim_of[other]
+        keep = person[row] != person[other]
+        pair_rows.append(row[keep])
+        pair_other.append(other[keep])
+    row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype="int64")
+    other = np.concatenate(pair_other) if pair_other else np.zeros(0, dtype="int64")
+    return row, other
+
+
+def _distinct_partners(linked: pd.DataFrame, s: pd.DataFrame, width: int) -> np.ndarray:
+    """Per claim of ``s``: distinct persons (``whom``) of the ``linked`` pair records of its
+    (provider, claimant) within ``width`` seconds, read by each claim after the records its own
+    claim forms (ranks 2r and 2r + 1)."""
+    prov, person = s["provider"].to_numpy(), s["person"].to_numpy()
+    rank, sub_s = s["rank"].to_numpy(), s["sub_s"].to_numpy()
+    owner = np.concatenate([linked["who"].to_numpy(), person])
+    owner_key = combine(np.concatenate([linked["p"].to_numpy(), prov]), owner)
+    order_rank = np.concatenate([2 * rank[linked["at"].to_numpy()], 2 * rank + 1])
+    times = np.concatenate([sub_s[linked["at"].to_numpy()], sub_s])
+    code = np.concatenate([linked["whom"].to_numpy(), np.full(len(s), -1, dtype="int64")])
+    distinct = Groups(owner_key, order_rank, times).window_distinct(code, times, width)
+    return np.nan_to_num(distinct[len(linked) :])
+
+
 def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
     """Rolling co-visits at each claim's provider, for every row of ``s`` (claims of some
     providers in history order, all their claims of the reach).
@@ -192,13 +229,7 @@ def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
     visit = combine(prov, day)
     before = Groups(visit, rank, sub_s).window_count(sub_s, spread)
     small = np.where((visit >= 0) & (before < MAX_EVENT_SIZE), visit, -1)
-    pair_rows, pair_other = [], []
-    for _, row, other in Groups(small, rank, sub_s).window_pairs(sub_s, spread):
-        keep = person[row] != person[other]
-        pair_rows.append(row[keep])
-        pair_other.append(other[keep])
-    row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype="int64")
-    other = np.concatenate(pair_other) if pair_other else np.zeros(0, dtype="int64")
+    row, other = _pairs_of_other_persons(Groups(small, rank, sub_s), sub_s, spread, person)
     if len(row) == 0:
         return out
     # each pair in both directions, known at the later claim (``row``); one record per visit
@@ -219,14 +250,7 @@ def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
     out["repeat"] = np.bincount(r_at[fwd & linked], minlength=n).astype("float64")
     # distinct partners: the linked records of (provider, claimant), read by each claim after
     # the records its own claim forms (ranks 2r and 2r + 1)
-    lr = records.loc[linked]
-    owner = np.concatenate([lr["who"].to_numpy(), person])
-    owner_key = combine(np.concatenate([lr["p"].to_numpy(), prov]), owner)
-    order_rank = np.concatenate([2 * rank[lr["at"].to_numpy()], 2 * rank + 1])
-    times = np.concatenate([sub_s[lr["at"].to_numpy()], sub_s])
-    code = np.concatenate([lr["whom"].to_numpy(), np.full(n, -1, dtype="int64")])
-    distinct = Groups(owner_key, order_rank, times).window_distinct(code, times, width)
-    out["partners"] = np.nan_to_num(distinct[len(lr) :])
+    out["partners"] = _distinct_partners(records.loc[linked], s, width)
     return out
 
 
@@ -275,14 +299,9 @@ def covisits_within_a_day(s: pd.DataFrame) -> dict[str, np.ndarray]:
     span = combine(prov[claim_of], np.concatenate([day[small], day[small] + 1]))
     span_rank = np.concatenate([2 * rank[small], 2 * rank[small] + 1])
     span_t = sub_s[claim_of]
-    pair_rows, pair_other = [], []
-    for _, row, other in Groups(span, span_rank, span_t).window_pairs(span_t, spread):
-        row, other = claim_of[row], claim_of[other]
-        keep = person[row] != person[other]
-        pair_rows.append(row[keep])
-        pair_other.append(other[keep])
-    row = np.concatenate(pair_rows) if pair_rows else np.zeros(0, dtype="int64")
-    other = np.concatenate(pair_other) if pair_other else np.zeros(0, dtype="int64")
+    row, other = _pairs_of_other_persons(
+        Groups(span, span_rank, span_t), span_t, spread, person, claim_of
+    )
     if len(row) == 0:
         return out
     occasion = np.minimum(day[row], day[other])
@@ -312,14 +331,7 @@ def covisits_within_a_day(s: pd.DataFrame) -> dict[str, np.ndarray]:
     fwd = records["fwd"].to_numpy()
     mine = records.loc[fwd & linked, ["at", "whom"]].drop_duplicates()
     out["repeat"] = np.bincount(mine["at"].to_numpy(), minlength=n).astype("float64")
-    lr = records.loc[linked]
-    owner = np.concatenate([lr["who"].to_numpy(), person])
-    owner_key = combine(np.concatenate([lr["p"].to_numpy(), prov]), owner)
-    order_rank = np.concatenate([2 * rank[lr["at"].to_numpy()], 2 * rank + 1])
-    times = np.concatenate([sub_s[lr["at"].to_numpy()], sub_s])
-    code = np.concatenate([lr["whom"].to_numpy(), np.full(n, -1, dtype="int64")])
-    distinct = Groups(owner_key, order_rank, times).window_distinct(code, times, width)
-    out["partners"] = np.nan_to_num(distinct[len(lr) :])
+    out["partners"] = _distinct_partners(records.loc[linked], s, width)
     return out
 
 
