@@ -310,9 +310,9 @@ def implausible_for_age_sex(
     return bad.astype("float64")
 
 
-def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Intermediate columns of the claim family for the target claims."""
-    base = claim_base(ctx, ctx.targets)
+def target_holders(ctx: Context) -> tuple[pd.DataFrame, np.ndarray]:
+    """The claimant's record at each target claim (``birth_day``, ``enrol_day``, ``sex``; NaN for
+    an unknown person) and the claimant's age in years at the service."""
     c = ctx.target_claims()
     persons = ctx.data.persons
     at = join_positions(ctx.key_index("persons", "person_id"), c["person_id"])
@@ -323,7 +323,14 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "sex": take(persons["sex"].astype("str"), at),
         }
     )
-    age = (c["ss_day"].to_numpy() - per["birth_day"].to_numpy()) / 365.25
+    return per, (c["ss_day"].to_numpy() - per["birth_day"].to_numpy()) / 365.25
+
+
+def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Intermediate columns of the claim family for the target claims."""
+    base = claim_base(ctx, ctx.targets)
+    c = ctx.target_claims()
+    per, age = target_holders(ctx)
     w = Columns(base.index, start=base)
     w["peer_amount"] = peer_amount(base, norms)
     w["los_norm"] = lookup_backoff(

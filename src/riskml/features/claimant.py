@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from riskml.contract import BENEFIT_TYPES, MEDICAL_BENEFITS
-from riskml.features.claim import implausible_for_age_sex
+from riskml.features.claim import implausible_for_age_sex, target_holders
 from riskml.features.context import (
     DAY_S,
     Columns,
@@ -251,10 +251,8 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     # medical claims: the service after the holder's reported death, care impossible for the
     # holder's sex or age (the claim family's flag, on the same inputs), a medical claim of the
     # holder for the same service day in another province
-    birth_day = unmatched_nan(day_numbers(rows_at(persons["birth_date"], at)), at)
-    holder_sex = pd.Series(take(persons["sex"].astype("str"), at))
-    age = (tc["ss_day"].to_numpy() - birth_day) / 365.25
-    implausible = implausible_for_age_sex(tc["dx3"], tc["bt"].to_numpy(), holder_sex, age)
+    holder, age = target_holders(ctx)
+    implausible = implausible_for_age_sex(tc["dx3"], tc["bt"].to_numpy(), holder["sex"], age)
     w["identity_conflicts"] = np.where(
         np.isin(tc["bt"].to_numpy(), MEDICAL),
         (w["days_after_death"].to_numpy() >= 0).astype("float64")

@@ -248,8 +248,6 @@ def covisits(s: pd.DataFrame) -> dict[str, np.ndarray]:
     linked = earlier_visits >= MIN_SHARED_VISITS - 1
     fwd = records["fwd"].to_numpy()
     out["repeat"] = np.bincount(r_at[fwd & linked], minlength=n).astype("float64")
-    # distinct partners: the linked records of (provider, claimant), read by each claim after
-    # the records its own claim forms (ranks 2r and 2r + 1)
     out["partners"] = _distinct_partners(records.loc[linked], s, width)
     return out
 
@@ -346,21 +344,24 @@ def prepare(ctx: Context, norms: dict[str, pd.DataFrame]) -> pd.DataFrame:
     w["same_day_patients"] = history.at_targets(same_day.window_count(time, LOOKBACK_S))
     if "person_graph" in norms:  # claims_v1: the graph fitted on the training window
         w.update(_fitted_graph(tc, norms))
+    g = history.groups
+    claims_90d = g.window_count(time, 90 * DAY_S)
+
+    def share_90d(repeat: np.ndarray) -> np.ndarray:
+        """Share of the provider's claims of the previous 90 days with a repeat co-visitor."""
+        with_repeat = (repeat > 0).astype("float64")
+        return history.at_targets(
+            safe_ratio(g.window_sum(with_repeat, time, 90 * DAY_S), claims_90d)
+        )
+
     cv = covisits(s)
     w["repeat_covisitors"] = history.at_targets(cv["repeat"])
     w["covisit_partners_180d"] = history.at_targets(cv["partners"])
-    with_repeat = (cv["repeat"] > 0).astype("float64")
-    g = history.groups
-    w["repeat_covisit_share_90d"] = history.at_targets(
-        safe_ratio(g.window_sum(with_repeat, time, 90 * DAY_S), g.window_count(time, 90 * DAY_S))
-    )
+    w["repeat_covisit_share_90d"] = share_90d(cv["repeat"])
     near = covisits_within_a_day(s)
     w["repeat_covisitors_near"] = history.at_targets(near["repeat"])
     w["covisit_partners_near"] = history.at_targets(near["partners"])
-    near_repeat = (near["repeat"] > 0).astype("float64")
-    w["repeat_covisit_share_near_90d"] = history.at_targets(
-        safe_ratio(g.window_sum(near_repeat, time, 90 * DAY_S), g.window_count(time, 90 * DAY_S))
-    )
+    w["repeat_covisit_share_near_90d"] = share_90d(near["repeat"])
     return w.frame()
 
 
