@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 import pandas as pd
@@ -96,6 +97,25 @@ class ChunkBounds:
     after: tuple[pd.Timestamp, str] | None
     upto: tuple[pd.Timestamp, str]
     since: pd.Timestamp | None = None
+
+
+if TYPE_CHECKING:
+    from riskml.location import Location
+
+
+@overload
+def work_folder(out: Path) -> Path: ...
+@overload
+def work_folder(out: Location) -> Location: ...
+@overload
+def work_folder(out: Path | Location) -> Path | Location: ...
+
+
+def work_folder(out: Path | Location) -> Path | Location:
+    """The folder beside ``out`` (a path of this machine, or a URL's location with the Spark
+    engine) that holds a batch run's checkpoint and committed parts: the pandas engine's
+    chunks, the Spark engine's waves."""
+    return out.parent / f".{out.name}.parts"
 
 
 def chunk_bounds(

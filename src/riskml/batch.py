@@ -34,7 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from riskml.backlog import DataDirReader, chunk_bounds, release_memory
+from riskml.backlog import DataDirReader, chunk_bounds, release_memory, work_folder
 from riskml.data import ClaimsData
 from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
@@ -142,7 +142,7 @@ def score_backlog(
         explain=explain,
         since=None if since is None else str(since),
     )
-    work = out.parent / f".{out.name}.parts"
+    work = work_folder(out)
     checkpoint = work / "checkpoint.json"
     resumed = 0
     if checkpoint.is_file():

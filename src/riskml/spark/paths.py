@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from riskml.backlog import work_folder
 from riskml.location import Location, check_data_dir, check_output, resolve
 
 #: A path of the driver or a URL's location.
@@ -48,11 +49,6 @@ def spark_url(where: Where) -> str:
     if isinstance(where, Location):
         return where.url
     return f"file://{where.resolve()}"
-
-
-def work_folder(out: Where) -> Where:
-    """The folder beside ``out`` that holds a run's checkpoint and committed waves."""
-    return out.parent / f".{out.name}.parts"
 
 
 def remove_tree(where: Where) -> None:
