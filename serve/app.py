@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -56,6 +57,32 @@ DOCS_ASSETS_URL = "/docs-assets"
 #: The route whose requests count against ``max_in_flight`` (method, path).
 SCORE_ROUTE = ("POST", "/v1/claims/score")
 
+#: Threads of a worker's threadpool always left to the routes that are never refused (health,
+#: readiness, metrics, the queue, the workspace): admitted score requests hold one thread each
+#: while they wait for their turn, so at most ``total - FREE_THREADS`` of them may be admitted.
+FREE_THREADS = 8
+
+
+def in_flight_limit(max_in_flight: int, threads: int) -> int:
+    """The score requests one worker admits: ``max_in_flight``, or when it is 0 half the
+    ``threads`` of the worker's threadpool (at least 1)."""
+    return max_in_flight or max(1, threads // 2)
+
+
+def bound_threadpool(max_in_flight: int) -> tuple[int, int]:
+    """Resolve the in-flight limit against this event loop's threadpool (anyio's default
+    limiter, which Starlette's sync routes and dependencies run in) and enlarge the threadpool
+    when the limit would leave fewer than :data:`FREE_THREADS` threads to the other routes.
+    Returns (limit, threads). Call it in the event loop that serves the requests."""
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    threads = int(limiter.total_tokens)
+    limit = in_flight_limit(max_in_flight, threads)
+    if threads < limit + FREE_THREADS:
+        threads = limit + FREE_THREADS
+        limiter.total_tokens = threads
+    return limit, threads
+
+
 #: The environment variable that hands :func:`run`'s settings to each worker process.
 SETTINGS_ENV = "RISKML_SERVE_SETTINGS_JSON"
 
@@ -76,6 +103,11 @@ class LimitsAndMetrics:
     without it, requests beyond what the worker computes would queue in the threadpool without
     bound, each one answered later than the one before. Only the score route is bounded: health,
     metrics, the queue and the workspace are never refused.
+
+    ``max_in_flight`` 0 derives the limit from the worker's threadpool, and any limit enlarges
+    the threadpool if needed (:func:`bound_threadpool`), at the first event the middleware sees
+    (the lifespan's startup under uvicorn), so the admitted requests waiting for their turn can
+    never take the threads the health routes need.
     """
 
     def __init__(
@@ -89,7 +121,10 @@ class LimitsAndMetrics:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
-        self.max_in_flight = max_in_flight
+        self.configured = max_in_flight
+        """The setting: None no limit, 0 derived from the threadpool."""
+        self.max_in_flight: int | None = None
+        """The limit, resolved against the serving event loop's threadpool (:meth:`_resolve`)."""
         self.retry_after_seconds = retry_after_seconds
         self.in_flight = 0
         """Score requests admitted and not yet answered (only the event loop changes it)."""
@@ -103,7 +138,20 @@ class LimitsAndMetrics:
             "retry_after_seconds": self.retry_after_seconds,
         }
 
+    def _resolve(self) -> None:
+        assert self.configured is not None
+        self.max_in_flight, threads = bound_threadpool(self.configured)
+        log.info(
+            "score requests in flight per worker: at most %d (threadpool of %d threads)",
+            self.max_in_flight,
+            threads,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.configured is not None and (
+            scope["type"] == "lifespan" or self.max_in_flight is None
+        ):  # each event loop has its own threadpool: resolve at every startup
+            self._resolve()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

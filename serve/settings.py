@@ -51,11 +51,15 @@ class Settings(BaseSettings):
         "its alias and swaps on its own, and holds its own store connection pool",
     )
     max_in_flight: int = Field(
-        default=16,
-        gt=0,
+        default=0,
+        ge=0,
         description="score requests one worker admits at once (computing or waiting their turn "
         "for scoring_concurrency); one more is answered 503 at once with Retry-After, before "
-        "its body is read, instead of queueing without bound. Health routes are never refused",
+        "its body is read, instead of queueing without bound. Health routes are never refused. "
+        "0: half the threads of the worker's threadpool (anyio's default of 40, so 20). Each "
+        "admitted request holds a threadpool thread while it waits, so the threadpool is "
+        "enlarged when needed to keep at least serve.app.FREE_THREADS threads for every other "
+        "route (health, readiness, metrics, queue, workspace)",
     )
     retry_after_seconds: int = Field(
         default=1, ge=0, description="the Retry-After of a 503 answered at the in-flight limit"

@@ -1,9 +1,12 @@
 """Back-pressure: beyond ``max_in_flight`` score requests a worker answers 503 at once, with
 ``Retry-After`` and a body naming the limit, counted in /metrics, and stores nothing for them;
-the admitted requests finish normally and health routes are never refused."""
+the admitted requests finish normally and health routes are never refused, and a flood of
+concurrent clients against a real uvicorn server is shed without a hang and leaves the service
+healthy."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -11,11 +14,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
-from serve.app import create_app
+from serve.app import create_app, in_flight_limit
 from serve.settings import Settings
 
 from riskml.data import ClaimsData
@@ -52,26 +57,14 @@ class Held:
 @pytest.fixture
 def held(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Held]:
     monkeypatch.delenv("RISKML_SECRET", raising=False)
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    store = open_store(url)
-    store.ingest(tiny_world())
-    key = new_api_key()
-    store.add_api_key("s", "scorer", hash_api_key(key, load_secret(tmp_path / "secret")))
-    settings = Settings(
-        store_url=url,
-        secret_file=str(tmp_path / "secret"),
-        model_poll_seconds=0,
+    with _server(
+        tmp_path,
+        HeldScorer(),
         max_in_flight=LIMIT,
         scoring_concurrency=1,  # one computes, the others admitted wait their turn
         retry_after_seconds=2,
-    )
-    scorer = HeldScorer()
-    try:
-        with running_server(create_app(settings, scorer=scorer)) as base:
-            yield Held(base, key, store, scorer)
-    finally:
-        scorer.release.set()
-        store.close()
+    ) as served:
+        yield served
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -165,3 +158,181 @@ def test_failed_requests_give_their_place_back(held: Held) -> None:
     text = httpx.get(f"{held.url}/metrics").text
     assert _metric(text, "riskml_score_requests_in_flight") == 0
     assert _metric(text, "riskml_http_refused_total", limit="max_in_flight") == 0
+
+
+class SlowScorer(StandInScorer):
+    """The stand-in model, taking ``seconds`` per request, its risk a function of the amount
+    alone (no history), so that every accepted answer of a flood can be checked exactly."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__("slow-1")
+        self.seconds = seconds
+
+    @staticmethod
+    def prior_claims(data: ClaimsData, claims: pd.DataFrame) -> np.ndarray:
+        return np.zeros(len(claims), dtype=int)
+
+    def score(self, data: ClaimsData, claims: pd.DataFrame) -> list[ScoreResult]:
+        time.sleep(self.seconds)
+        return super().score(data, claims)
+
+
+@contextlib.contextmanager
+def _server(tmp_path: Path, scorer: StandInScorer, **limits: Any) -> Iterator[Held]:
+    """A real uvicorn server of the app over a tiny store, with ``scorer`` and these limits."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = open_store(url)
+    store.ingest(tiny_world())
+    key = new_api_key()
+    store.add_api_key("s", "scorer", hash_api_key(key, load_secret(tmp_path / "secret")))
+    settings = Settings(
+        store_url=url, secret_file=str(tmp_path / "secret"), model_poll_seconds=0, **limits
+    )
+    try:
+        with running_server(create_app(settings, scorer=scorer)) as base:
+            yield Held(base, key, store, scorer)  # type: ignore[arg-type]
+    finally:
+        if isinstance(scorer, HeldScorer):
+            scorer.release.set()
+        store.close()
+
+
+def _amount(i: int) -> float:
+    return 100.0 + i
+
+
+def _post_amount(url: str, key: str, i: int) -> tuple[httpx.Response, float]:
+    amount = _amount(i)
+    item = {
+        "line_no": 1,
+        "item_code": "E010",
+        "item_category": "exam",
+        "quantity": 1,
+        "unit_price": amount,
+        "amount": amount,
+    }
+    claim = claim_json(f"FL-{i:04d}", "P2", amount_claimed=amount, items=[item])
+    started = time.perf_counter()
+    r = httpx.post(
+        f"{url}/v1/claims/score",
+        json={"claims": [claim]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,  # a request that hangs fails the test
+    )
+    return r, time.perf_counter() - started
+
+
+FLOOD_LIMIT = 4
+FLOOD_CLIENTS = 32
+FLOOD_EACH = 4
+
+
+def test_a_flood_above_the_limit_is_shed_and_the_service_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """32 clients at once against a limit of 4 on a real uvicorn server, a scorer of 40 ms:
+    some requests are refused 503 + Retry-After, none hangs, every accepted answer is the right
+    one (and stored), health, readiness and metrics answer all through the flood, the counts in
+    /metrics add up, and after the flood the service scores again at once."""
+    monkeypatch.delenv("RISKML_SECRET", raising=False)
+    with _server(
+        tmp_path,
+        SlowScorer(0.04),
+        max_in_flight=FLOOD_LIMIT,
+        scoring_concurrency=1,
+        retry_after_seconds=2,
+    ) as held:
+        flooding = threading.Event()
+        flooding.set()
+        probes: list[tuple[str, int, float]] = []
+
+        def probe() -> None:
+            while flooding.is_set():
+                for path in ("/healthz", "/readyz", "/metrics"):
+                    started = time.perf_counter()
+                    r = httpx.get(f"{held.url}{path}", timeout=30)
+                    probes.append((path, r.status_code, time.perf_counter() - started))
+                time.sleep(0.05)
+
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
+        n = FLOOD_CLIENTS * FLOOD_EACH
+        with ThreadPoolExecutor(FLOOD_CLIENTS) as pool:
+            futures = [pool.submit(_post_amount, held.url, held.key, i) for i in range(n)]
+            answers = [f.result(timeout=90) for f in futures]
+        flooding.clear()
+        prober.join(60)
+
+        ok = [i for i, (r, _) in enumerate(answers) if r.status_code == 200]
+        shed = [i for i, (r, _) in enumerate(answers) if r.status_code == 503]
+        assert sorted(ok + shed) == list(range(n)), [r.status_code for r, _ in answers]
+        assert shed, "a flood of 32 clients against a limit of 4 must be shed in part"
+        assert len(ok) >= FLOOD_LIMIT
+        for i in shed:
+            r, seconds = answers[i]
+            assert r.headers["retry-after"] == "2"
+            body = r.json()
+            assert body["limit"] == "max_in_flight" and body["max_in_flight"] == FLOOD_LIMIT
+            assert isinstance(body["detail"], str)
+            assert seconds < 10, "a refusal is answered at once, not after the queue"
+        for i in ok:  # every accepted answer is the one for its own claim
+            body = answers[i][0].json()
+            assert body["model_version"] == "slow-1"
+            [result] = body["results"]
+            assert result["claim_id"] == f"FL-{i:04d}"
+            assert result["risk_score"] == pytest.approx(1.0 - np.exp(-_amount(i) / 5000.0))
+        stored = held.store.scores_of([f"FL-{i:04d}" for i in range(n)])
+        assert sorted(stored["claim_id"]) == [f"FL-{i:04d}" for i in ok]
+        by_id = stored.set_index("claim_id")["risk_score"]
+        for i in ok:
+            assert by_id[f"FL-{i:04d}"] == answers[i][0].json()["results"][0]["risk_score"]
+
+        assert probes and {path for path, _, _ in probes} == {"/healthz", "/readyz", "/metrics"}
+        assert all(code == 200 for _, code, _ in probes), probes
+        assert max(s for _, _, s in probes) < 10, "health routes never wait behind scoring"
+
+        text = httpx.get(f"{held.url}/metrics").text
+        assert _metric(text, "riskml_http_refused_total", limit="max_in_flight") == len(shed)
+        assert _metric(
+            text, "riskml_http_requests_total", route="/v1/claims/score", status="503"
+        ) == len(shed)
+        assert _metric(
+            text, "riskml_http_requests_total", route="/v1/claims/score", status="200"
+        ) == len(ok)
+        assert _metric(text, "riskml_score_requests_in_flight") == 0
+
+        # after the flood: ready, and a lone request is scored at once (no queue left behind)
+        assert httpx.get(f"{held.url}/readyz").json()["ready"] is True
+        for i in range(n, n + 2 * FLOOD_LIMIT):
+            r, _ = _post_amount(held.url, held.key, i)
+            assert r.status_code == 200, r.text
+
+
+def test_the_default_limit_is_half_the_threadpool() -> None:
+    assert in_flight_limit(0, 40) == 20
+    assert in_flight_limit(0, 1) == 1
+    assert in_flight_limit(7, 40) == 7
+
+
+def test_a_limit_above_the_threadpool_keeps_threads_for_the_health_routes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limit above anyio's 40 threads, the threadpool is enlarged: 44 score requests
+    held inside the model (each on a thread) still leave /healthz, /readyz and /metrics
+    answering at once; without the enlargement they would wait for a held request to end."""
+    monkeypatch.delenv("RISKML_SECRET", raising=False)
+    many = 44
+    scorer = HeldScorer()
+    with (
+        _server(tmp_path, scorer, max_in_flight=many, scoring_concurrency=many) as held,
+        ThreadPoolExecutor(many) as pool,
+    ):
+        futures = [pool.submit(_post, held.url, held.key, f"TP-{i}") for i in range(many)]
+        deadline = time.monotonic() + 30
+        while scorer.entered < many:  # every request computing, each holding a thread
+            assert time.monotonic() < deadline, scorer.entered
+            time.sleep(0.05)
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert httpx.get(f"{held.url}{path}", timeout=5).status_code == 200
+        scorer.release.set()
+        assert [f.result(60).status_code for f in futures] == [200] * many
