@@ -69,3 +69,25 @@ def test_features_added_to_claims_v2_leave_the_earlier_columns_as_they_were(data
     matrix = FeatureBuilder(min_peers=1).fit(data).transform(data)
     assert set(ADDED_TO_V2) <= set(matrix.columns)
     assert digest(matrix.drop(columns=list(ADDED_TO_V2))) == PINNED_BEFORE_ADDITIONS[data_set]
+
+
+@pytest.mark.parametrize(("data_set", "feature_set"), sorted(PINNED))
+def test_fit_transform_on_one_context_is_the_pinned_matrix(data_set: str, feature_set: str) -> None:
+    """``fit_transform`` (what ``riskml train`` calls) shares one context between fitting and
+    transforming: the matrix is still the pinned one."""
+    data = DATA[data_set]()
+    matrix = FeatureBuilder(feature_set=feature_set, min_peers=1).fit_transform(data)
+    assert digest(matrix) == PINNED[(data_set, feature_set)]
+
+
+def test_fit_transform_with_a_training_window_equals_fit_then_transform() -> None:
+    """With a training window narrower than the data (as in training), the shared context
+    gives the same bits as two separate ones."""
+    data = random_data()
+    sub = data.claims["submitted_at"].sort_values()
+    start, end = sub.iloc[len(sub) // 5], sub.iloc[len(sub) // 2]
+    kwargs = {"fit_start": start, "fit_end": end}
+    separate = FeatureBuilder(**kwargs).fit(data).transform(data)
+    shared = FeatureBuilder(**kwargs).fit_transform(data)
+    pd.testing.assert_frame_equal(shared, separate, check_exact=True)
+    assert digest(shared) == digest(separate)
