@@ -120,13 +120,30 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, max_rows: int, seed: int) -> obje
     return model
 
 
+#: Trees and rows per tree of the isolation forest (scikit-learn's ``max_samples="auto"``).
+ISOLATION_TREES, ISOLATION_TREE_ROWS = 100, 256
+
+
 def fit_isolation_forest(x: np.ndarray, max_rows: int, seed: int) -> object:
     """Isolation forest on the train window's claims (labels unused; mean-imputed, as in
-    :func:`fit_logistic`)."""
-    idx = _subsample(len(x), max_rows, seed)
+    :func:`fit_logistic`), fitted on a uniform sample of at most ``ISOLATION_TREES x
+    ISOLATION_TREE_ROWS`` (25,600) of them.
+
+    Each tree is grown on 256 rows drawn without replacement; drawn from a uniform sample of
+    25,600 rather than from all of them, a tree's rows are still a uniform draw from the
+    window, so the forest is the same in distribution. The full rows cost only time:
+    scikit-learn passes the whole matrix with 0/1 weights to every tree (100 passes over 200,000
+    rows, 5.7 s of a training run on 528,219 claims).
+    """
+    idx = _subsample(len(x), min(max_rows, ISOLATION_TREES * ISOLATION_TREE_ROWS), seed)
     model = make_pipeline(
         SimpleImputer(strategy="mean", keep_empty_features=True),
-        IsolationForest(n_estimators=100, random_state=seed, n_jobs=1),
+        IsolationForest(
+            n_estimators=ISOLATION_TREES,
+            max_samples=min(ISOLATION_TREE_ROWS, len(idx)),
+            random_state=seed,
+            n_jobs=1,
+        ),
     )
     model.fit(_finite(x[idx]))
     return model

@@ -79,6 +79,11 @@ class LightGBMConfig(_Strict):
     ``size_tolerance`` of the best is chosen: quality given up for cheaper explanations is bounded
     and logged (``explain_rows`` rows are explained per size to
     measure the cost).
+
+    The choice rests on that count, never on the timing, so ``explain_rows`` only sets how
+    precise the logged rows-per-second of ``predict`` and TreeSHAP are: 200 rows of exact
+    TreeSHAP take about a second for the largest size, where 2,000 took 9 s on 528,219 claims
+    (35 s of a training run for the four sizes), for the same per-row figure within noise.
     """
 
     learning_rate: float = Field(default=0.05, gt=0, le=1)
@@ -104,7 +109,7 @@ class LightGBMConfig(_Strict):
     )
     default_size: int = Field(default=1, ge=0)
     size_tolerance: float = Field(default=0.02, ge=0, le=1)
-    explain_rows: int = Field(default=2_000, ge=10)
+    explain_rows: int = Field(default=200, ge=10)
 
     @model_validator(mode="after")
     def _default_size_exists(self) -> LightGBMConfig:
