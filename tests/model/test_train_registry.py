@@ -233,3 +233,28 @@ def test_unknown_model_uri_is_a_clear_error(mlflow_store: object) -> None:
 
     with pytest.raises(RiskmlError, match="not found in the registry"):
         load_model_bundle("models:/riskml-claims@nobody")
+
+
+def test_candidates_sharing_one_binned_dataset_are_the_boosters_fitted_apart() -> None:
+    """The imbalance and size candidates share one pair of LightGBM sets (binned once): every
+    booster is the one a fresh pair gives, to the byte of its model text."""
+    from riskml.config import TrainConfig
+    from riskml.train import fit_booster, imbalance_params, training_sets
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 6))
+    x[rng.random(x.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(x[:, 0]) + rng.normal(scale=0.8, size=3000) > 1.6).astype(float)
+    w = rng.uniform(0.5, 2.0, size=2000)
+    names = [f"f{i}" for i in range(6)]
+    config = TrainConfig()
+    lc = config.lightgbm
+    tr, va = slice(0, 2000), slice(2000, 3000)
+    sets = training_sets(x[tr], y[tr], x[va], y[va], names, w)
+    for size in lc.sizes[:2]:
+        for method in lc.imbalance:
+            params = booster_params(config, size, imbalance_params(method, y[tr]))
+            args = (x[tr], y[tr], x[va], y[va], params, 60, 10, names, w)
+            shared = fit_booster(*args, sets=sets)
+            apart = fit_booster(*args)
+            assert shared.model_to_string() == apart.model_to_string(), (size, method)
