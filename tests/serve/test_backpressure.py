@@ -78,6 +78,18 @@ def _metric(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def _assert_refusals_counted(text: str, refused: int) -> None:
+    """/metrics counts ``refused`` refusals at the in-flight limit, and as many 503 answers."""
+    assert (
+        _metric(text, "riskml_http_refused_total", route="/v1/claims/score", limit="max_in_flight")
+        == refused
+    )
+    assert (
+        _metric(text, "riskml_http_requests_total", route="/v1/claims/score", status="503")
+        == refused
+    )
+
+
 def _post(url: str, key: str, claim_id: str) -> httpx.Response:
     body = {"claims": [claim_json(claim_id, "P2", provider_id="H2", benefit_type="pharmacy")]}
     headers = {"Authorization": f"Bearer {key}"}
@@ -113,13 +125,7 @@ def test_requests_beyond_the_limit_are_refused_at_once_and_store_nothing(held: H
         # health, readiness and metrics are never refused, even at the limit
         assert httpx.get(f"{held.url}/healthz").status_code == 200
         assert httpx.get(f"{held.url}/readyz").status_code == 200
-        text = httpx.get(f"{held.url}/metrics").text
-        assert _metric(
-            text, "riskml_http_refused_total", route="/v1/claims/score", limit="max_in_flight"
-        ) == len(refused_ids)
-        assert _metric(
-            text, "riskml_http_requests_total", route="/v1/claims/score", status="503"
-        ) == len(refused_ids)
+        _assert_refusals_counted(httpx.get(f"{held.url}/metrics").text, len(refused_ids))
 
         held.scorer.release.set()
         answers = [f.result(60) for f in admitted]
@@ -292,10 +298,7 @@ def test_a_flood_above_the_limit_is_shed_and_the_service_recovers(
         assert max(s for _, _, s in probes) < 10, "health routes never wait behind scoring"
 
         text = httpx.get(f"{held.url}/metrics").text
-        assert _metric(text, "riskml_http_refused_total", limit="max_in_flight") == len(shed)
-        assert _metric(
-            text, "riskml_http_requests_total", route="/v1/claims/score", status="503"
-        ) == len(shed)
+        _assert_refusals_counted(text, len(shed))
         assert _metric(
             text, "riskml_http_requests_total", route="/v1/claims/score", status="200"
         ) == len(ok)
