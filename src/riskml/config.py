@@ -108,7 +108,6 @@ class LightGBMConfig(_Strict):
             ModelSize(num_leaves=31, max_trees=200),
             ModelSize(num_leaves=63, max_trees=400),
             ModelSize(num_leaves=31, max_depth=8, max_trees=300),
-            ModelSize(num_leaves=31, max_trees=200, min_child_samples=10),
         ],
         min_length=1,
     )

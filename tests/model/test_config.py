@@ -59,9 +59,8 @@ def test_model_file_is_merged_and_validated(tmp_path: Path) -> None:
 
 def test_a_size_may_set_its_own_leaf_size_and_says_so_in_its_label() -> None:
     lc = TrainConfig().lightgbm
-    small_leaves = [s for s in lc.sizes if s.min_child_samples is not None]
-    assert small_leaves, "the default sizes let the validation window try smaller leaves"
-    own = small_leaves[0]
+    assert all(s.min_child_samples is None for s in lc.sizes)  # not a default candidate
+    own = ModelSize(num_leaves=31, max_trees=200, min_child_samples=10)
     assert own.label.endswith(f"_m{own.min_child_samples}")
     assert lc.leaf_min_rows(own) == own.min_child_samples
     assert booster_params(TrainConfig(), own, {})["min_child_samples"] == own.min_child_samples
