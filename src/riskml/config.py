@@ -58,16 +58,24 @@ class SplitConfig(_Strict):
 
 
 class ModelSize(_Strict):
-    """One candidate size of the booster; TreeSHAP cost grows with leaves, depth and trees."""
+    """One candidate size of the booster; TreeSHAP cost grows with leaves, depth and trees.
+
+    ``min_child_samples`` (the fewest training rows a leaf may hold) overrides the section's value
+    for this candidate: a small leaf lets a typology with few labelled cases get leaves of its
+    own, at the risk of fitting noise, so it is a candidate the validation window decides on like
+    the size, not a fixed setting.
+    """
 
     num_leaves: int = Field(ge=2, le=1024)
     max_depth: int = Field(default=-1, ge=-1, le=64)
     max_trees: int = Field(ge=1, le=10_000)
+    min_child_samples: int | None = Field(default=None, ge=1)
 
     @property
     def label(self) -> str:
         depth = "" if self.max_depth < 0 else f"_d{self.max_depth}"
-        return f"l{self.num_leaves}{depth}_t{self.max_trees}"
+        leaf = "" if self.min_child_samples is None else f"_m{self.min_child_samples}"
+        return f"l{self.num_leaves}{depth}_t{self.max_trees}{leaf}"
 
 
 class LightGBMConfig(_Strict):
@@ -78,7 +86,8 @@ class LightGBMConfig(_Strict):
     (exact TreeSHAP work: leaves x depth² summed over trees) whose validation AUC-PR is within
     ``size_tolerance`` of the best is chosen: quality given up for cheaper explanations is bounded
     and logged (``explain_rows`` rows are explained per size to
-    measure the cost).
+    measure the cost). ``min_child_samples`` is the leaf size of every candidate that does not
+    set its own (:class:`ModelSize`).
 
     The choice rests on that count, never on the timing, so ``explain_rows`` only sets how
     precise the logged rows-per-second of ``predict`` and TreeSHAP are: 200 rows of exact
@@ -110,6 +119,10 @@ class LightGBMConfig(_Strict):
     default_size: int = Field(default=1, ge=0)
     size_tolerance: float = Field(default=0.02, ge=0, le=1)
     explain_rows: int = Field(default=200, ge=10)
+
+    def leaf_min_rows(self, size: ModelSize) -> int:
+        """``min_child_samples`` of a candidate size: its own, or this section's."""
+        return self.min_child_samples if size.min_child_samples is None else size.min_child_samples
 
     @model_validator(mode="after")
     def _default_size_exists(self) -> LightGBMConfig:

@@ -130,6 +130,7 @@ def log_and_register(result: TrainResult) -> RegisteredVersion:
         tmpdir = Path(tmp)
         params = _flat("", cfg.model_dump(), {})
         params.update({f"chosen.{k}": v for k, v in result.size.model_dump().items()})
+        params["chosen.min_child_samples"] = cfg.lightgbm.leaf_min_rows(result.size)
         params["chosen.imbalance"] = result.imbalance
         params["calibration.fitted"] = json.dumps(result.calibrator.to_dict())[:5000]
         mlflow.log_params({k: str(v)[:5000] for k, v in params.items()})

@@ -79,6 +79,15 @@ def test_a_visit_restarts_the_life_trace_and_a_later_one_changes_nothing_before_
     assert val(X, "C03", "pension_months_without_life_trace") == 2.0
 
 
+def test_days_since_medical_claim_is_missing_after_a_claim_of_another_benefit() -> None:
+    # the pinned reading (its docstring): P4's latest medical claim is C15 (02-01 12:00); C08 is
+    # the first pension after it, C09 follows the pension C08 and so has no value
+    X = features(tiny())
+    assert val(X, "C15", "days_since_medical_claim") == pytest.approx(1 / 12)
+    assert val(X, "C08", "days_since_medical_claim") == pytest.approx(60.875)
+    assert math.isnan(val(X, "C09", "days_since_medical_claim"))
+
+
 # --- P5: contributions by another employer in the benefit month -----------------------------
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from riskml.bands import band_thresholds
 from riskml.calibration import Calibrator, fit_calibrator
-from riskml.config import SplitConfig, TrainConfig, load_train_config
+from riskml.config import ModelSize, SplitConfig, TrainConfig, load_train_config
 from riskml.errors import ConfigError
-from riskml.train import plan_windows
+from riskml.train import booster_params, plan_windows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,20 @@ def test_model_file_is_merged_and_validated(tmp_path: Path) -> None:
     (tmp_path / "train.yaml").write_text("lightgbm_config: m.yaml\nlightgbm: {num_threads: 3}\n")
     cfg = load_train_config(tmp_path / "train.yaml")
     assert cfg.lightgbm.learning_rate == 0.2 and cfg.lightgbm.num_threads == 3
+
+
+def test_a_size_may_set_its_own_leaf_size_and_says_so_in_its_label() -> None:
+    lc = TrainConfig().lightgbm
+    assert all(s.min_child_samples is None for s in lc.sizes)  # not a default candidate
+    own = ModelSize(num_leaves=31, max_trees=200, min_child_samples=10)
+    assert own.label.endswith(f"_m{own.min_child_samples}")
+    assert lc.leaf_min_rows(own) == own.min_child_samples
+    assert booster_params(TrainConfig(), own, {})["min_child_samples"] == own.min_child_samples
+    inherits = ModelSize(num_leaves=31, max_trees=200)
+    assert inherits.label == "l31_t200"
+    assert booster_params(TrainConfig(), inherits, {})["min_child_samples"] == lc.min_child_samples
+    with pytest.raises(ValueError, match="min_child_samples"):
+        ModelSize(num_leaves=31, max_trees=200, min_child_samples=0)
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:

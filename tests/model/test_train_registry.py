@@ -107,6 +107,10 @@ def test_the_run_logs_params_metrics_tags_plots_and_card(trained: Trained) -> No
     assert len(tags["data_fingerprint"]) == 64
     assert tags["window.test_start"] == str(trained.result.windows.test_start.date())
     assert run.data.params["lightgbm.num_threads"] == "1"
+    # the leaf size the size search chose is a param of the run, as is every candidate's
+    chosen = trained.result.config.lightgbm.leaf_min_rows(trained.result.size)
+    assert run.data.params["chosen.min_child_samples"] == str(chosen)
+    assert [r["min_child_samples"] for r in trained.result.size_table if r["chosen"]] == [chosen]
     assert tags["gate"] == "passed" and "promoted version" in tags["gate_reasons"]
     names = {a.path for a in mc.list_artifacts(run.info.run_id, "plots")}
     for plot in ("pr_curve", "calibration_curve", "shap_summary", "importance"):

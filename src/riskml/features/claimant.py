@@ -537,8 +537,12 @@ def days_since_previous_claim(w: pd.DataFrame) -> np.ndarray:
     unit="days",
 )
 def days_since_medical_claim(w: pd.DataFrame) -> np.ndarray:
-    """Days since the claimant's last medical claim: a "life trace"; pensions paid to people with
-    no activity are checked for unreported death. Missing when there was none in the past year."""
+    """Days since the claimant's last medical claim, meant as a "life trace" (pensions paid to
+    people with no activity are checked for unreported death), as pinned since claims_v1: known
+    only when the claimant's previous claim was itself a medical claim, missing after a claim of
+    any other benefit (so on nearly every pension claim, the monthly pension being the previous
+    claim) and when there was none in the past year. A correct reading of the latest medical
+    claim changes these values: a new feature or feature-set version, not an edit."""
     return w["days_since_medical"].to_numpy(dtype="float64")
 
 
