@@ -22,7 +22,7 @@ from riskml.errors import RiskmlError
 
 if TYPE_CHECKING:
     from riskml.scoring import Explain
-    from riskml.spark.engine import PartitionBy
+    from riskml.spark.verbs import PartitionBy
 
 app = typer.Typer(
     help="riskml: fraud and error risk scores for social insurance claims "
@@ -403,7 +403,7 @@ def score(
         except ValueError as exc:
             raise RiskmlError(f"--since: {since!r} is not a date (YYYY-MM-DD)") from exc
     if engine == "spark":
-        from riskml.spark.engine import check_partition, score_backlog_spark
+        from riskml.spark.verbs import check_partition, score_backlog_spark
 
         check_partition(partition_by)
 

@@ -21,13 +21,13 @@ from riskml.batch import CheckpointMismatchError, score_backlog
 from riskml.cli import app
 from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
-from riskml.spark.engine import features_spark, score_backlog_spark
 from riskml.spark.session import (
     SparkUnavailableError,
     check_available,
     spark_session,
     under_spark_submit,
 )
+from riskml.spark.verbs import features_spark, score_backlog_spark
 from tests.conftest import Trained, write_claimant_subset
 from tests.object_store import NoRenameHandler, no_rename_location
 

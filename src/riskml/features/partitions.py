@@ -20,12 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from riskml.data import ClaimsData, isin
+from riskml.data import ClaimsData
 from riskml.features.registry import FAMILIES, FEATURES, Entity
-from riskml.reach import contribution_reach_start, reach_start
 
 #: Where each entity's rows are found: the table and the column that names the entity. A
 #: co-visit pair is two persons seen by one provider on a day: read through the provider.
@@ -104,37 +102,12 @@ def family_history(
     relations. The family's features of ``claims`` computed on it equal those computed on
     ``data`` (``tests/features/test_partitions.py``).
     """
-    from riskml.features.history import _upto
+    from riskml.features.history import rows_reached
 
-    all_claims = data.claims
-    shared = np.zeros(len(all_claims), dtype=bool)
-    if not claims.empty:
-        for column in partition.claim_relations:
-            if column in all_claims.columns and column in claims.columns:
-                shared |= isin(all_claims[column], claims[column])
-        shared |= isin(all_claims["claim_id"], claims["claim_id"])
-        items = data.claim_items
-        for column in partition.item_relations:
-            if column in items.columns:
-                own = items.loc[isin(items["claim_id"], claims["claim_id"]), column].dropna()
-                sharing = items.loc[isin(items[column], own), "claim_id"]
-                shared |= isin(all_claims["claim_id"], sharing)
-        shared &= _upto(all_claims, claims)
-        shared &= np.asarray(all_claims["submitted_at"] >= reach_start(claims))
-    hist = all_claims.loc[shared]
-    items = data.claim_items
-    contributions = data.contributions
-    related = np.zeros(len(contributions), dtype=bool)
-    for column in partition.contribution_relations:
-        related |= isin(contributions[column], claims[column])
-    if not claims.empty:
-        related &= np.asarray(contributions["month"] >= contribution_reach_start(claims))
-    return ClaimsData(
-        persons=data.persons,
-        employers=data.employers,
-        providers=data.providers,
-        contributions=contributions.loc[related],
-        claims=hist,
-        claim_items=items.loc[isin(items["claim_id"], hist["claim_id"])],
-        labels=None,
+    return rows_reached(
+        data,
+        claims,
+        partition.claim_relations,
+        partition.item_relations,
+        partition.contribution_relations,
     )

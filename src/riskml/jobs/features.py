@@ -15,7 +15,7 @@ from riskml.jobs.options import check_engine
 from riskml.location import Location, local_path
 
 if TYPE_CHECKING:
-    from riskml.spark.engine import PartitionBy
+    from riskml.spark.verbs import PartitionBy
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def run_features(
         from riskml.spark.session import check_available
 
         data, target = engine_paths(data_dir, out)
-        from riskml.spark.engine import check_partition
+        from riskml.spark.verbs import check_partition
 
         check_partition(partition_by)
         check_available(spark_master)  # before the model or the data is read
@@ -70,7 +70,7 @@ def run_features(
         builder = FeatureBuilder(fit_end=fit_end).fit(loaded)
         version = f"fitted before {fit_end}"
     if engine == "spark":
-        from riskml.spark.engine import features_spark
+        from riskml.spark.verbs import features_spark
 
         del loaded  # the driver holds only the small tables and the chunk plan from here on
         summary = features_spark(
