@@ -73,16 +73,16 @@ Since = Annotated[str | None, typer.Option(help="only claims submitted on or aft
 Engine = Annotated[
     str,
     typer.Option(
-        help="pandas (one machine) or spark (the same chunks as Spark tasks; needs the extra "
-        "riskml[spark] and Java 17+)"
+        help="pandas (one machine) or spark (the same results on Spark, see --partition-by; "
+        "needs the extra riskml[spark] and Java 17+)"
     ),
 ]
 ChunksPerWave = Annotated[
     int,
     typer.Option(
         min=1,
-        help="with --engine spark: chunks per Spark job (at most this many tasks run at once; "
-        "a killed run resumes from the last committed job)",
+        help="with --engine spark --partition-by time: chunks per Spark job (at most this many "
+        "tasks run at once; a killed run resumes from the last committed job)",
     ),
 ]
 PartitionOption = Annotated[
