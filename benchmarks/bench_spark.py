@@ -14,6 +14,7 @@ runs of this one invocation (the machine is shared: absolute times are only indi
     python -m benchmarks --only spark --persons 80000 --months 12 24 # 530,000 claims doubled
     python -m benchmarks --only spark --persons 80000 --months 24 48 # 1.06M claims doubled
     python -m benchmarks --only spark --verbs score                  # scoring only
+    python -m benchmarks --only spark --engines pandas spark spark-time  # both Spark plans
 """
 
 from __future__ import annotations
@@ -25,11 +26,20 @@ from pathlib import Path
 from benchmarks.backlogs import synth_backlog, train_champion
 from benchmarks.bench_scoring import _riskml
 
+#: The engines compared: the pandas engine, and Spark per entity key (its default) or in time
+#: chunks.
+ENGINES = {
+    "pandas": ["--engine", "pandas"],
+    "spark": ["--engine", "spark", "--partition-by", "entity"],
+    "spark-time": ["--engine", "spark", "--partition-by", "time"],
+}
 
-def _run(work: Path, verb: str, engine: str, data_dir: Path, chunk_size: int, threads: int):
+
+def _run(work: Path, verb: str, engine: str, data_dir: Path, chunk_size: int | None, threads: int):
     out = work / f"{verb}-{engine}-{data_dir.name}.parquet"
-    args = [verb, "--data", str(data_dir), "--out", str(out), "--engine", engine]
-    args += ["--chunk-size", str(chunk_size)]
+    args = [verb, "--data", str(data_dir), "--out", str(out), *ENGINES[engine]]
+    if chunk_size is not None:
+        args += ["--chunk-size", str(chunk_size)]
     if verb == "features":
         args += ["--model", "models:/riskml-claims@champion"]
     elif engine == "pandas":
@@ -43,7 +53,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench_spark")
     parser.add_argument("--persons", type=int, default=8_000)
     parser.add_argument("--months", type=int, nargs=2, default=[24, 48])
-    parser.add_argument("--chunk-size", type=int, default=25_000)
+    parser.add_argument(
+        "--chunk-size", type=int, default=None, help="claims per chunk or bucket (engine default)"
+    )
+    parser.add_argument("--engines", nargs="+", default=["pandas", "spark"], choices=ENGINES)
     parser.add_argument("--threads", type=int, default=2, help="LightGBM threads, pandas engine")
     parser.add_argument("--verbs", nargs="+", default=["score", "features"])
     args, _ = parser.parse_known_args(argv)
@@ -55,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         for months in args.months:
             data_dir, claims = synth_backlog(work, args.persons, months)
             for verb in args.verbs:
-                for engine in ("pandas", "spark"):
+                for engine in args.engines:
                     seconds, peak = _run(
                         work, verb, engine, data_dir, args.chunk_size, args.threads
                     )
@@ -66,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
                         flush=True,
                     )
         print(
-            f"\nSpark engine, {args.persons:,} persons, chunks of {args.chunk_size:,} claims, "
-            f"local[*] against pandas\n"
+            f"\nSpark engine, {args.persons:,} persons, chunks of "
+            f"{args.chunk_size or 'the engine default'} claims, local[*] against pandas "
+            "(spark: per entity key; spark-time: time chunks)\n"
         )
         print(
             "| verb | engine | months | claims | seconds | claims/s | peak memory "
@@ -77,7 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         at = {(v, e, m): (s, c) for v, e, m, c, s, _ in rows}
         base_months = args.months[0]
         for verb, engine, months, claims, seconds, peak in rows:
-            vs_pandas = seconds / at[(verb, "pandas", months)][0]
+            ref = at.get((verb, "pandas", months))
+            vs_pandas = seconds / ref[0] if ref else float("nan")
             vs_base = seconds / at[(verb, engine, base_months)][0]
             print(
                 f"| {verb} | {engine} | {months} | {claims:,} | {seconds:.1f} "

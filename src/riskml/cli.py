@@ -22,6 +22,7 @@ from riskml.errors import RiskmlError
 
 if TYPE_CHECKING:
     from riskml.scoring import Explain
+    from riskml.spark.verbs import PartitionBy
 
 app = typer.Typer(
     help="riskml: fraud and error risk scores for social insurance claims "
@@ -72,16 +73,25 @@ Since = Annotated[str | None, typer.Option(help="only claims submitted on or aft
 Engine = Annotated[
     str,
     typer.Option(
-        help="pandas (one machine) or spark (the same chunks as Spark tasks; needs the extra "
-        "riskml[spark] and Java 17+)"
+        help="pandas (one machine) or spark (the same results on Spark, see --partition-by; "
+        "needs the extra riskml[spark] and Java 17+)"
     ),
 ]
 ChunksPerWave = Annotated[
     int,
     typer.Option(
         min=1,
-        help="with --engine spark: chunks per Spark job (at most this many tasks run at once; "
-        "a killed run resumes from the last committed job)",
+        help="with --engine spark --partition-by time: chunks per Spark job (at most this many "
+        "tasks run at once; a killed run resumes from the last committed job)",
+    ),
+]
+PartitionOption = Annotated[
+    str,
+    typer.Option(
+        "--partition-by",
+        help="with --engine spark: entity (each feature family per bucket of its entity key; "
+        "--chunk-size claims per bucket) or time (the pandas engine's chunks with their 400-day "
+        "reach; --chunk-size claims per chunk)",
     ),
 ]
 SparkMaster = Annotated[
@@ -160,9 +170,15 @@ def features(
     engine: Engine = "pandas",
     spark_master: SparkMaster = "local[*]",
     chunk_size: Annotated[
-        int, typer.Option(min=1, help="with --engine spark: claims per Spark task")
-    ] = 50_000,
+        int | None,
+        typer.Option(
+            min=1,
+            help="with --engine spark: claims per Spark task; default 100,000 (entity), 50,000 "
+            "(time)",
+        ),
+    ] = None,
     chunks_per_wave: ChunksPerWave = 16,
+    partition_by: PartitionOption = "entity",
 ) -> None:
     """Write the point-in-time feature matrix of every claim (fits on DIR's first 60% of months
     unless --model is given). With --engine spark the rows are in (submitted_at, claim_id)
@@ -177,6 +193,7 @@ def features(
         spark_master=spark_master,
         chunk_size=chunk_size,
         chunks_per_wave=chunks_per_wave,
+        partition_by=partition_by,
     )
 
 
@@ -351,8 +368,8 @@ def score(
         int | None,
         typer.Option(
             min=1,
-            help="claims per checkpointed chunk (a Spark task with spark); default 200,000 "
-            "(pandas), 50,000 (spark)",
+            help="claims per checkpointed chunk (pandas, default 200,000) or per Spark task "
+            "(spark: 100,000 per entity bucket, 50,000 per time chunk)",
         ),
     ] = None,
     threads: Annotated[
@@ -363,6 +380,7 @@ def score(
         typer.Option(help="score only claims submitted at or after this date (YYYY-MM-DD)"),
     ] = None,
     chunks_per_wave: ChunksPerWave = 16,
+    partition_by: PartitionOption = "entity",
 ) -> None:
     """Batch-score every claim of a data directory, resumable after a crash.
 
@@ -385,8 +403,9 @@ def score(
         except ValueError as exc:
             raise RiskmlError(f"--since: {since!r} is not a date (YYYY-MM-DD)") from exc
     if engine == "spark":
-        from riskml.spark.engine import CHUNK_SIZE as SPARK_CHUNK_SIZE
-        from riskml.spark.engine import score_backlog_spark
+        from riskml.spark.verbs import check_partition, score_backlog_spark
+
+        check_partition(partition_by)
 
         summary = score_backlog_spark(
             data,
@@ -396,7 +415,8 @@ def score(
             since=since_ts,
             master=spark_master,
             chunks_per_wave=chunks_per_wave,
-            chunk_size=chunk_size or SPARK_CHUNK_SIZE,
+            chunk_size=chunk_size,
+            partition_by=cast("PartitionBy", partition_by),  # checked above
         )
     else:
         from riskml.batch import CHUNK_SIZE

@@ -129,9 +129,16 @@ class Scorer:
         self, data: ClaimsData, claims: pd.DataFrame | None, explain: Explain
     ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]], np.ndarray]:
         """Claim ids, scores, bands, reasons and the feature matrix: features, then
-        :meth:`score_matrix`; a claim of a value the model never saw also gets a reason that says
-        so (cold start)."""
+        :meth:`_score_features`."""
         feats = self.features(data, claims)
+        return self._score_features(feats, data, data.claims if claims is None else claims, explain)
+
+    def _score_features(
+        self, feats: pd.DataFrame, data: ClaimsData, claims: pd.DataFrame, explain: Explain
+    ) -> tuple[pd.Index, np.ndarray, np.ndarray, list[list[Reason]], np.ndarray]:
+        """:meth:`score_matrix` of finished features (index ``claim_id``); a claim of a value the
+        model never saw also gets a reason that says so (cold start). ``data`` is read only for
+        its providers (their type)."""
         matrix = feats[self.feature_names].to_numpy(dtype=np.float64)
         scores, bands, reasons = self.score_matrix(matrix, explain)
         if explain != "none":
@@ -159,7 +166,18 @@ class Scorer:
         self, data: ClaimsData, claims: pd.DataFrame | None = None, explain: Explain = "flagged"
     ) -> pd.DataFrame:
         """The batch output of CONTRACT.md section 2 (``reasons`` as a JSON list per claim)."""
-        ids, scores, bands, reasons, _ = self._score(data, claims, explain)
+        return self._frame(*self._score(data, claims, explain)[:4])
+
+    def score_features_frame(
+        self, feats: pd.DataFrame, data: ClaimsData, claims: pd.DataFrame, explain: Explain
+    ) -> pd.DataFrame:
+        """:meth:`score_frame` of features computed elsewhere (index ``claim_id``, rows of
+        ``claims`` in the same order): the Spark engine builds them per entity bucket."""
+        return self._frame(*self._score_features(feats, data, claims, explain)[:4])
+
+    def _frame(
+        self, ids: pd.Index, scores: np.ndarray, bands: np.ndarray, reasons: list[list[Reason]]
+    ) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "claim_id": ids.astype(str),

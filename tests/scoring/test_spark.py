@@ -21,13 +21,13 @@ from riskml.batch import CheckpointMismatchError, score_backlog
 from riskml.cli import app
 from riskml.data import ClaimsData
 from riskml.features import FeatureBuilder, default_fit_end
-from riskml.spark.engine import features_spark, score_backlog_spark
 from riskml.spark.session import (
     SparkUnavailableError,
     check_available,
     spark_session,
     under_spark_submit,
 )
+from riskml.spark.verbs import features_spark, score_backlog_spark
 from tests.conftest import Trained, write_claimant_subset
 from tests.object_store import NoRenameHandler, no_rename_location
 
@@ -118,6 +118,7 @@ def test_features_with_a_model_use_its_builder(
         chunk_size=CHUNK,
         spark=spark,
         chunks_per_wave=3,
+        partition_by="time",
     )
     assert summary["waves"] > 1
     from riskml.data import load_data_dir
@@ -135,7 +136,7 @@ def test_scores_and_reasons_equal_the_pandas_engine(
     whole, chunked = pandas_scores
     out = tmp_path / "spark-scores.parquet"
     summary = score_backlog_spark(
-        backlog_dir, out, URI, chunk_size=CHUNK, spark=spark, chunks_per_wave=3
+        backlog_dir, out, URI, chunk_size=CHUNK, spark=spark, chunks_per_wave=3, partition_by="time"
     )
     got = pd.read_parquet(out)
     assert summary["chunks"] == -(-len(whole) // CHUNK) and summary["waves"] > 1
@@ -163,17 +164,81 @@ def test_scores_and_reasons_equal_the_pandas_engine(
         )
 
 
-def test_since_scores_the_later_claims_against_all_history(
+def test_per_entity_buckets_score_exactly_as_the_pandas_engine(
     spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    """Each family per bucket of its entity key: the features are the whole data set's bit for
+    bit, so scores, bands and reasons are the one-pass pandas run's exactly, in claim order."""
+    whole, _ = pandas_scores
+    out = tmp_path / "entity-scores.parquet"
+    summary = score_backlog_spark(backlog_dir, out, URI, chunk_size=CHUNK, spark=spark)
+    assert summary["partition_by"] == "entity" and summary["buckets"] == -(-len(whole) // CHUNK)
+    got = pd.read_parquet(out)
+    claims = pd.read_parquet(backlog_dir / "claims.parquet", columns=["claim_id", "submitted_at"])
+    order = claims.sort_values(["submitted_at", "claim_id"])["claim_id"]
+    assert list(got["claim_id"]) == list(order)
+    pd.testing.assert_frame_equal(_by_claim(got), _by_claim(whole), check_exact=True)
+    assert (
+        summary["bands"]
+        == whole["risk_band"]
+        .value_counts()
+        .reindex(["high", "medium", "low"], fill_value=0)
+        .to_dict()
+    )
+
+
+def test_a_killed_entity_run_resumes_from_its_committed_stages(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
+) -> None:
+    whole, _ = pandas_scores
+    out = tmp_path / "scores.parquet"
+    work = tmp_path / ".scores.parquet.parts"
+
+    def kill_after_first(done: int, total: int) -> None:
+        assert total > 2
+        raise _Killed
+
+    with pytest.raises(_Killed):
+        score_backlog_spark(
+            backlog_dir, out, URI, chunk_size=CHUNK, spark=spark, on_wave=kill_after_first
+        )
+    assert not out.exists() and (work / "checkpoint.json").is_file()
+    committed = sorted(p.parent.name for p in work.glob("*/_SUCCESS"))
+    assert committed == ["family-claim"]
+    with pytest.raises(CheckpointMismatchError, match="chunk_size"):
+        score_backlog_spark(backlog_dir, out, URI, chunk_size=CHUNK + 1, spark=spark)
+    stages: list[int] = []
+    summary = score_backlog_spark(
+        backlog_dir, out, URI, chunk_size=CHUNK, spark=spark, on_wave=lambda d, t: stages.append(d)
+    )
+    assert summary["resumed_stages"] == 1 and stages[0] == 2  # the first family was kept
+    assert not work.exists()
+    pd.testing.assert_frame_equal(
+        _by_claim(pd.read_parquet(out)), _by_claim(whole), check_exact=True
+    )
+
+
+@pytest.mark.parametrize("partition_by", ["entity", "time"])
+def test_since_scores_the_later_claims_against_all_history(
+    spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path, partition_by: str
 ) -> None:
     whole, _ = pandas_scores
     claims = pd.read_parquet(backlog_dir / "claims.parquet", columns=["claim_id", "submitted_at"])
     since = pd.Timestamp(claims["submitted_at"].quantile(0.75)).normalize()
     out = tmp_path / "since.parquet"
-    summary = score_backlog_spark(backlog_dir, out, URI, chunk_size=900, since=since, spark=spark)
+    summary = score_backlog_spark(
+        backlog_dir,
+        out,
+        URI,
+        chunk_size=900,
+        since=since,
+        spark=spark,
+        partition_by=partition_by,  # type: ignore[arg-type]
+    )
     got = pd.read_parquet(out)
     later = set(claims.loc[claims["submitted_at"] >= since, "claim_id"])
-    assert summary["chunks"] > 1 and set(got["claim_id"]) == later and len(got) == len(later)
+    assert summary.get("chunks", summary.get("buckets")) > 1  # type: ignore[operator]
+    assert set(got["claim_id"]) == later and len(got) == len(later)
     ref = whole.set_index("claim_id").loc[got["claim_id"]]
     np.testing.assert_allclose(got["risk_score"], ref["risk_score"], rtol=0, atol=1e-9)
     assert (got["risk_band"].to_numpy() == ref["risk_band"].to_numpy()).all()
@@ -203,6 +268,7 @@ def test_a_killed_run_resumes_from_its_committed_waves(
             spark=spark,
             chunks_per_wave=2,
             on_wave=kill_after_first,
+            partition_by="time",
         )
     assert not out.exists()
     assert (work / "checkpoint.json").is_file() and (work / "wave-00000" / "_SUCCESS").is_file()
@@ -210,7 +276,13 @@ def test_a_killed_run_resumes_from_its_committed_waves(
     # other settings are refused, the work kept
     with pytest.raises(CheckpointMismatchError, match="chunk_size"):
         score_backlog_spark(
-            backlog_dir, out, URI, chunk_size=CHUNK + 1, spark=spark, chunks_per_wave=2
+            backlog_dir,
+            out,
+            URI,
+            chunk_size=CHUNK + 1,
+            spark=spark,
+            chunks_per_wave=2,
+            partition_by="time",
         )
     waves: list[int] = []
     summary = score_backlog_spark(
@@ -221,6 +293,7 @@ def test_a_killed_run_resumes_from_its_committed_waves(
         spark=spark,
         chunks_per_wave=2,
         on_wave=lambda d, t: waves.append(d),
+        partition_by="time",
     )
     assert summary["resumed_waves"] == 1 and waves[0] == 2  # the first wave was not run again
     assert not work.exists()
@@ -308,7 +381,8 @@ def test_the_cli_scores_file_urls_as_it_scores_paths(
     _, chunked = pandas_scores
     out = tmp_path / "by url" / "scores.parquet"  # a space, %20 in the URL, ' ' for Spark
     args = ["score", "--data", f"file://{backlog_dir}", "--out", f"file://{quote(str(out))}"]
-    spark_args = ["--engine", "spark", "--chunk-size", str(CHUNK), "--chunks-per-wave", "4"]
+    spark_args = ["--engine", "spark", "--partition-by", "time", "--chunk-size", str(CHUNK)]
+    spark_args += ["--chunks-per-wave", "4"]
     result = CliRunner().invoke(app, [*args, *spark_args])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
@@ -323,12 +397,13 @@ def test_the_cli_scores_file_urls_as_it_scores_paths(
 def test_a_store_without_rename_resumes_and_never_shows_a_half_written_output(
     spark, trained: Trained, backlog_dir: Path, pandas_scores, tmp_path: Path
 ) -> None:
-    """The run on a file system that refuses rename (an object store's semantics,
-    :mod:`tests.object_store`; Spark writes the same files through ``file://``): killed after
-    its first wave, then its output upload cut off half-way, then run to the end. The checkpoint
-    and the wave markers are read through that file system, the output is written under the work
-    folder and copied to ``--out``; no rename is ever tried."""
-    _, chunked = pandas_scores
+    """The run (per entity, the default) on a file system that refuses rename (an object
+    store's semantics, :mod:`tests.object_store`; Spark writes the same files through
+    ``file://``): killed after its first stage, then its output upload cut off half-way, then
+    run to the end. The checkpoint, the stage markers and the output's parts are read through
+    that file system, the output is written under the work folder and copied to ``--out``; no
+    rename is ever tried."""
+    whole, _ = pandas_scores
     handler = NoRenameHandler()
     data = no_rename_location(str(backlog_dir), handler)
     out = no_rename_location(f"{tmp_path}/scores.parquet", handler)
@@ -337,29 +412,27 @@ def test_a_store_without_rename_resumes_and_never_shows_a_half_written_output(
     def kill_after_first(done: int, total: int) -> None:
         raise _Killed
 
-    run = functools.partial(
-        score_backlog_spark, data, out, URI, chunk_size=CHUNK, spark=spark, chunks_per_wave=2
-    )
+    run = functools.partial(score_backlog_spark, data, out, URI, chunk_size=CHUNK, spark=spark)
     with pytest.raises(_Killed):
         run(on_wave=kill_after_first)
-    assert (work / "checkpoint.json").is_file() and (work / "wave-00000" / "_SUCCESS").is_file()
-    assert not (work / "wave-00001").exists() and not (tmp_path / "scores.parquet").exists()
+    assert (work / "checkpoint.json").is_file() and (work / "family-claim" / "_SUCCESS").is_file()
+    assert not (work / "output").exists() and not (tmp_path / "scores.parquet").exists()
     with pytest.raises(CheckpointMismatchError, match="chunk_size"):
-        score_backlog_spark(data, out, URI, chunk_size=CHUNK + 1, spark=spark, chunks_per_wave=2)
+        score_backlog_spark(data, out, URI, chunk_size=CHUNK + 1, spark=spark)
     handler.fail_writes_ending = "output.parquet"  # the upload of the output is cut off
-    waves: list[int] = []
+    stages: list[int] = []
     with pytest.raises(OSError, match="injected"):
-        run(on_wave=lambda d, t: waves.append(d))
-    assert waves[0] == 2  # the committed first wave was not run again
+        run(on_wave=lambda d, t: stages.append(d))
+    assert stages[0] == 2  # the committed first stage was not run again
     assert sorted(p.name for p in tmp_path.iterdir()) == [".scores.parquet.parts"]  # no output
     assert not (work / "output.parquet").exists()
     handler.fail_writes_ending = None
     handler.calls.clear()
     summary = run()
-    assert summary["resumed_waves"] == summary["waves"] > 2  # every wave was committed before
+    assert summary["resumed_stages"] == summary["families"] + 1  # all committed before
     pd.testing.assert_frame_equal(
         _by_claim(pd.read_parquet(tmp_path / "scores.parquet")),
-        _by_claim(chunked),
+        _by_claim(whole),
         check_exact=True,
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet"]

@@ -175,21 +175,45 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         """Features of ``claims`` (default ``data.claims``), index ``claim_id`` in input order."""
         return self.transform_timed(data, claims)[0]
 
+    def transform_family(
+        self, family: str, data: ClaimsData, claims: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """The columns of one feature family only (in :attr:`feature_names_` order): what the
+        Spark engine computes per entity bucket (:mod:`riskml.features.partitions`)."""
+        if family not in FAMILIES:
+            raise ConfigError(f"unknown feature family {family!r}; known: {list(FAMILIES)}")
+        return self.transform_timed(data, claims, families=(family,))[0]
+
+    def family_names(self, family: str) -> list[str]:
+        """The features of ``family`` in this builder's set, in column order."""
+        check_is_fitted(self, "feature_names_")
+        return [n for n in self.feature_names_ if FEATURES[n].family == family]
+
     def transform_timed(
-        self, data: ClaimsData, claims: pd.DataFrame | None = None
+        self,
+        data: ClaimsData,
+        claims: pd.DataFrame | None = None,
+        families: tuple[str, ...] | None = None,
     ) -> tuple[pd.DataFrame, dict[str, float]]:
-        """:meth:`transform` plus the seconds spent per feature family (for benchmarks)."""
+        """:meth:`transform` plus the seconds spent per feature family (for benchmarks);
+        ``families`` keeps only those families' columns."""
         check_is_fitted(self, "norms_")
         if claims is not None and "claim_id" not in claims.columns:
             raise DataContractError("claims", "claim_id", "required column is missing")
         t0 = time.perf_counter()
         ctx = build_context(data, claims)
         timings: dict[str, float] = {"context": time.perf_counter() - t0}
-        return self._transform(ctx, timings), timings
+        return self._transform(ctx, timings, families), timings
 
-    def _transform(self, ctx: Context, timings: dict[str, float]) -> pd.DataFrame:
-        """The feature matrix of ``ctx``'s targets; seconds per family added to ``timings``."""
-        wanted = {FEATURES[n].family for n in self.feature_names_}
+    def _transform(
+        self, ctx: Context, timings: dict[str, float], families: tuple[str, ...] | None = None
+    ) -> pd.DataFrame:
+        """The feature matrix of ``ctx``'s targets (only ``families``' columns when given);
+        seconds per family added to ``timings``."""
+        names = [
+            n for n in self.feature_names_ if families is None or FEATURES[n].family in families
+        ]
+        wanted = {FEATURES[n].family for n in names}
         frames: dict[str, pd.DataFrame] = {}
         for family in FAMILIES:
             if family not in wanted:
@@ -200,8 +224,8 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         t0 = time.perf_counter()
         # column-major: each feature fills contiguous memory, and the frame takes the block as
         # it is (a row-major matrix cost a second copy of it, 0.6 GB at 1M claims)
-        matrix = np.empty((len(ctx.targets), len(self.feature_names_)), dtype="float64", order="F")
-        for j, name in enumerate(self.feature_names_):
+        matrix = np.empty((len(ctx.targets), len(names)), dtype="float64", order="F")
+        for j, name in enumerate(names):
             spec = FEATURES[name]
             matrix[:, j] = np.asarray(spec.fn(frames[spec.family]), dtype="float64")
         matrix[~np.isfinite(matrix)] = np.nan
@@ -210,7 +234,7 @@ class FeatureBuilder(TransformerMixin, BaseEstimator):
         out = pd.DataFrame(
             matrix,
             index=pd.Index(ids, name="claim_id", dtype="str"),
-            columns=pd.Index(self.feature_names_, dtype="str"),
+            columns=pd.Index(names, dtype="str"),
             copy=False,  # the matrix is ours: pandas would copy an ndarray by default
         )
         timings["assemble"] = time.perf_counter() - t0

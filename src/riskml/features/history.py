@@ -56,22 +56,38 @@ def history_for(data: ClaimsData, claims: pd.DataFrame) -> ClaimsData:
     from :data:`~riskml.reach.CONTRIBUTION_REACH_MONTHS` before; the small tables (persons,
     employers, providers) whole.
     """
+    return rows_reached(data, claims, CLAIM_RELATIONS, ITEM_RELATIONS, CONTRIBUTION_RELATIONS)
+
+
+def rows_reached(
+    data: ClaimsData,
+    claims: pd.DataFrame,
+    claim_relations: tuple[str, ...],
+    item_relations: tuple[str, ...],
+    contribution_relations: tuple[str, ...],
+) -> ClaimsData:
+    """:func:`history_for` through the given relations only: the claims up to the last of
+    ``claims`` within the reach of the earliest that are one of them or share with one of them a
+    column of ``claim_relations`` (when both record it) or a code of ``item_relations`` one of
+    them bills; their line items and those of ``claims``; the contributions matching
+    ``contribution_relations``."""
     all_claims = data.claims
+    items = data.claim_items
+    contributions = data.contributions
     if claims.empty:
         return ClaimsData(
             data.persons,
             data.employers,
             data.providers,
-            data.contributions.iloc[:0],
+            contributions.iloc[:0],
             all_claims.iloc[:0],
-            data.claim_items.iloc[:0],
+            items.iloc[:0],
         )
-    shared = np.zeros(len(all_claims), dtype=bool)
-    for column in CLAIM_RELATIONS:
+    shared = isin(all_claims["claim_id"], claims["claim_id"])
+    for column in claim_relations:
         if column in all_claims.columns and column in claims.columns:
             shared |= isin(all_claims[column], claims[column])
-    items = data.claim_items
-    for column in ITEM_RELATIONS:
+    for column in item_relations:
         if column in items.columns:
             own = items.loc[isin(items["claim_id"], claims["claim_id"]), column].dropna()
             if len(own):
@@ -79,12 +95,8 @@ def history_for(data: ClaimsData, claims: pd.DataFrame) -> ClaimsData:
                 shared |= isin(all_claims["claim_id"], sharing)
     recent = np.asarray(all_claims["submitted_at"] >= reach_start(claims))
     hist = all_claims.loc[_upto(all_claims, claims) & recent & shared]
-    wanted_items = isin(items["claim_id"], hist["claim_id"]) | isin(
-        items["claim_id"], claims["claim_id"]
-    )
-    contributions = data.contributions
     related = np.zeros(len(contributions), dtype=bool)
-    for column in CONTRIBUTION_RELATIONS:
+    for column in contribution_relations:
         related |= isin(contributions[column], claims[column])
     needed = related & np.asarray(contributions["month"] >= contribution_reach_start(claims))
     return ClaimsData(
@@ -93,6 +105,8 @@ def history_for(data: ClaimsData, claims: pd.DataFrame) -> ClaimsData:
         providers=data.providers,
         contributions=contributions.loc[needed],
         claims=hist,
-        claim_items=items.loc[wanted_items],
+        claim_items=items.loc[
+            isin(items["claim_id"], hist["claim_id"]) | isin(items["claim_id"], claims["claim_id"])
+        ],
         labels=None,
     )

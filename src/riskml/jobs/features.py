@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from riskml.data import load_data_dir
 from riskml.errors import ConfigError
@@ -12,6 +13,9 @@ from riskml.features import FeatureBuilder, default_fit_end
 from riskml.io import write_parquet
 from riskml.jobs.options import check_engine
 from riskml.location import Location, local_path
+
+if TYPE_CHECKING:
+    from riskml.spark.verbs import PartitionBy
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +26,14 @@ def run_features(
     model_uri: str | None = None,
     engine: str = "pandas",
     spark_master: str = "local[*]",
-    chunk_size: int = 50_000,
+    chunk_size: int | None = None,
     chunks_per_wave: int = 16,
+    partition_by: str = "entity",
 ) -> None:
     """Write ``claim_id`` plus the features of every claim of ``data_dir`` to ``out`` (Parquet).
 
-    ``engine="spark"`` builds them chunk by chunk on Spark (:mod:`riskml.spark`), equal to the
+    ``engine="spark"`` builds them on Spark (:mod:`riskml.spark`: per entity bucket, or per
+    time chunk with ``partition_by="time"``), equal to the
     pandas engine's, rows in ``(submitted_at, claim_id)`` order; without ``model_uri`` the
     builder's norms are still fitted on the driver, on DIR's training window. With the Spark
     engine ``data_dir`` and ``out`` may be URLs (:mod:`riskml.spark.paths`); the pandas engine
@@ -41,6 +47,9 @@ def run_features(
         from riskml.spark.session import check_available
 
         data, target = engine_paths(data_dir, out)
+        from riskml.spark.verbs import check_partition
+
+        check_partition(partition_by)
         check_available(spark_master)  # before the model or the data is read
     else:
         data, target = local_path("--data", data_dir), local_path("--out", out)
@@ -61,7 +70,7 @@ def run_features(
         builder = FeatureBuilder(fit_end=fit_end).fit(loaded)
         version = f"fitted before {fit_end}"
     if engine == "spark":
-        from riskml.spark.engine import features_spark
+        from riskml.spark.verbs import features_spark
 
         del loaded  # the driver holds only the small tables and the chunk plan from here on
         summary = features_spark(
@@ -72,6 +81,7 @@ def run_features(
             master=spark_master,
             chunk_size=chunk_size,
             chunks_per_wave=chunks_per_wave,
+            partition_by=cast("PartitionBy", partition_by),  # checked above
         )
         log.info(
             "wrote the features of %s claims to %s with Spark: %s",

@@ -57,10 +57,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from riskml.backlog import ChunkBounds, DataDirReader, assemble_chunk, chunk_bounds
-from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError, check_explain
+from riskml.batch import SCORES_SCHEMA, CheckpointMismatchError
 from riskml.contract import TABLES
 from riskml.data import empty_table, validate_frame
-from riskml.defaults import DEFAULT_MODEL_URI
 from riskml.errors import RiskmlError
 from riskml.fingerprint import data_fingerprint
 from riskml.io import atomic_path
@@ -561,73 +560,6 @@ def _output_file(work: Where, out: Where) -> Iterator[tuple[str, pafs.FileSystem
             yield str(tmp_out), None
 
 
-def score_backlog_spark(
-    data_dir: Path | str | Location,
-    out: Path | str | Location,
-    model_uri: str = DEFAULT_MODEL_URI,
-    explain: Explain = "flagged",
-    chunk_size: int = CHUNK_SIZE,
-    master: str = DEFAULT_MASTER,
-    since: pd.Timestamp | None = None,
-    scorer: Scorer | None = None,
-    spark: SparkSession | None = None,
-    chunks_per_wave: int = 16,
-    on_wave: Callable[[int, int], None] | None = None,
-) -> dict[str, object]:
-    """``riskml score --engine spark``: what :func:`riskml.batch.score_backlog` writes, with the
-    chunks run on Spark (one LightGBM thread per task)."""
-    from riskml.scoring import Scorer, load_scorer
-
-    check_explain(explain)
-    data_dir, out = engine_paths(data_dir, out)
-    if spark is None:
-        check_available(master)  # before the model is loaded
-    scorer = scorer or load_scorer(model_uri, num_threads=1)
-    if scorer.num_threads != 1:  # Spark runs a task per core: one thread each
-        scorer = Scorer(scorer.bundle, num_threads=1, top_k=scorer.top_k)
-    return run_chunks(
-        data_dir,
-        out,
-        mode="score",
-        model_version=scorer.model_version,
-        scorer=scorer,
-        master=master,
-        explain=explain,
-        chunk_size=chunk_size,
-        chunks_per_wave=chunks_per_wave,
-        since=since,
-        spark=spark,
-        on_wave=on_wave,
-    )
-
-
-def features_spark(
-    data_dir: Path | str | Location,
-    out: Path | str | Location,
-    builder: FeatureBuilder,
-    model_version: str,
-    master: str = DEFAULT_MASTER,
-    chunk_size: int = CHUNK_SIZE,
-    spark: SparkSession | None = None,
-    chunks_per_wave: int = 16,
-) -> dict[str, object]:
-    """``riskml features --engine spark``: the feature matrix of every claim of ``data_dir``
-    (rows in ``(submitted_at, claim_id)`` order), built by ``builder`` chunk by chunk on Spark."""
-    return run_chunks(
-        data_dir,
-        out,
-        mode="features",
-        model_version=model_version,
-        builder=builder,
-        feature_names=[str(n) for n in builder.get_feature_names_out()],
-        master=master,
-        chunk_size=chunk_size,
-        chunks_per_wave=chunks_per_wave,
-        spark=spark,
-        explain="none",
-    )
-
-
 def data_hint(work: Where) -> str:
     return f"the data directory changed during the run; delete {work} and run again"
 
@@ -635,9 +567,7 @@ def data_hint(work: Where) -> str:
 __all__ = [
     "SparkPlan",
     "chunk_frame",
-    "features_spark",
     "packed_chunks",
     "run_chunks",
-    "score_backlog_spark",
     "unpack",
 ]
