@@ -116,6 +116,9 @@ def test_the_partitions_read_through_the_declared_entities(fitted) -> None:
     assert parts["provider"].claim_relations == ("provider_id", "doctor_id")
     assert parts["claim"].item_relations == ("trace_code",)
     assert "employer_id" in parts["employer"].contribution_relations
+    # its person features are over contribution months: members' claims elsewhere are not read
+    assert parts["employer"].claim_relations == ("employer_id",)
+    assert "person_id" in parts["employer"].contribution_relations
 
 
 @pytest.mark.parametrize(

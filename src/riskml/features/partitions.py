@@ -72,15 +72,23 @@ class FamilyPartition:
 
 
 def family_partition(family: str, names: list[str] | None = None) -> FamilyPartition:
-    """The partition of ``family`` for the features ``names`` (default: all registered)."""
+    """The partition of ``family`` for the features ``names`` (default: all registered).
+
+    An entity's claims (or line items) are read when one of the family's features about it has
+    a window of hours or days, or none; a feature over known calendar months reads the entity's
+    contributions only (contributions are monthly), so an employer's job does not copy in its
+    members' claims at other employers for their contribution months."""
     if family not in FAMILIES:
         raise KeyError(family)
     wanted = [FEATURES[n] for n in (names or list(FEATURES)) if FEATURES[n].family == family]
     entities = {spec.entity for spec in wanted} | {FAMILY_KEY[family]}
+    reads_rows = {
+        spec.entity for spec in wanted if spec.window is None or spec.window.unit != "months"
+    }
     key = ENTITY_COLUMN[FAMILY_KEY[family]][1]
     claim_relations = [key]
     item_relations: list[str] = []
-    for entity in sorted(entities - {Entity.CLAIM}):
+    for entity in sorted(reads_rows - {Entity.CLAIM}):
         table, column = ENTITY_COLUMN[entity]
         target = claim_relations if table == "claims" else item_relations
         if column not in target:
