@@ -233,11 +233,18 @@ def packed_chunks(spark: SparkSession, data_dir: Where, chunks: pd.DataFrame) ->
     return packed
 
 
-def _prefixed(frame: DataFrame, table: str) -> DataFrame:
+def _prefixed(
+    frame: DataFrame, table: str, chunk: str = "chunk", keep: tuple[str, ...] = ()
+) -> DataFrame:
+    """``frame``'s columns as one table's part of a packed frame: the chunk (or bucket) column
+    ``chunk`` as :data:`CHUNK_COLUMN`, the table's tag, the columns of ``keep`` as they are and
+    the others prefixed by the table's name."""
     from pyspark.sql import functions as F
 
-    cols = [F.col("chunk").alias(CHUNK_COLUMN), F.lit(table).alias(TABLE_COLUMN)]
-    cols += [F.col(c).alias(f"{table}{SEP}{c}") for c in frame.columns if c != "chunk"]
+    cols = [F.col(chunk).alias(CHUNK_COLUMN), F.lit(table).alias(TABLE_COLUMN)]
+    cols += [F.col(c) for c in keep]
+    skip = {chunk, *keep}
+    cols += [F.col(c).alias(f"{table}{SEP}{c}") for c in frame.columns if c not in skip]
     return frame.select(*cols)
 
 

@@ -60,6 +60,7 @@ from riskml.spark.engine import (
     _master_of,
     _open_work,
     _output_file,
+    _prefixed,
     _read_large,
     _spark_schema,
     _us,
@@ -147,21 +148,19 @@ def family_rows(
     if len(reached) > 1:  # one claim reached through two relations is read once
         rows = rows.dropDuplicates([CHUNK_COLUMN, "claim_id"])
     packed = [
-        rows.select(
-            F.col(CHUNK_COLUMN),
-            F.lit("claims").alias(TABLE_COLUMN),
-            F.col(TARGET_COLUMN),
-            *(F.col(c).alias(f"claims{SEP}{c}") for c in columns),
+        _prefixed(
+            rows.select(CHUNK_COLUMN, TARGET_COLUMN, *columns),
+            "claims",
+            chunk=CHUNK_COLUMN,
+            keep=(TARGET_COLUMN,),
         )
     ]
     if items is not None:
         ids = rows.select(CHUNK_COLUMN, F.col("claim_id").alias("_cid"))
         joined = items.join(ids, items["claim_id"] == ids["_cid"]).drop("_cid")
         packed.append(
-            joined.select(
-                F.col(CHUNK_COLUMN),
-                F.lit("claim_items").alias(TABLE_COLUMN),
-                *(F.col(c).alias(f"claim_items{SEP}{c}") for c in items.columns),
+            _prefixed(
+                joined.select(CHUNK_COLUMN, *items.columns), "claim_items", chunk=CHUNK_COLUMN
             )
         )
     if contributions is not None and partition.contribution_relations:
@@ -179,13 +178,7 @@ def family_rows(
         known = known.dropDuplicates([CHUNK_COLUMN, "person_id", "employer_id", "month"])
         if month0_days is not None:
             known = known.where(F.unix_date(F.col("month")) >= F.lit(month0_days))
-        packed.append(
-            known.select(
-                F.col(CHUNK_COLUMN),
-                F.lit("contributions").alias(TABLE_COLUMN),
-                *(F.col(c).alias(f"contributions{SEP}{c}") for c in contributions.columns),
-            )
-        )
+        packed.append(_prefixed(known, "contributions", chunk=CHUNK_COLUMN))
     out = packed[0]
     for part in packed[1:]:
         out = out.unionByName(part, allowMissingColumns=True)
